@@ -1,0 +1,202 @@
+"""Configuration: pydantic models, loaded from YAML with environment overrides.
+
+Precedence, lowest first: built-in defaults → the config file (``--config FILE``, else
+``$ADPILOT_CONFIG``, else ``./config.yaml`` when present) → environment overrides written as
+``ADPILOT__SECTION__KEY=value`` (values parsed as YAML scalars). Secrets are never config
+values: the file names the environment variable that holds each one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from adpilot.errors import ConfigError, SourceError
+from adpilot.sources import Locator, format_validation_error, load_yaml, parse_yaml
+
+ENV_CONFIG = "ADPILOT_CONFIG"
+ENV_PREFIX = "ADPILOT__"
+SANDBOX = "sandbox"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: human-readable on a terminal, JSON lines otherwise"
+    )
+
+
+class SandboxConfig(_Section):
+    seed: int = Field(7, description="seed of the demo world the sandbox starts from")
+
+
+class GoogleAdsConfig(_Section):
+    base_url: str = Field(
+        SANDBOX,
+        description="'sandbox' for the in-process sandbox, else e.g. https://googleads.googleapis.com",
+    )
+    api_version: str = Field("v17", pattern=r"^v\d+$")
+    developer_token_env: str = "GOOGLE_ADS_DEVELOPER_TOKEN"
+    access_token_env: str = "GOOGLE_ADS_ACCESS_TOKEN"
+    login_customer_id: str | None = Field(None, pattern=r"^\d{10}$")
+    requests_per_second: float = Field(10.0, gt=0)
+    timeout_s: float = Field(30.0, gt=0)
+
+
+class WordPressConfig(_Section):
+    base_url: str = Field(SANDBOX, description="'sandbox' or the site URL, e.g. https://shop.example")
+    username: str = "adpilot"
+    app_password_env: str = "WORDPRESS_APP_PASSWORD"
+    requests_per_second: float = Field(10.0, gt=0)
+    timeout_s: float = Field(30.0, gt=0)
+
+
+class MemoryConfig(_Section):
+    server_url: str | None = Field(None, description="Chroma server URL; embedded when unset")
+    embedding: str = "default"
+
+
+class ScheduleEntry(_Section):
+    name: str
+    cron: str = Field(..., description="five-field cron expression, e.g. '0 5 * * *'")
+    accounts: list[str] = Field(default_factory=list, description="empty: all accounts")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("expected five fields: minute hour day month weekday")
+        return value
+
+
+class Config(_Section):
+    state_dir: Path = Path(".adpilot")
+    log: LogConfig = LogConfig()
+    model: str = Field("none", description="none | scripted:FILE | openai:MODEL | …")
+    policy: str = Field("default", description="a shipped policy pack name or a path")
+    accounts: list[str] = Field(
+        default_factory=lambda: ["1112223333", "4445556666"],
+        description="Google Ads customer ids (10 digits) the runs cover",
+    )
+    sandbox: SandboxConfig = SandboxConfig()
+    google_ads: GoogleAdsConfig = GoogleAdsConfig()
+    wordpress: WordPressConfig = WordPressConfig()
+    memory: MemoryConfig = MemoryConfig()
+    schedule: list[ScheduleEntry] = Field(default_factory=list)
+
+    @field_validator("accounts")
+    @classmethod
+    def _customer_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"\d{10}", item):
+                raise ValueError(f"{item!r} is not a 10-digit customer id (no dashes)")
+        return value
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return SANDBOX in (self.google_ads.base_url, self.wordpress.base_url)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Collect ``ADPILOT__A__B=value`` into a nested dict; also return key → variable name."""
+    tree: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
+        if not path:
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {name} conflicts with another override")
+        node[path[-1]] = value
+        origins[".".join(path)] = name
+    return tree, origins
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+    """Which config file applies: the flag, else $ADPILOT_CONFIG, else ./config.yaml if present."""
+    if explicit:
+        return Path(explicit)
+    if environ.get(ENV_CONFIG):
+        return Path(environ[ENV_CONFIG])
+    default = Path("config.yaml")
+    return default if default.is_file() else None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Load configuration; every problem raises :class:`ConfigError` naming key, value and fix."""
+    environ = os.environ if environ is None else environ
+    file = config_path(path, environ)
+    data: Any = {}
+    locator = Locator("<defaults>", None)
+    if file is not None:
+        try:
+            data, locator = load_yaml(file)
+        except SourceError as exc:
+            raise ConfigError(str(exc)) from exc
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: expected a mapping of settings at the top level")
+    overrides, origins = _env_overrides(environ)
+    merged = _merge(data, overrides)
+    try:
+        config = Config.model_validate(merged)
+    except ValidationError as exc:
+        message = format_validation_error(exc, locator, what="configuration", origins=origins)
+        raise ConfigError(message) from exc
+    if file is not None and not config.state_dir.is_absolute():
+        config = config.model_copy(update={"state_dir": file.parent / config.state_dir})
+    return config
+
+
+def dump_defaults() -> str:
+    """The embedded defaults as YAML (what ``config.yaml`` ships)."""
+    data = Config().model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+__all__ = [
+    "Config",
+    "GoogleAdsConfig",
+    "LogConfig",
+    "MemoryConfig",
+    "SandboxConfig",
+    "ScheduleEntry",
+    "WordPressConfig",
+    "dump_defaults",
+    "load_config",
+    "parse_yaml",
+]

@@ -1,0 +1,1 @@
+"""Entry points: the `adpilot` CLI, the chat console and the scheduler."""

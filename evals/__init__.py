@@ -1,0 +1,1 @@
+"""The evaluation harness: scenario loader, runner, scoring and reports."""

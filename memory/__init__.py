@@ -1,0 +1,1 @@
+"""Chroma-backed memory: knowledge (RAG), decisions and creatives."""

@@ -1,0 +1,1 @@
+"""Policy packs (YAML) and the models and engine that evaluate them."""

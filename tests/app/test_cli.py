@@ -1,0 +1,113 @@
+"""The adpilot command line, run as a user runs it."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adpilot.app.cli import main
+from tests.conftest import ADS_HEADERS, DE
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("pydantic", "httpx", "starlette", "yaml", "structlog", "langgraph", "chromadb")
+
+
+def test_help_imports_nothing_heavy():
+    code = (
+        "import sys; from adpilot.app import cli\n"
+        "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_demo_prints_the_world(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for text in (
+        "Alpine Outfitters DE",
+        "Boots - Search",
+        "9001: 50.00 EUR",
+        "Alpine Outfitters AT",
+        "Wintersale 2026",
+    ):
+        assert text in out
+
+
+def test_demo_json_is_one_document(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["demo", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [a["customer_id"] for a in data["accounts"]] == [DE, "4445556666"]
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path, capsys):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("sandbox:\n  seed: many\n")
+    assert main(["--config", str(bad), "demo"]) == 2
+    err = capsys.readouterr().err
+    assert "line 2: sandbox.seed" in err and "'many'" in err
+
+
+def test_no_command_is_a_usage_error(capsys):
+    assert main([]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served_sandbox():
+    port = _free_port()
+    env = {**os.environ, "ADPILOT_CONFIG": str(ROOT / "config.yaml")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "adpilot.app.cli",
+            "sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--seed",
+            "7",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "sandbox ready" in line:
+                break
+        else:
+            pytest.fail(f"sandbox never became ready (exit {process.wait()})")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_sandbox_serve_answers_gaql_and_wordpress(served_sandbox):
+    with httpx.Client(base_url=served_sandbox, timeout=10) as http:
+        ads = http.post(
+            f"/v17/customers/{DE}/googleAds:search",
+            json={"query": "SELECT campaign.id, campaign.name FROM campaign WHERE campaign.id = 111"},
+            headers=ADS_HEADERS,
+        )
+        assert ads.json()["results"][0]["campaign"]["name"] == "Boots - Search"
+        posts = http.get("/wp-json/wp/v2/posts")
+        assert posts.headers["X-WP-Total"] == "2"
+        state = http.get("/_sandbox/state").json()
+        assert state["google_ads"]["customers"][DE]["campaigns"]["111"]["status"] == "ENABLED"

@@ -1,0 +1,1 @@
+"""Platform clients, the tool registry, the Guard and the audit log."""

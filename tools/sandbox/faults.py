@@ -1,0 +1,71 @@
+"""Injected faults per platform: latency, 5xx errors, 429 bursts and timeouts.
+
+Draws come from a generator seeded when the faults are set, so a fault sequence is
+reproducible for the same requests in the same order. A timeout either hangs before the
+request is handled or handles it and then hangs ("response lost"); the second kind is what
+makes exactly-once hard, so the sandbox produces both.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+import anyio
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FaultConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_ms: int = Field(0, ge=0, le=60_000)
+    error_rate: float = Field(0.0, ge=0, le=1)
+    rate_limit_every: int = Field(0, ge=0, description="every Nth request is answered 429")
+    timeout_rate: float = Field(0.0, ge=0, le=1)
+    retry_delay_ms: int = Field(1000, ge=0, le=600_000, description="retry delay a 429 announces")
+    timeout_ms: int = Field(30_000, ge=0, description="how long a timed-out request hangs")
+    timeout_kind: Literal["mixed", "before", "after"] = Field(
+        "mixed", description="hang before handling, after handling (response lost), or either"
+    )
+    seed: int = 0
+
+
+class Verdict(Enum):
+    PASS = "pass"
+    ERROR = "error"
+    RATE_LIMITED = "rate_limited"
+    HANG_BEFORE = "hang_before"
+    HANG_AFTER = "hang_after"
+
+
+@dataclass
+class FaultState:
+    config: FaultConfig = field(default_factory=FaultConfig)
+    requests: int = 0
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def configure(self, config: FaultConfig) -> None:
+        self.config = config
+        self.requests = 0
+        self.rng = random.Random(config.seed)
+
+    async def decide(self) -> Verdict:
+        """Count the request, wait the latency, and say which fault (if any) strikes it."""
+        self.requests += 1
+        cfg = self.config
+        if cfg.latency_ms:
+            await anyio.sleep(cfg.latency_ms / 1000)
+        if cfg.rate_limit_every and self.requests % cfg.rate_limit_every == 0:
+            return Verdict.RATE_LIMITED
+        if cfg.error_rate and self.rng.random() < cfg.error_rate:
+            return Verdict.ERROR
+        if cfg.timeout_rate and self.rng.random() < cfg.timeout_rate:
+            if cfg.timeout_kind == "mixed":
+                return Verdict.HANG_AFTER if self.rng.random() < 0.5 else Verdict.HANG_BEFORE
+            return Verdict.HANG_AFTER if cfg.timeout_kind == "after" else Verdict.HANG_BEFORE
+        return Verdict.PASS
+
+    async def hang(self) -> None:
+        await anyio.sleep(self.config.timeout_ms / 1000)
