@@ -42,3 +42,52 @@ class SourceError(AdpilotError):
         super().__init__(f"{where}: {message}")
         self.source = source
         self.line = line
+
+
+class PlatformError(AdpilotError):
+    """A platform (Google Ads, WordPress) answered with an error or could not be reached.
+
+    ``retryable`` says whether the failure is transient; whether a retry is *safe* depends on
+    the operation and is decided by the caller. ``outcome_unknown`` is set when the request
+    may have been applied although no answer arrived (a timeout after sending).
+    """
+
+    def __init__(
+        self,
+        platform: str,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+        details: object = None,
+    ) -> None:
+        super().__init__(f"{platform}: {message}")
+        self.platform = platform
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
+        self.details = details
+
+
+class PolicyError(AdpilotError):
+    """A policy pack is malformed; the message names the file, line and key."""
+
+    exit_code = 2
+
+
+class AuditError(AdpilotError):
+    """The audit log cannot be written or read."""
+
+
+class AuditTamperedError(AuditError):
+    """The audit log's hash chain does not verify; names the first broken row."""
+
+    def __init__(self, message: str, seq: int | None) -> None:
+        super().__init__(message)
+        self.seq = seq

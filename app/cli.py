@@ -78,6 +78,84 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_tool_list(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.governed import list_tools
+    from adpilot.app.tables import table
+
+    rows = list_tools(config, args.role)
+    if args.json:
+        _print_json(rows)
+    else:
+        print(
+            table(
+                ["tool", "scope", "roles", "description"],
+                [[r["tool"], r["scope"], ", ".join(r["roles"]), r["description"]] for r in rows],
+            )
+        )
+    return EXIT_OK
+
+
+def cmd_tool_call(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.governed import call_tool
+
+    outcome = asyncio.run(call_tool(config, args.role, args.tool, args.arguments, dry_run=args.dry_run))
+    if args.json:
+        _print_json(outcome)
+    else:
+        detail = outcome.get("data") if outcome["ok"] else outcome["error"]
+        where = f"run {outcome['run_id']}, audit row {outcome['audit_seq']}"
+        print(f"{outcome['decision']}: {json.dumps(detail, ensure_ascii=False)}  ({where})")
+    return EXIT_OK if outcome["ok"] else EXIT_INTERNAL
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.governed import audit_rows, render_audit
+
+    rows = audit_rows(config, args.run)
+    if args.json:
+        _print_json(rows)
+    else:
+        print(render_audit(rows) if rows else "the audit log is empty")
+    return EXIT_OK
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.governed import open_audit
+
+    count = open_audit(config).verify()
+    if args.json:
+        _print_json({"intact": True, "rows": count})
+    else:
+        print(f"audit log intact: {count} rows, hash chain verified")
+    return EXIT_OK
+
+
+def cmd_audit_rollback(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.governed import rollback
+    from adpilot.app.tables import table
+
+    outcome = asyncio.run(rollback(config, args.run))
+    if args.json:
+        _print_json(outcome)
+    else:
+        rows = [
+            [s["audit_seq"], s["tool"], s["entity"], s["restore"], s["outcome"], s["detail"]] for s in outcome["steps"]
+        ]
+        print(f"rollback of run {outcome['rolled_back']} (audited as run {outcome['run_id']})")
+        print(table(["row", "tool", "entity", "restore", "outcome", "detail"], rows))
+    failed = [s for s in outcome["steps"] if s["outcome"] in ("denied", "failed", "conflict")]
+    return EXIT_INTERNAL if failed else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adpilot",
@@ -111,6 +189,31 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--seed", type=int, default=None)
     show.add_argument("--json", action="store_true")
     show.add_argument("--full", action="store_true", help="with --json: the whole world dump")
+
+    tool = sub.add_parser("tool", help="governed tools: list them, or make one call as a role")
+    tool_sub = tool.add_subparsers(dest="tool_command", metavar="ACTION", required=True)
+    tool_list = add("list", cmd_tool_list, "list the tools and which roles may call them", tool_sub)
+    tool_list.add_argument("--role", default=None)
+    tool_list.add_argument("--json", action="store_true")
+    tool_call = add("call", cmd_tool_call, "call one tool through the Guard, as a role", tool_sub)
+    tool_call.add_argument("role")
+    tool_call.add_argument("tool")
+    tool_call.add_argument("arguments", help='JSON object, e.g. \'{"customer_id": "1112223333"}\'')
+    tool_call.add_argument("--dry-run", action="store_true", help="validate on the platform, change nothing")
+    tool_call.add_argument("--json", action="store_true")
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    audit_show = add("show", cmd_audit_show, "show audit rows as a table", audit_sub)
+    audit_show.add_argument("--run", default=None, help="only this run id")
+    audit_show.add_argument("--json", action="store_true")
+    audit_verify = add("verify", cmd_audit_verify, "verify the hash chain; names the first broken row", audit_sub)
+    audit_verify.add_argument("--json", action="store_true")
+    audit_rollback = add(
+        "rollback", cmd_audit_rollback, "undo a run's reversible changes (governed, audited)", audit_sub
+    )
+    audit_rollback.add_argument("--run", required=True)
+    audit_rollback.add_argument("--json", action="store_true")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)

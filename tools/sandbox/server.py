@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adpilot.errors import ConfigError
 from adpilot.tools.sandbox.demo import (
     SANDBOX_ACCESS_TOKEN,
     SANDBOX_APP_PASSWORD,
@@ -62,6 +64,26 @@ class Sandbox:
         self._google_ads = GoogleAdsApi(self)
         self._wordpress = WordPressApi(self)
         self._app: Starlette | None = None
+
+    @classmethod
+    def load_or_seed(cls, path: Path, *, seed: int = 7) -> Sandbox:
+        """The world saved at ``path`` (so successive CLI commands share one world), else a new one."""
+        if path.is_file():
+            try:
+                world = World.model_validate_json(path.read_text(encoding="utf-8"))
+            except (ValidationError, ValueError) as exc:
+                raise ConfigError(
+                    f"{path}: the saved sandbox world is unreadable ({exc}); delete it to re-seed"
+                ) from exc
+            return cls(world)
+        return cls(seed=seed)
+
+    def save(self, path: Path) -> None:
+        """Write the world atomically (a crash never leaves half a file)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(self.world.model_dump_json(), encoding="utf-8")
+        partial.replace(path)
 
     # --- world bookkeeping used by the API modules -------------------------------------
     def next_id(self) -> int:

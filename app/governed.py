@@ -1,0 +1,107 @@
+"""CLI commands that act through the Guard: single tool calls, audit inspection, rollback."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from adpilot.app.tables import table
+from adpilot.config import Config
+from adpilot.errors import UsageError
+from adpilot.policies import load_policy
+from adpilot.tools.audit import AuditLog
+from adpilot.tools.guard import Guard, RunScope
+from adpilot.tools.platforms import Platforms, connect
+from adpilot.tools.rollback import rollback_run
+
+AUDIT_FILE = "audit.sqlite3"
+
+
+def open_audit(config: Config) -> AuditLog:
+    return AuditLog(config.state_dir / AUDIT_FILE)
+
+
+def _guard(config: Config, platforms: Platforms, audit: AuditLog, run_id: str, *, dry_run: bool = False) -> Guard:
+    scope = RunScope(run_id, run_id, frozenset(config.accounts), dry_run=dry_run, actor="cli")
+    return Guard(platforms, load_policy(config.policy), audit, scope)
+
+
+async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_run: bool) -> dict[str, Any]:
+    try:
+        args = json.loads(raw_args)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"tool arguments must be a JSON object: {exc}") from exc
+    run_id = f"cli-{uuid.uuid4().hex[:8]}"
+    audit = open_audit(config)
+    async with connect(config, persist=True) as platforms:
+        result = await _guard(config, platforms, audit, run_id, dry_run=dry_run).call(role, tool, args)
+    return {"run_id": run_id, **json.loads(result.for_model()), "audit_seq": result.audit_seq}
+
+
+def list_tools(config: Config, role: str | None) -> list[dict[str, Any]]:
+    policy = load_policy(config.policy)
+    from adpilot.policies import covers
+    from adpilot.tools.catalogue import CATALOGUE
+
+    roles = [role] if role else sorted(policy.roles)
+    return [
+        {
+            "tool": spec.name,
+            "scope": spec.scope or "-",
+            "roles": [r for r in roles if spec.scope is None or covers(policy.scopes(r), spec.scope)],
+            "description": spec.description,
+        }
+        for spec in CATALOGUE
+    ]
+
+
+def audit_rows(config: Config, run_id: str | None) -> list[dict[str, Any]]:
+    return [record.to_dict() for record in open_audit(config).records(run_id=run_id)]
+
+
+def render_audit(rows: list[dict[str, Any]]) -> str:
+    def change(row: dict[str, Any]) -> str:
+        if row["before"] is None and row["after"] is None:
+            return ""
+        return f"{row['before']} → {row['after']}"
+
+    body = [
+        [
+            r["seq"],
+            r["ts"][:19].replace("T", " "),
+            r["run_id"],
+            r["role"],
+            r["tool"],
+            r["decision"] or f"{r['kind']}:{r['status'] or ''}".rstrip(":"),
+            (r["entity"] or "").replace("google_ads:", ""),
+            change(r),
+            (r["reason"] or "")[:60],
+        ]
+        for r in rows
+    ]
+    return table(["seq", "time (UTC)", "run", "role", "tool", "decision", "entity", "change", "reason"], body)
+
+
+async def rollback(config: Config, run_id: str) -> dict[str, Any]:
+    audit = open_audit(config)
+    if not audit.records(run_id=run_id):
+        raise UsageError(f"no audit rows for run {run_id!r} (see `adpilot audit show`)")
+    rollback_id = f"rollback-{run_id}-{uuid.uuid4().hex[:6]}"
+    async with connect(config, persist=True) as platforms:
+        steps = await rollback_run(_guard(config, platforms, audit, rollback_id), run_id, approver="cli operator")
+    return {
+        "run_id": rollback_id,
+        "rolled_back": run_id,
+        "steps": [
+            {
+                "audit_seq": s.audit_seq,
+                "tool": s.tool,
+                "entity": s.entity,
+                "restore": s.restore,
+                "outcome": s.outcome,
+                "detail": s.detail,
+            }
+            for s in steps
+        ],
+    }

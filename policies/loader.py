@@ -1,0 +1,38 @@
+"""Loading policy packs: a shipped pack by name, or a file or directory by path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from adpilot.errors import PolicyError, SourceError
+from adpilot.policies.model import Policy
+from adpilot.sources import format_validation_error, load_yaml
+
+PACKS = Path(__file__).resolve().parent / "packs"
+
+
+def pack_path(name_or_path: str) -> Path:
+    """Where a pack lives: ``default`` → the shipped pack; else a directory or a YAML file."""
+    candidate = Path(name_or_path)
+    if not candidate.exists() and (PACKS / name_or_path).is_dir():
+        candidate = PACKS / name_or_path
+    if candidate.is_dir():
+        candidate = candidate / "policy.yaml"
+    return candidate
+
+
+def load_policy(name_or_path: str = "default") -> Policy:
+    path = pack_path(name_or_path)
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.name for p in PACKS.iterdir() if p.is_dir()))
+        raise PolicyError(f"policy pack {name_or_path!r} not found (shipped packs: {shipped}; or give a path)")
+    try:
+        data, locator = load_yaml(path)
+    except SourceError as exc:
+        raise PolicyError(str(exc)) from exc
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(format_validation_error(exc, locator, what="policy pack")) from exc

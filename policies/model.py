@@ -1,0 +1,101 @@
+"""The policy pack as typed data: roles and scopes, account scope, limits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Decision = Literal["allow", "escalate", "deny"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BudgetLimits(_Strict):
+    max_amount_micros: int = Field(..., gt=0)
+    max_increase_pct: int = Field(..., ge=0)
+    max_cumulative_increase_pct: int = Field(..., ge=0)
+    min_decrease_to_pct: int = Field(..., ge=0, le=100)
+    window_hours: int = Field(24, gt=0)
+
+
+class BidLimits(_Strict):
+    min_micros: int = Field(..., gt=0)
+    max_micros: int = Field(..., gt=0)
+    max_change_pct: int = Field(..., ge=0)
+    max_cumulative_change_pct: int | None = Field(None, ge=0)
+    window_hours: int = Field(24, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BidLimits:
+        if self.min_micros > self.max_micros:
+            raise ValueError("min_micros must not exceed max_micros")
+        return self
+
+
+class AdStatusLimits(_Strict):
+    min_enabled_per_ad_group: int = Field(1, ge=0)
+
+
+class ContentDecisions(_Strict):
+    pass_: Decision = Field("allow", alias="pass")
+    needs_review: Decision = "escalate"
+    fail: Decision = "deny"
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Limits(_Strict):
+    budget: BudgetLimits
+    keyword_bid: BidLimits
+    campaign_status: Decision = "escalate"
+    ad_status: AdStatusLimits = AdStatusLimits()
+    published_post_update: Decision = "escalate"
+    content: ContentDecisions = ContentDecisions()
+
+
+class Policy(_Strict):
+    name: str
+    version: int = 1
+    roles: dict[str, frozenset[str]]
+    accounts: tuple[str, ...] = ("*",)
+    limits: Limits
+
+    @field_validator("roles")
+    @classmethod
+    def _scopes_are_well_formed(cls, roles: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
+        for role, scopes in roles.items():
+            for scope in scopes:
+                parts = scope.split(":")
+                if len(parts) < 2 or not all(parts):
+                    raise ValueError(f"role {role!r}: {scope!r} is not a scope like 'ads:read'")
+        return roles
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, accounts: tuple[str, ...]) -> tuple[str, ...]:
+        for account in accounts:
+            if account != "*" and not (account.isdigit() and len(account) == 10):
+                raise ValueError(f"{account!r} is not '*' or a 10-digit customer id")
+        return accounts
+
+    @property
+    def hash(self) -> str:
+        """A short content hash recorded with every audit row: which rules decided."""
+        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, default=sorted)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def scopes(self, role: str) -> frozenset[str]:
+        return self.roles.get(role, frozenset())
+
+    def allows_account(self, customer_id: str) -> bool:
+        return "*" in self.accounts or customer_id in self.accounts
+
+
+def covers(granted: frozenset[str], required: str) -> bool:
+    """A granted scope covers itself and everything below it: ads:write covers ads:write:bids."""
+    return any(required == scope or required.startswith(scope + ":") for scope in granted)

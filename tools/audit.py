@@ -1,0 +1,319 @@
+"""The audit log: append-only SQLite (WAL), one row per decision and per execution, hash-chained.
+
+Every row stores the hash of its predecessor and its own hash over its content, so altering
+or removing a row breaks the chain at that row; a head record (updated in the same
+transaction) catches removal of the newest rows. Triggers refuse UPDATE and DELETE, so
+tampering takes deliberate effort outside adpilot, and :meth:`AuditLog.verify` detects it.
+
+Row kinds: ``decision`` (what the Guard decided and why), ``intent`` (written before a
+side effect, with the before value and the planned after value) and ``result`` (after it,
+with the outcome). An intent without a result marks an interrupted or unanswered call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from adpilot.errors import AuditError, AuditTamperedError
+
+RowKind = Literal["decision", "intent", "result"]
+GENESIS = "0" * 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    args TEXT NOT NULL,
+    call_hash TEXT NOT NULL,
+    entity TEXT,
+    decision TEXT,
+    rule TEXT,
+    reason TEXT,
+    before TEXT,
+    after TEXT,
+    idempotency_key TEXT,
+    status TEXT,
+    result TEXT,
+    policy_hash TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_run ON audit(run_id);
+CREATE INDEX IF NOT EXISTS audit_key ON audit(idempotency_key);
+CREATE INDEX IF NOT EXISTS audit_entity ON audit(entity, kind, ts);
+CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+_JSON_FIELDS = ("args", "before", "after", "result")
+_HASHED_FIELDS = (
+    "seq",
+    "ts",
+    "kind",
+    "run_id",
+    "thread_id",
+    "actor",
+    "role",
+    "tool",
+    "args",
+    "call_hash",
+    "entity",
+    "decision",
+    "rule",
+    "reason",
+    "before",
+    "after",
+    "idempotency_key",
+    "status",
+    "result",
+    "policy_hash",
+)
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _row_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    payload = canonical([row[name] for name in _HASHED_FIELDS])
+    return hashlib.sha256(f"{prev_hash}\n{payload}".encode()).hexdigest()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    ts: str
+    kind: str
+    run_id: str
+    thread_id: str
+    actor: str
+    role: str
+    tool: str
+    args: dict[str, Any]
+    call_hash: str
+    entity: str | None
+    decision: str | None
+    rule: str | None
+    reason: str | None
+    before: Any
+    after: Any
+    idempotency_key: str | None
+    status: str | None
+    result: Any
+    policy_hash: str
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _record(row: sqlite3.Row) -> AuditRecord:
+    data = dict(row)
+    for name in _JSON_FIELDS:
+        data[name] = json.loads(data[name]) if data[name] is not None else None
+    return AuditRecord(**data)
+
+
+class AuditLog:
+    """One SQLite file (or ``:memory:``); safe to share between the tasks of one process."""
+
+    def __init__(self, path: Path | str, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self.path = str(path)
+        self.clock = clock
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot open the audit log at {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def append(
+        self,
+        kind: RowKind,
+        *,
+        run_id: str,
+        thread_id: str,
+        actor: str,
+        role: str,
+        tool: str,
+        args: dict[str, Any],
+        call_hash: str,
+        policy_hash: str,
+        entity: str | None = None,
+        decision: str | None = None,
+        rule: str | None = None,
+        reason: str | None = None,
+        before: Any = None,
+        after: Any = None,
+        idempotency_key: str | None = None,
+        status: str | None = None,
+        result: Any = None,
+    ) -> AuditRecord:
+        row: dict[str, Any] = {
+            "ts": self.clock().isoformat(timespec="microseconds"),
+            "kind": kind,
+            "run_id": run_id,
+            "thread_id": thread_id,
+            "actor": actor,
+            "role": role,
+            "tool": tool,
+            "args": canonical(args),
+            "call_hash": call_hash,
+            "entity": entity,
+            "decision": decision,
+            "rule": rule,
+            "reason": reason,
+            "before": None if before is None else canonical(before),
+            "after": None if after is None else canonical(after),
+            "idempotency_key": idempotency_key,
+            "status": status,
+            "result": None if result is None else canonical(result),
+            "policy_hash": policy_hash,
+        }
+        try:
+            with self._transaction() as db:
+                head = db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+                prev_hash = head["hash"] if head else GENESIS
+                last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
+                row["seq"] = last + 1
+                row["prev_hash"] = prev_hash
+                row["hash"] = _row_hash(prev_hash, row)
+                columns = ", ".join(row)
+                db.execute(f"INSERT INTO audit ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+                db.execute(
+                    "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    (row["seq"], row["hash"]),
+                )
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot write to the audit log at {self.path}: {exc}") from exc
+        return self.get(row["seq"])  # type: ignore[return-value]
+
+    def get(self, seq: int) -> AuditRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM audit WHERE seq = ?", (seq,)).fetchone()
+        return _record(row) if row else None
+
+    def records(
+        self,
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        tool: str | None = None,
+        kind: str | None = None,
+    ) -> list[AuditRecord]:
+        clauses, params = [], []
+        for column, value in (("run_id", run_id), ("thread_id", thread_id), ("tool", tool), ("kind", kind)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM audit {where} ORDER BY seq", params).fetchall()
+        return [_record(r) for r in rows]
+
+    def completed(self, idempotency_key: str) -> AuditRecord | None:
+        """The successful result row of an earlier execution with this key, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM audit WHERE idempotency_key = ? AND kind = 'result' AND status = 'ok' "
+                "ORDER BY seq DESC LIMIT 1",
+                (idempotency_key,),
+            ).fetchone()
+        return _record(row) if row else None
+
+    def unfinished(self, idempotency_key: str) -> AuditRecord | None:
+        """The latest intent with this key when no result row followed it (crash or lost answer)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM audit WHERE idempotency_key = ? AND kind IN ('intent', 'result') ORDER BY seq",
+                (idempotency_key,),
+            ).fetchall()
+        if rows and rows[-1]["kind"] == "intent":
+            return _record(rows[-1])
+        return None
+
+    def values_since(self, entity: str, since: dt.datetime) -> list[Any]:
+        """Before and after values of successful executions on ``entity`` since ``since``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT before, after FROM audit WHERE entity = ? AND kind = 'result' AND status = 'ok' AND ts >= ?",
+                (entity, since.isoformat(timespec="microseconds")),
+            ).fetchall()
+        values = []
+        for row in rows:
+            values.extend(json.loads(v) for v in (row["before"], row["after"]) if v is not None)
+        return values
+
+    def verify(self) -> int:
+        """Check the whole chain; return the number of rows, or raise naming the first bad row."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM audit ORDER BY seq").fetchall()
+            head = self._db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        prev_hash, expected_seq = GENESIS, 1
+        for row in rows:
+            data = dict(row)
+            if data["seq"] != expected_seq:
+                raise AuditTamperedError(
+                    f"audit row {expected_seq} is missing (the next row present is {data['seq']})", expected_seq
+                )
+            if data["prev_hash"] != prev_hash:
+                raise AuditTamperedError(
+                    f"audit row {data['seq']} does not follow row {data['seq'] - 1}: chain broken", data["seq"]
+                )
+            if _row_hash(prev_hash, data) != data["hash"]:
+                raise AuditTamperedError(
+                    f"audit row {data['seq']} was altered: its content does not match its hash", data["seq"]
+                )
+            prev_hash, expected_seq = data["hash"], expected_seq + 1
+        if head is not None and (head["seq"] != expected_seq - 1 or head["hash"] != prev_hash):
+            raise AuditTamperedError(
+                f"the newest audit rows are missing: the log ends at row {expected_seq - 1} "
+                f"but row {head['seq']} was written",
+                expected_seq,
+            )
+        return len(rows)

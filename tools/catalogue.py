@@ -1,0 +1,510 @@
+"""The tool catalogue of SCENARIOS.md §1: names, arguments and scopes exactly as specified.
+
+Arguments are strict pydantic models (``extra="forbid"``); ids are strings (integers are
+accepted and converted, floats never), money is integer micros given as int or string.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from adpilot.money import parse_micros
+from adpilot.policies.content import Content
+from adpilot.policies.rules import Ruling, ad_status_change, bid_change, budget_change, campaign_status_change
+from adpilot.tools.spec import Assessment, ToolContext, ToolSpec
+from adpilot.tools.wordpress import WpPost
+
+
+def _id(value: Any) -> Any:
+    if isinstance(value, bool | float):
+        raise ValueError("ids are strings of digits")
+    return str(value) if isinstance(value, int) else value
+
+
+def _micros(value: Any) -> int:
+    return parse_micros(value, field="micros")
+
+
+CustomerId = Annotated[str, BeforeValidator(_id), Field(pattern=r"^\d{10}$", description="10-digit customer id")]
+EntityId = Annotated[str, BeforeValidator(_id), Field(pattern=r"^\d{1,19}$")]
+Micros = Annotated[int, BeforeValidator(_micros), Field(description="integer micros (1 EUR = 1000000)")]
+PostId = Annotated[int, Field(gt=0)]
+Status = Literal["ENABLED", "PAUSED"]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ListCampaigns(_Args):
+    customer_id: CustomerId
+
+
+class GetPerformance(_Args):
+    customer_id: CustomerId
+    level: Literal["campaign", "ad_group", "ad", "keyword"]
+    days: Literal[1, 7, 14, 30] = 7
+
+
+class SetCampaignBudget(_Args):
+    customer_id: CustomerId
+    budget_id: EntityId
+    amount_micros: Micros
+
+
+class SetCampaignStatus(_Args):
+    customer_id: CustomerId
+    campaign_id: EntityId
+    status: Status
+
+
+class SetKeywordBid(_Args):
+    customer_id: CustomerId
+    ad_group_id: EntityId
+    criterion_id: EntityId
+    cpc_bid_micros: Micros
+
+
+class SetAdStatus(_Args):
+    customer_id: CustomerId
+    ad_group_id: EntityId
+    ad_id: EntityId
+    status: Status
+
+
+class CreateResponsiveSearchAd(_Args):
+    customer_id: CustomerId
+    ad_group_id: EntityId
+    headlines: list[Text] = Field(..., min_length=1)
+    descriptions: list[Text] = Field(..., min_length=1)
+    final_url: str = Field(..., pattern=r"^https?://\S+$")
+
+
+class ListPosts(_Args):
+    status: Literal["publish", "future", "draft", "pending", "private"] | None = None
+    search: str | None = None
+
+
+class GetPost(_Args):
+    post_id: PostId
+
+
+class CreateDraft(_Args):
+    title: Text
+    content: str
+    excerpt: str = ""
+    meta_description: str = ""
+
+
+class UpdatePost(_Args):
+    post_id: PostId
+    title: Text | None = None
+    content: str | None = None
+    excerpt: str | None = None
+    meta_description: str | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UpdatePost:
+        if not self.fields():
+            raise ValueError("name at least one of title, content, excerpt, meta_description")
+        return self
+
+    def fields(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump(exclude={"post_id"}).items() if v is not None}
+
+
+class PublishPost(_Args):
+    post_id: PostId
+
+
+class Escalate(_Args):
+    reason: Text
+    proposal: dict[str, Any] | None = None
+
+
+# --- entities ---------------------------------------------------------------------------
+
+
+def _entity(customer_id: str, kind: str, key: str) -> str:
+    return f"google_ads:{customer_id}:{kind}:{key}"
+
+
+def _post_entity(post_id: int) -> str:
+    return f"wordpress:post:{post_id}"
+
+
+def _ints(values: list[Any]) -> list[int]:
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def _cms_content(post: WpPost, changes: dict[str, str] | None = None) -> Content:
+    text = {**post.published_text(), **(changes or {})}
+    return Content(channel="cms", fields=tuple((name, text[name]) for name in sorted(text)))
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+async def _list_campaigns(ctx: ToolContext, args: ListCampaigns) -> Any:
+    campaigns = await ctx.platforms.google_ads.campaigns(args.customer_id)
+    return [
+        {
+            "campaign_id": c.id,
+            "name": c.name,
+            "status": c.status,
+            "budget_id": c.budget_id,
+            "budget_amount_micros": str(c.budget_micros),
+        }
+        for c in campaigns
+    ]
+
+
+async def _get_performance(ctx: ToolContext, args: GetPerformance) -> Any:
+    rows = await ctx.platforms.google_ads.performance(args.customer_id, args.level, args.days)
+    return [{**row, "cost_micros": str(row["cost_micros"])} for row in rows]
+
+
+def _post_summary(post: WpPost) -> dict[str, Any]:
+    return {"post_id": post.id, "type": post.type, "status": post.status, "title": post.title, "link": post.link}
+
+
+async def _list_posts(ctx: ToolContext, args: ListPosts) -> Any:
+    posts = await ctx.platforms.wordpress.list_posts(status=args.status, search=args.search)
+    return [_post_summary(p) for p in posts]
+
+
+async def _get_post(ctx: ToolContext, args: GetPost) -> Any:
+    post = await ctx.platforms.wordpress.get_post(args.post_id)
+    if post is None:
+        return None
+    return {**_post_summary(post), **post.published_text(), "slug": post.slug}
+
+
+async def _escalate(ctx: ToolContext, args: Escalate) -> Any:
+    return {"escalated": True, "reason": args.reason}
+
+
+# --- budgets --------------------------------------------------------------------------
+
+
+async def _assess_budget(ctx: ToolContext, args: SetCampaignBudget) -> Assessment:
+    entity = _entity(args.customer_id, "campaign_budget", args.budget_id)
+    budget = await ctx.platforms.google_ads.budget(args.customer_id, args.budget_id)
+    if budget is None:
+        return Assessment(entity, not_found=f"budget {args.budget_id} not found in customer {args.customer_id}")
+    limits = ctx.policy.limits.budget
+    history = _ints(ctx.values_in_window(entity, limits.window_hours))
+    currency = await ctx.currency(args.customer_id)
+    ruling = budget_change(
+        limits, budget.amount_micros, args.amount_micros, min([budget.amount_micros, *history]), currency
+    )
+    return Assessment(
+        entity, budget.amount_micros, args.amount_micros, [ruling], noop=budget.amount_micros == args.amount_micros
+    )
+
+
+async def _set_budget(ctx: ToolContext, args: SetCampaignBudget) -> Any:
+    await ctx.platforms.google_ads.set_budget_amount(args.customer_id, args.budget_id, args.amount_micros)
+    return {"budget_id": args.budget_id, "amount_micros": str(args.amount_micros)}
+
+
+async def _validate_budget(ctx: ToolContext, args: SetCampaignBudget) -> Any:
+    await ctx.platforms.google_ads.set_budget_amount(
+        args.customer_id, args.budget_id, args.amount_micros, validate_only=True
+    )
+    return {"budget_id": args.budget_id, "amount_micros": str(args.amount_micros), "validated": True}
+
+
+# --- campaign status ------------------------------------------------------------------
+
+
+async def _assess_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> Assessment:
+    entity = _entity(args.customer_id, "campaign", args.campaign_id)
+    current = await ctx.platforms.google_ads.campaign_status(args.customer_id, args.campaign_id)
+    if current is None or current == "REMOVED":
+        return Assessment(entity, not_found=f"campaign {args.campaign_id} not found in customer {args.customer_id}")
+    ruling = campaign_status_change(ctx.policy.limits.campaign_status, current, args.status)
+    return Assessment(entity, current, args.status, [ruling], noop=current == args.status)
+
+
+async def _set_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> Any:
+    await ctx.platforms.google_ads.set_campaign_status(args.customer_id, args.campaign_id, args.status)
+    return {"campaign_id": args.campaign_id, "status": args.status}
+
+
+async def _validate_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> Any:
+    await ctx.platforms.google_ads.set_campaign_status(
+        args.customer_id, args.campaign_id, args.status, validate_only=True
+    )
+    return {"campaign_id": args.campaign_id, "status": args.status, "validated": True}
+
+
+# --- keyword bids ---------------------------------------------------------------------
+
+
+async def _assess_bid(ctx: ToolContext, args: SetKeywordBid) -> Assessment:
+    entity = _entity(args.customer_id, "ad_group_criterion", f"{args.ad_group_id}~{args.criterion_id}")
+    keyword = await ctx.platforms.google_ads.keyword(args.customer_id, args.ad_group_id, args.criterion_id)
+    if keyword is None or keyword.status == "REMOVED":
+        return Assessment(entity, not_found=f"keyword {args.ad_group_id}~{args.criterion_id} not found")
+    limits = ctx.policy.limits.keyword_bid
+    history = _ints(ctx.values_in_window(entity, limits.window_hours))
+    current = keyword.cpc_bid_micros
+    currency = await ctx.currency(args.customer_id)
+    ruling = bid_change(
+        limits, current, args.cpc_bid_micros, min([current, *history]), max([current, *history]), currency
+    )
+    return Assessment(
+        entity, current, args.cpc_bid_micros, [ruling], noop=keyword.own_bid and current == args.cpc_bid_micros
+    )
+
+
+async def _set_bid(ctx: ToolContext, args: SetKeywordBid) -> Any:
+    await ctx.platforms.google_ads.set_keyword_bid(
+        args.customer_id, args.ad_group_id, args.criterion_id, args.cpc_bid_micros
+    )
+    return {"criterion": f"{args.ad_group_id}~{args.criterion_id}", "cpc_bid_micros": str(args.cpc_bid_micros)}
+
+
+async def _validate_bid(ctx: ToolContext, args: SetKeywordBid) -> Any:
+    await ctx.platforms.google_ads.set_keyword_bid(
+        args.customer_id, args.ad_group_id, args.criterion_id, args.cpc_bid_micros, validate_only=True
+    )
+    return {"criterion": f"{args.ad_group_id}~{args.criterion_id}", "validated": True}
+
+
+# --- ad status ------------------------------------------------------------------------
+
+
+async def _assess_ad_status(ctx: ToolContext, args: SetAdStatus) -> Assessment:
+    entity = _entity(args.customer_id, "ad_group_ad", f"{args.ad_group_id}~{args.ad_id}")
+    ads = await ctx.platforms.google_ads.ads(args.customer_id, args.ad_group_id)
+    ad = next((a for a in ads if a.ad_id == args.ad_id), None)
+    if ad is None:
+        return Assessment(entity, not_found=f"ad {args.ad_group_id}~{args.ad_id} not found")
+    others = sum(1 for a in ads if a.ad_id != args.ad_id and a.status == "ENABLED")
+    ruling = ad_status_change(ctx.policy.limits.ad_status, args.status, others)
+    return Assessment(entity, ad.status, args.status, [ruling], noop=ad.status == args.status)
+
+
+async def _set_ad_status(ctx: ToolContext, args: SetAdStatus) -> Any:
+    await ctx.platforms.google_ads.set_ad_status(args.customer_id, args.ad_group_id, args.ad_id, args.status)
+    return {"ad": f"{args.ad_group_id}~{args.ad_id}", "status": args.status}
+
+
+async def _validate_ad_status(ctx: ToolContext, args: SetAdStatus) -> Any:
+    await ctx.platforms.google_ads.set_ad_status(
+        args.customer_id, args.ad_group_id, args.ad_id, args.status, validate_only=True
+    )
+    return {"ad": f"{args.ad_group_id}~{args.ad_id}", "validated": True}
+
+
+# --- new ads --------------------------------------------------------------------------
+
+
+async def _assess_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Assessment:
+    content = Content(
+        channel="google_ads",
+        headlines=tuple(args.headlines),
+        descriptions=tuple(args.descriptions),
+        complete_ad=True,
+    )
+    after = {"headlines": args.headlines, "descriptions": args.descriptions, "final_url": args.final_url}
+    return Assessment(_entity(args.customer_id, "ad_group", args.ad_group_id), None, after, content=content)
+
+
+async def _create_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Any:
+    result = await ctx.platforms.google_ads.create_responsive_search_ad(
+        args.customer_id, args.ad_group_id, args.headlines, args.descriptions, args.final_url
+    )
+    name = result.resource_names[0] or ""
+    return {"resource_name": name, "ad_id": name.rsplit("~", 1)[-1]}
+
+
+async def _validate_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Any:
+    await ctx.platforms.google_ads.create_responsive_search_ad(
+        args.customer_id, args.ad_group_id, args.headlines, args.descriptions, args.final_url, validate_only=True
+    )
+    return {"validated": True}
+
+
+async def _find_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Any:
+    """An ad with exactly these texts already in the ad group: the lost create did land."""
+    for ad in await ctx.platforms.google_ads.ads(args.customer_id, args.ad_group_id):
+        if list(ad.headlines) == args.headlines and list(ad.descriptions) == args.descriptions:
+            return {
+                "resource_name": f"customers/{args.customer_id}/adGroupAds/{args.ad_group_id}~{ad.ad_id}",
+                "ad_id": ad.ad_id,
+            }
+    return None
+
+
+# --- CMS ------------------------------------------------------------------------------
+
+
+async def _assess_draft(ctx: ToolContext, args: CreateDraft) -> Assessment:
+    return Assessment("wordpress:post:new", None, {"title": args.title, "status": "draft"})
+
+
+async def _create_draft(ctx: ToolContext, args: CreateDraft) -> Any:
+    post = await ctx.platforms.wordpress.create_post(
+        title=args.title, content=args.content, excerpt=args.excerpt, meta_description=args.meta_description
+    )
+    return _post_summary(post)
+
+
+async def _find_draft(ctx: ToolContext, args: CreateDraft) -> Any:
+    for post in await ctx.platforms.wordpress.list_posts(status="draft", search=args.title):
+        if post.title == args.title and post.content == args.content:
+            return _post_summary(post)
+    return None
+
+
+async def _assess_update(ctx: ToolContext, args: UpdatePost) -> Assessment:
+    entity = _post_entity(args.post_id)
+    post = await ctx.platforms.wordpress.get_post(args.post_id)
+    if post is None:
+        return Assessment(entity, not_found=f"post {args.post_id} not found")
+    changes = args.fields()
+    before = {name: post.published_text()[name] for name in changes}
+    if post.status != "publish":
+        return Assessment(entity, before, changes, noop=before == changes)
+    ruling = Ruling(
+        ctx.policy.limits.published_post_update,
+        "cms.published_update",
+        f"post {post.id} is live; changing it needs approval",
+    )
+    return Assessment(
+        entity,
+        before,
+        changes,
+        [ruling],
+        extra_scopes=("cms:publish",),
+        content=_cms_content(post, changes),
+        noop=before == changes,
+    )
+
+
+async def _update_post(ctx: ToolContext, args: UpdatePost) -> Any:
+    post = await ctx.platforms.wordpress.get_post(args.post_id)
+    assert post is not None
+    updated = await ctx.platforms.wordpress.update_post(post, args.fields())
+    return _post_summary(updated)
+
+
+async def _assess_publish(ctx: ToolContext, args: PublishPost) -> Assessment:
+    entity = _post_entity(args.post_id)
+    post = await ctx.platforms.wordpress.get_post(args.post_id)
+    if post is None:
+        return Assessment(entity, not_found=f"post {args.post_id} not found")
+    return Assessment(entity, post.status, "publish", content=_cms_content(post), noop=post.status == "publish")
+
+
+async def _publish_post(ctx: ToolContext, args: PublishPost) -> Any:
+    post = await ctx.platforms.wordpress.get_post(args.post_id)
+    assert post is not None
+    updated = await ctx.platforms.wordpress.update_post(post, {"status": "publish"})
+    return _post_summary(updated)
+
+
+CATALOGUE: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        "list_campaigns",
+        "List the campaigns of a customer with budgets.",
+        ListCampaigns,
+        "ads:read",
+        "read",
+        _list_campaigns,
+    ),
+    ToolSpec(
+        "get_performance",
+        "Metrics per campaign, ad group, ad or keyword over the last days.",
+        GetPerformance,
+        "ads:read",
+        "read",
+        _get_performance,
+    ),
+    ToolSpec(
+        "set_campaign_budget",
+        "Set a campaign budget's daily amount (micros).",
+        SetCampaignBudget,
+        "ads:write:budgets",
+        "set",
+        _set_budget,
+        _assess_budget,
+        _validate_budget,
+        reverse=lambda args, before: {**args, "amount_micros": before},
+    ),
+    ToolSpec(
+        "set_campaign_status",
+        "Enable or pause a campaign.",
+        SetCampaignStatus,
+        "ads:write:status:campaign",
+        "set",
+        _set_campaign_status,
+        _assess_campaign_status,
+        _validate_campaign_status,
+        reverse=lambda args, before: {**args, "status": before},
+    ),
+    ToolSpec(
+        "set_keyword_bid",
+        "Set a keyword's max CPC bid (micros).",
+        SetKeywordBid,
+        "ads:write:bids",
+        "set",
+        _set_bid,
+        _assess_bid,
+        _validate_bid,
+        reverse=lambda args, before: {**args, "cpc_bid_micros": before},
+    ),
+    ToolSpec(
+        "set_ad_status",
+        "Enable or pause an ad.",
+        SetAdStatus,
+        "ads:write:status:ad",
+        "set",
+        _set_ad_status,
+        _assess_ad_status,
+        _validate_ad_status,
+        reverse=lambda args, before: {**args, "status": before},
+    ),
+    ToolSpec(
+        "create_responsive_search_ad",
+        "Create a responsive search ad in an ad group.",
+        CreateResponsiveSearchAd,
+        "ads:write:creatives",
+        "create",
+        _create_rsa,
+        _assess_rsa,
+        _validate_rsa,
+        reconcile=_find_rsa,
+    ),
+    ToolSpec("list_posts", "List CMS posts and pages.", ListPosts, "cms:read", "read", _list_posts),
+    ToolSpec("get_post", "Read one CMS post or page with its text.", GetPost, "cms:read", "read", _get_post),
+    ToolSpec(
+        "create_draft",
+        "Create a draft post (not published).",
+        CreateDraft,
+        "cms:write:draft",
+        "create",
+        _create_draft,
+        _assess_draft,
+        reconcile=_find_draft,
+    ),
+    ToolSpec(
+        "update_post",
+        "Change a post's title, content, excerpt or meta description.",
+        UpdatePost,
+        "cms:write:draft",
+        "set",
+        _update_post,
+        _assess_update,
+    ),
+    ToolSpec(
+        "publish_post", "Publish a draft post.", PublishPost, "cms:publish", "set", _publish_post, _assess_publish
+    ),
+    ToolSpec("escalate", "Hand a decision to a person, with the reason.", Escalate, None, "meta", _escalate),
+)

@@ -1,0 +1,388 @@
+"""The Guard: every tool call of every agent passes here, and only here becomes a side effect.
+
+Order of checks — each can only make the decision stricter:
+  1. the tool exists and its arguments validate;
+  2. the role's scopes cover the tool's scope (and any scope the current state adds, e.g.
+     changing a live post needs ``cms:publish``);
+  3. the customer is one this run may touch and the policy allows;
+  4. the policy's limit rules, computed from the platform's current state and the audit
+     history of the rolling window — never from anything a model said;
+  5. for content that would be published, the compliance gate's verdict on exactly that content.
+Then ``deny`` returns a readable error, ``escalate`` returns an error naming what needs
+approval (an :class:`Approval` bound to the call's hash turns it into ``allow`` later), and
+``allow`` executes once: an idempotency key (thread + proposal) makes a repeated call return
+the recorded result instead of touching the platform again. In dry-run mode the platform
+validates without applying.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from adpilot.errors import PlatformError
+from adpilot.logs import get_logger
+from adpilot.policies.content import ContentGate, NoRulesGate
+from adpilot.policies.model import Policy, covers
+from adpilot.policies.rules import Ruling, strictest
+from adpilot.tools.audit import AuditLog, canonical
+from adpilot.tools.catalogue import CATALOGUE
+from adpilot.tools.platforms import Platforms
+from adpilot.tools.result import Decision, ToolError, ToolResult
+from adpilot.tools.spec import Assessment, ToolContext, ToolSpec
+
+_log = get_logger("adpilot.guard")
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """Who is acting, for which run, on which accounts."""
+
+    run_id: str
+    thread_id: str
+    accounts: frozenset[str]
+    dry_run: bool = False
+    actor: str = "adpilot"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A person's approval of one escalated call, valid only for exactly that call."""
+
+    call_hash: str
+    approver: str
+    note: str = ""
+
+
+def call_hash(tool: str, args: Any) -> str:
+    return hashlib.sha256(f"{tool}\n{canonical(args)}".encode()).hexdigest()[:32]
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "arguments"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+@dataclass
+class Guard:
+    platforms: Platforms
+    policy: Policy
+    audit: AuditLog
+    run: RunScope
+    content_gate: ContentGate = field(default_factory=NoRulesGate)
+    tools: dict[str, ToolSpec] = field(default_factory=lambda: {spec.name: spec for spec in CATALOGUE})
+
+    def __post_init__(self) -> None:
+        self.context = ToolContext(self.platforms, self.policy, self.audit)
+
+    def tools_for(self, role: str) -> list[ToolSpec]:
+        """The tools a role may call at all (what its model is shown)."""
+        scopes = self.policy.scopes(role)
+        return [spec for spec in self.tools.values() if spec.scope is None or covers(scopes, spec.scope)]
+
+    # --- audit helpers ----------------------------------------------------------------
+    def _row(self, kind: str, role: str, tool: str, args: Any, digest: str, **fields: Any) -> int:
+        record = self.audit.append(
+            kind,  # type: ignore[arg-type]
+            run_id=self.run.run_id,
+            thread_id=self.run.thread_id,
+            actor=self.run.actor,
+            role=role,
+            tool=tool,
+            args=args if isinstance(args, dict) else {"_raw": args},
+            call_hash=digest,
+            policy_hash=self.policy.hash,
+            **fields,
+        )
+        return record.seq
+
+    def _refuse(
+        self,
+        role: str,
+        tool: str,
+        args: Any,
+        digest: str,
+        decision: Decision,
+        error: ToolError,
+        entity: str | None = None,
+    ) -> ToolResult:
+        seq = self._row(
+            "decision",
+            role,
+            tool,
+            args,
+            digest,
+            decision=decision,
+            rule=error.rule,
+            reason=error.message,
+            entity=entity,
+        )
+        _log.info("guard.refused", role=role, tool=tool, decision=decision, rule=error.rule, reason=error.message)
+        return ToolResult(tool, decision, error=error, call_hash=digest, audit_seq=seq)
+
+    # --- the one entry point ----------------------------------------------------------------
+    async def call(
+        self,
+        role: str,
+        tool: str,
+        args: Any,
+        *,
+        proposal_id: str | None = None,
+        approval: Approval | None = None,
+    ) -> ToolResult:
+        raw = args if isinstance(args, dict) else {"_raw": args}
+        spec = self.tools.get(tool)
+        if spec is None:
+            known = ", ".join(s.name for s in self.tools_for(role))
+            error = ToolError("unknown_tool", f"there is no tool {tool!r}; your tools are: {known}", "tool.unknown")
+            return self._refuse(role, tool, raw, call_hash(tool, raw), "deny", error)
+        try:
+            parsed = spec.args.model_validate(raw)
+        except ValidationError as exc:
+            error = ToolError("invalid_arguments", _validation_message(exc), "tool.arguments")
+            return self._refuse(role, tool, raw, call_hash(tool, raw), "deny", error)
+        clean = parsed.model_dump(mode="json")
+        digest = call_hash(tool, clean)
+
+        scopes = self.policy.scopes(role)
+        if spec.scope is not None and not covers(scopes, spec.scope):
+            error = ToolError("denied", f"role {role!r} lacks the scope {spec.scope!r} that {tool} needs", "scope.role")
+            return self._refuse(role, tool, clean, digest, "deny", error)
+        customer_id = clean.get("customer_id")
+        if customer_id is not None and (
+            customer_id not in self.run.accounts or not self.policy.allows_account(customer_id)
+        ):
+            error = ToolError("denied", f"customer {customer_id} is not an account of this run", "scope.account")
+            return self._refuse(role, tool, clean, digest, "deny", error)
+
+        if spec.kind == "read":
+            return await self._read(role, spec, parsed, clean, digest)
+        if spec.kind == "meta":
+            seq = self._row(
+                "decision",
+                role,
+                tool,
+                clean,
+                digest,
+                decision="escalate",
+                rule="agent.escalate",
+                reason=clean.get("reason"),
+            )
+            return ToolResult(tool, "escalate", await spec.run(self.context, parsed), call_hash=digest, audit_seq=seq)
+        return await self._mutate(role, spec, parsed, clean, digest, proposal_id, approval)
+
+    async def _read(self, role: str, spec: ToolSpec, parsed: Any, clean: dict[str, Any], digest: str) -> ToolResult:
+        seq = self._row("decision", role, spec.name, clean, digest, decision="allow", rule="read")
+        try:
+            data = await spec.run(self.context, parsed)
+        except PlatformError as exc:
+            return ToolResult(spec.name, "allow", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
+        if data is None:
+            error = ToolError("not_found", f"{spec.name}: nothing found for {clean}", "entity.not_found")
+            return ToolResult(spec.name, "allow", error=error, call_hash=digest, audit_seq=seq)
+        return ToolResult(spec.name, "allow", data, call_hash=digest, audit_seq=seq)
+
+    def _rulings(self, role: str, spec: ToolSpec, assessment: Assessment) -> tuple[Ruling, dict[str, Any]]:
+        rulings = list(assessment.rulings)
+        scopes = self.policy.scopes(role)
+        for scope in assessment.extra_scopes:
+            if not covers(scopes, scope):
+                rulings.append(Ruling("deny", "scope.state", f"role {role!r} lacks {scope!r}, which this change needs"))
+        extra: dict[str, Any] = {}
+        if assessment.content is not None:
+            verdict = self.content_gate.check(assessment.content)
+            decision = {
+                "pass": self.policy.limits.content.pass_,
+                "needs_review": self.policy.limits.content.needs_review,
+                "fail": self.policy.limits.content.fail,
+            }[verdict.verdict]
+            rulings.append(Ruling(decision, f"content.{verdict.verdict}", verdict.summary()))
+            extra = {"content_hash": verdict.content_hash, "findings": list(verdict.findings)}
+        return strictest(*rulings), extra
+
+    async def _mutate(
+        self,
+        role: str,
+        spec: ToolSpec,
+        parsed: Any,
+        clean: dict[str, Any],
+        digest: str,
+        proposal_id: str | None,
+        approval: Approval | None,
+    ) -> ToolResult:
+        tool = spec.name
+        key = f"{self.run.thread_id}:{proposal_id}" if proposal_id else None
+        if key is not None and (done := self.audit.completed(key)) is not None:
+            seq = self._row(
+                "decision",
+                role,
+                tool,
+                clean,
+                digest,
+                decision="allow",
+                rule="idempotency.replay",
+                reason=f"already executed as audit row {done.seq}",
+                idempotency_key=key,
+                entity=done.entity,
+            )
+            return ToolResult(tool, "allow", done.result, call_hash=digest, audit_seq=seq, replayed=True)
+
+        assert spec.assess is not None
+        try:
+            assessment = await spec.assess(self.context, parsed)
+        except PlatformError as exc:
+            seq = self._row(
+                "decision",
+                role,
+                tool,
+                clean,
+                digest,
+                decision="deny",
+                rule="state.unavailable",
+                reason=f"could not read the current state: {exc}",
+            )
+            return ToolResult(tool, "deny", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
+        if assessment.not_found:
+            error = ToolError("not_found", assessment.not_found, "entity.not_found")
+            return self._refuse(role, tool, clean, digest, "deny", error, assessment.entity)
+
+        ruling, extra = self._rulings(role, spec, assessment)
+        if ruling.decision == "escalate" and approval is not None:
+            if approval.call_hash == digest:
+                ruling = Ruling("allow", "approval", f"approved by {approval.approver}: {ruling.reason}")
+            else:
+                _log.warning("guard.approval_mismatch", tool=tool, expected=digest, got=approval.call_hash)
+        if ruling.decision == "deny":
+            error = ToolError("denied", ruling.reason, ruling.rule, extra or None)
+            return self._refuse(role, tool, clean, digest, "deny", error, assessment.entity)
+        if ruling.decision == "escalate":
+            error = ToolError(
+                "escalated",
+                f"needs a person's approval: {ruling.reason}",
+                ruling.rule,
+                {"call_hash": digest, **extra} if extra else {"call_hash": digest},
+            )
+            return self._refuse(role, tool, clean, digest, "escalate", error, assessment.entity)
+
+        common = {"entity": assessment.entity, "before": assessment.before, "after": assessment.after}
+        if assessment.noop:
+            seq = self._row(
+                "decision",
+                role,
+                tool,
+                clean,
+                digest,
+                decision="allow",
+                rule="noop",
+                reason="already in the requested state; nothing to change",
+                **common,
+            )
+            data = {"changed": False, "current": assessment.before}
+            return ToolResult(tool, "allow", data, call_hash=digest, audit_seq=seq)
+        if self.run.dry_run:
+            return await self._dry_run(role, spec, parsed, clean, digest, ruling, common)
+
+        self._row(
+            "decision",
+            role,
+            tool,
+            clean,
+            digest,
+            decision="allow",
+            rule=ruling.rule,
+            reason=ruling.reason,
+            idempotency_key=key,
+            **common,
+        )
+        key = key or f"{self.run.thread_id}:{uuid.uuid4().hex}"
+        if spec.reconcile is not None and self.audit.unfinished(key) is not None:
+            found = await spec.reconcile(self.context, parsed)
+            if found is not None:
+                seq = self._row(
+                    "result",
+                    role,
+                    tool,
+                    clean,
+                    digest,
+                    status="ok",
+                    result=found,
+                    idempotency_key=key,
+                    reason="reconciled: an earlier attempt had applied it",
+                    **common,
+                )
+                return ToolResult(tool, "allow", found, call_hash=digest, audit_seq=seq, replayed=True)
+        self._row("intent", role, tool, clean, digest, idempotency_key=key, **common)
+        try:
+            data = await spec.run(self.context, parsed)
+        except PlatformError as exc:
+            status = "unknown" if exc.outcome_unknown else "error"
+            seq = self._row(
+                "result",
+                role,
+                tool,
+                clean,
+                digest,
+                status=status,
+                idempotency_key=key,
+                result={"error": str(exc), "code": exc.code},
+                **common,
+            )
+            return ToolResult(tool, "allow", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
+        seq = self._row("result", role, tool, clean, digest, status="ok", result=data, idempotency_key=key, **common)
+        _log.info("guard.executed", role=role, tool=tool, entity=assessment.entity, audit_seq=seq)
+        return ToolResult(tool, "allow", data, call_hash=digest, audit_seq=seq)
+
+    async def _dry_run(
+        self,
+        role: str,
+        spec: ToolSpec,
+        parsed: Any,
+        clean: dict[str, Any],
+        digest: str,
+        ruling: Ruling,
+        common: dict[str, Any],
+    ) -> ToolResult:
+        data: Any = {"would_change": common["entity"], "from": common["before"], "to": common["after"]}
+        if spec.dry_run is not None:
+            try:
+                data = {**data, **(await spec.dry_run(self.context, parsed))}
+            except PlatformError as exc:
+                seq = self._row(
+                    "decision",
+                    role,
+                    spec.name,
+                    clean,
+                    digest,
+                    decision="deny",
+                    rule="platform.validation",
+                    reason=str(exc),
+                    **common,
+                )
+                return ToolResult(spec.name, "deny", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
+        seq = self._row(
+            "decision",
+            role,
+            spec.name,
+            clean,
+            digest,
+            decision="dry_run",
+            rule=ruling.rule,
+            reason=f"dry run: {ruling.reason}",
+            **common,
+        )
+        return ToolResult(spec.name, "dry_run", data, call_hash=digest, audit_seq=seq)
+
+
+def _platform_error(exc: PlatformError) -> ToolError:
+    kind = "outcome_unknown" if exc.outcome_unknown else "platform_error"
+    message = exc.message
+    if exc.outcome_unknown:
+        message += " (the change may or may not have been applied; it will be reconciled, not blindly repeated)"
+    return ToolError(kind, message, exc.code, {"status": exc.status} if exc.status else None)
