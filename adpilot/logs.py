@@ -16,6 +16,18 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 _LEVELS["error"] = logging.ERROR
 
 
+class _StderrLogger:
+    """Writes each line to whatever ``sys.stderr`` is now (tests and redirections swap it)."""
+
+    def __init__(self, *args: Any) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     """Set up structlog once per process; safe to call again (later calls win)."""
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -31,12 +43,16 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_StderrLogger,
         cache_logger_on_first_use=False,
     )
 
 
 def get_logger(name: str | None = None) -> Any:
+    # structlog's own default prints to stdout, which would corrupt `--json` output when
+    # adpilot is used as a library; until the application configures logging, use ours.
+    if not structlog.is_configured():
+        configure_logging()
     return structlog.get_logger(name) if name else structlog.get_logger()
 
 

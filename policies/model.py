@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Decision = Literal["allow", "escalate", "deny"]
+
+
+def _scope(value: str) -> str:
+    parts = value.split(":")
+    if len(parts) < 2 or not all(parts):
+        raise ValueError(f"{value!r} is not a scope like 'ads:read'")
+    return value
+
+
+Scope = Annotated[str, AfterValidator(_scope)]
 
 
 class _Strict(BaseModel):
@@ -61,19 +71,9 @@ class Limits(_Strict):
 class Policy(_Strict):
     name: str
     version: int = 1
-    roles: dict[str, frozenset[str]]
+    roles: dict[str, frozenset[Scope]]
     accounts: tuple[str, ...] = ("*",)
     limits: Limits
-
-    @field_validator("roles")
-    @classmethod
-    def _scopes_are_well_formed(cls, roles: dict[str, frozenset[str]]) -> dict[str, frozenset[str]]:
-        for role, scopes in roles.items():
-            for scope in scopes:
-                parts = scope.split(":")
-                if len(parts) < 2 or not all(parts):
-                    raise ValueError(f"role {role!r}: {scope!r} is not a scope like 'ads:read'")
-        return roles
 
     @field_validator("accounts")
     @classmethod

@@ -171,67 +171,55 @@ class AuditLog:
             else:
                 self._db.execute("COMMIT")
 
-    def append(
-        self,
-        kind: RowKind,
-        *,
-        run_id: str,
-        thread_id: str,
-        actor: str,
-        role: str,
-        tool: str,
-        args: dict[str, Any],
-        call_hash: str,
-        policy_hash: str,
-        entity: str | None = None,
-        decision: str | None = None,
-        rule: str | None = None,
-        reason: str | None = None,
-        before: Any = None,
-        after: Any = None,
-        idempotency_key: str | None = None,
-        status: str | None = None,
-        result: Any = None,
-    ) -> AuditRecord:
-        row: dict[str, Any] = {
-            "ts": self.clock().isoformat(timespec="microseconds"),
-            "kind": kind,
-            "run_id": run_id,
-            "thread_id": thread_id,
-            "actor": actor,
-            "role": role,
-            "tool": tool,
-            "args": canonical(args),
-            "call_hash": call_hash,
-            "entity": entity,
-            "decision": decision,
-            "rule": rule,
-            "reason": reason,
-            "before": None if before is None else canonical(before),
-            "after": None if after is None else canonical(after),
-            "idempotency_key": idempotency_key,
-            "status": status,
-            "result": None if result is None else canonical(result),
-            "policy_hash": policy_hash,
-        }
+    def append(self, kind: RowKind, **fields: Any) -> AuditRecord:
+        """Append one row; see :meth:`append_many` for the fields."""
+        (seq,) = self.append_many([{"kind": kind, **fields}])
+        record = self.get(seq)
+        assert record is not None
+        return record
+
+    def append_many(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Append rows in one transaction (all or none); returns their sequence numbers.
+
+        Each row names ``kind``, ``run_id``, ``thread_id``, ``actor``, ``role``, ``tool``,
+        ``args``, ``call_hash`` and ``policy_hash``, and optionally ``entity``, ``decision``,
+        ``rule``, ``reason``, ``before``, ``after``, ``idempotency_key``, ``status``, ``result``.
+        """
+        stamp = self.clock().isoformat(timespec="microseconds")
+        prepared = []
+        for fields in rows:
+            unknown = set(fields) - set(_HASHED_FIELDS)
+            if unknown:
+                raise AuditError(f"unknown audit field(s): {sorted(unknown)}")
+            row = {name: fields.get(name) for name in _HASHED_FIELDS if name != "seq"}
+            row["ts"] = stamp
+            row["args"] = canonical(row["args"] if row["args"] is not None else {})
+            for name in ("before", "after", "result"):
+                if row[name] is not None:
+                    row[name] = canonical(row[name])
+            prepared.append(row)
+        seqs = []
         try:
             with self._transaction() as db:
                 head = db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-                prev_hash = head["hash"] if head else GENESIS
-                last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
-                row["seq"] = last + 1
-                row["prev_hash"] = prev_hash
-                row["hash"] = _row_hash(prev_hash, row)
-                columns = ", ".join(row)
-                db.execute(f"INSERT INTO audit ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values()))
+                seq, prev_hash = (head["seq"], head["hash"]) if head else (0, GENESIS)
+                for row in prepared:
+                    seq += 1
+                    row["seq"] = seq
+                    row["prev_hash"] = prev_hash
+                    row["hash"] = prev_hash = _row_hash(prev_hash, row)
+                    columns = ", ".join(row)
+                    placeholders = ", ".join("?" * len(row))
+                    db.execute(f"INSERT INTO audit ({columns}) VALUES ({placeholders})", list(row.values()))
+                    seqs.append(seq)
                 db.execute(
                     "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
                     "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    (row["seq"], row["hash"]),
+                    (seq, prev_hash),
                 )
         except sqlite3.Error as exc:
             raise AuditError(f"cannot write to the audit log at {self.path}: {exc}") from exc
-        return self.get(row["seq"])  # type: ignore[return-value]
+        return seqs
 
     def get(self, seq: int) -> AuditRecord | None:
         with self._lock:
@@ -267,27 +255,42 @@ class AuditLog:
         return _record(row) if row else None
 
     def unfinished(self, idempotency_key: str) -> AuditRecord | None:
-        """The latest intent with this key when no result row followed it (crash or lost answer)."""
+        """The latest intent with this key when no conclusive result followed it.
+
+        Inconclusive: no result at all (the process died mid-call) or a result whose outcome is
+        ``unknown`` (sent, but the answer was lost). A definite ``error`` is conclusive: nothing
+        was applied.
+        """
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM audit WHERE idempotency_key = ? AND kind IN ('intent', 'result') ORDER BY seq",
                 (idempotency_key,),
             ).fetchall()
-        if rows and rows[-1]["kind"] == "intent":
-            return _record(rows[-1])
+        intents = [row for row in rows if row["kind"] == "intent"]
+        if not intents:
+            return None
+        last = rows[-1]
+        if last["kind"] == "intent" or last["status"] == "unknown":
+            return _record(intents[-1])
         return None
 
-    def values_since(self, entity: str, since: dt.datetime) -> list[Any]:
-        """Before and after values of successful executions on ``entity`` since ``since``."""
+    def range_since(self, entity: str, since: dt.datetime) -> tuple[int, int] | None:
+        """Lowest and highest integer value ``entity`` had in successful changes since ``since``.
+
+        Computed in SQL over the before and after values, so its cost does not grow with the
+        number of changes a busy entity accumulates in the window.
+        """
         with self._lock:
-            rows = self._db.execute(
-                "SELECT before, after FROM audit WHERE entity = ? AND kind = 'result' AND status = 'ok' AND ts >= ?",
+            row = self._db.execute(
+                "SELECT MIN(v), MAX(v) FROM ("
+                "  SELECT CAST(before AS INTEGER) AS v FROM audit WHERE entity = ?1 AND kind = 'result'"
+                "    AND status = 'ok' AND ts >= ?2 AND json_type(before) = 'integer'"
+                "  UNION ALL"
+                "  SELECT CAST(after AS INTEGER) FROM audit WHERE entity = ?1 AND kind = 'result'"
+                "    AND status = 'ok' AND ts >= ?2 AND json_type(after) = 'integer')",
                 (entity, since.isoformat(timespec="microseconds")),
-            ).fetchall()
-        values = []
-        for row in rows:
-            values.extend(json.loads(v) for v in (row["before"], row["after"]) if v is not None)
-        return values
+            ).fetchone()
+        return None if row[0] is None else (int(row[0]), int(row[1]))
 
     def verify(self) -> int:
         """Check the whole chain; return the number of rows, or raise naming the first bad row."""

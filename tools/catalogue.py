@@ -6,6 +6,7 @@ accepted and converted, floats never), money is integer micros given as int or s
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -13,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from adpilot.money import parse_micros
 from adpilot.policies.content import Content
 from adpilot.policies.rules import Ruling, ad_status_change, bid_change, budget_change, campaign_status_change
-from adpilot.tools.spec import Assessment, ToolContext, ToolSpec
+from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ads_entity
 from adpilot.tools.wordpress import WpPost
 
 
@@ -128,16 +129,8 @@ class Escalate(_Args):
 # --- entities ---------------------------------------------------------------------------
 
 
-def _entity(customer_id: str, kind: str, key: str) -> str:
-    return f"google_ads:{customer_id}:{kind}:{key}"
-
-
 def _post_entity(post_id: int) -> str:
     return f"wordpress:post:{post_id}"
-
-
-def _ints(values: list[Any]) -> list[int]:
-    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def _cms_content(post: WpPost, changes: dict[str, str] | None = None) -> Content:
@@ -191,16 +184,14 @@ async def _escalate(ctx: ToolContext, args: Escalate) -> Any:
 
 
 async def _assess_budget(ctx: ToolContext, args: SetCampaignBudget) -> Assessment:
-    entity = _entity(args.customer_id, "campaign_budget", args.budget_id)
-    budget = await ctx.platforms.google_ads.budget(args.customer_id, args.budget_id)
+    entity = ads_entity(args.customer_id, "campaign_budget", args.budget_id)
+    budget = await ctx.budget(args.customer_id, args.budget_id)
     if budget is None:
         return Assessment(entity, not_found=f"budget {args.budget_id} not found in customer {args.customer_id}")
     limits = ctx.policy.limits.budget
-    history = _ints(ctx.values_in_window(entity, limits.window_hours))
+    lowest, _ = ctx.range_in_window(entity, limits.window_hours, budget.amount_micros)
     currency = await ctx.currency(args.customer_id)
-    ruling = budget_change(
-        limits, budget.amount_micros, args.amount_micros, min([budget.amount_micros, *history]), currency
-    )
+    ruling = budget_change(limits, budget.amount_micros, args.amount_micros, lowest, currency)
     return Assessment(
         entity, budget.amount_micros, args.amount_micros, [ruling], noop=budget.amount_micros == args.amount_micros
     )
@@ -208,6 +199,10 @@ async def _assess_budget(ctx: ToolContext, args: SetCampaignBudget) -> Assessmen
 
 async def _set_budget(ctx: ToolContext, args: SetCampaignBudget) -> Any:
     await ctx.platforms.google_ads.set_budget_amount(args.customer_id, args.budget_id, args.amount_micros)
+    ctx.state.update(
+        ads_entity(args.customer_id, "campaign_budget", args.budget_id),
+        lambda budget: dataclasses.replace(budget, amount_micros=args.amount_micros),
+    )
     return {"budget_id": args.budget_id, "amount_micros": str(args.amount_micros)}
 
 
@@ -222,8 +217,8 @@ async def _validate_budget(ctx: ToolContext, args: SetCampaignBudget) -> Any:
 
 
 async def _assess_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> Assessment:
-    entity = _entity(args.customer_id, "campaign", args.campaign_id)
-    current = await ctx.platforms.google_ads.campaign_status(args.customer_id, args.campaign_id)
+    entity = ads_entity(args.customer_id, "campaign", args.campaign_id)
+    current = await ctx.campaign_status(args.customer_id, args.campaign_id)
     if current is None or current == "REMOVED":
         return Assessment(entity, not_found=f"campaign {args.campaign_id} not found in customer {args.customer_id}")
     ruling = campaign_status_change(ctx.policy.limits.campaign_status, current, args.status)
@@ -232,6 +227,7 @@ async def _assess_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> 
 
 async def _set_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> Any:
     await ctx.platforms.google_ads.set_campaign_status(args.customer_id, args.campaign_id, args.status)
+    ctx.state.update(ads_entity(args.customer_id, "campaign", args.campaign_id), lambda _: args.status)
     return {"campaign_id": args.campaign_id, "status": args.status}
 
 
@@ -246,17 +242,15 @@ async def _validate_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -
 
 
 async def _assess_bid(ctx: ToolContext, args: SetKeywordBid) -> Assessment:
-    entity = _entity(args.customer_id, "ad_group_criterion", f"{args.ad_group_id}~{args.criterion_id}")
-    keyword = await ctx.platforms.google_ads.keyword(args.customer_id, args.ad_group_id, args.criterion_id)
+    entity = ads_entity(args.customer_id, "ad_group_criterion", f"{args.ad_group_id}~{args.criterion_id}")
+    keyword = await ctx.keyword(args.customer_id, args.ad_group_id, args.criterion_id)
     if keyword is None or keyword.status == "REMOVED":
         return Assessment(entity, not_found=f"keyword {args.ad_group_id}~{args.criterion_id} not found")
     limits = ctx.policy.limits.keyword_bid
-    history = _ints(ctx.values_in_window(entity, limits.window_hours))
     current = keyword.cpc_bid_micros
+    low, high = ctx.range_in_window(entity, limits.window_hours, current)
     currency = await ctx.currency(args.customer_id)
-    ruling = bid_change(
-        limits, current, args.cpc_bid_micros, min([current, *history]), max([current, *history]), currency
-    )
+    ruling = bid_change(limits, current, args.cpc_bid_micros, low, high, currency)
     return Assessment(
         entity, current, args.cpc_bid_micros, [ruling], noop=keyword.own_bid and current == args.cpc_bid_micros
     )
@@ -265,6 +259,10 @@ async def _assess_bid(ctx: ToolContext, args: SetKeywordBid) -> Assessment:
 async def _set_bid(ctx: ToolContext, args: SetKeywordBid) -> Any:
     await ctx.platforms.google_ads.set_keyword_bid(
         args.customer_id, args.ad_group_id, args.criterion_id, args.cpc_bid_micros
+    )
+    ctx.state.update(
+        ads_entity(args.customer_id, "ad_group_criterion", f"{args.ad_group_id}~{args.criterion_id}"),
+        lambda keyword: dataclasses.replace(keyword, cpc_bid_micros=args.cpc_bid_micros, own_bid=True),
     )
     return {"criterion": f"{args.ad_group_id}~{args.criterion_id}", "cpc_bid_micros": str(args.cpc_bid_micros)}
 
@@ -280,8 +278,8 @@ async def _validate_bid(ctx: ToolContext, args: SetKeywordBid) -> Any:
 
 
 async def _assess_ad_status(ctx: ToolContext, args: SetAdStatus) -> Assessment:
-    entity = _entity(args.customer_id, "ad_group_ad", f"{args.ad_group_id}~{args.ad_id}")
-    ads = await ctx.platforms.google_ads.ads(args.customer_id, args.ad_group_id)
+    entity = ads_entity(args.customer_id, "ad_group_ad", f"{args.ad_group_id}~{args.ad_id}")
+    ads = await ctx.ad_group_ads(args.customer_id, args.ad_group_id)
     ad = next((a for a in ads if a.ad_id == args.ad_id), None)
     if ad is None:
         return Assessment(entity, not_found=f"ad {args.ad_group_id}~{args.ad_id} not found")
@@ -292,6 +290,10 @@ async def _assess_ad_status(ctx: ToolContext, args: SetAdStatus) -> Assessment:
 
 async def _set_ad_status(ctx: ToolContext, args: SetAdStatus) -> Any:
     await ctx.platforms.google_ads.set_ad_status(args.customer_id, args.ad_group_id, args.ad_id, args.status)
+    ctx.state.update(
+        ads_entity(args.customer_id, "ad_group_ads", args.ad_group_id),
+        lambda ads: tuple(dataclasses.replace(a, status=args.status) if a.ad_id == args.ad_id else a for a in ads),
+    )
     return {"ad": f"{args.ad_group_id}~{args.ad_id}", "status": args.status}
 
 
@@ -313,13 +315,14 @@ async def _assess_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Asses
         complete_ad=True,
     )
     after = {"headlines": args.headlines, "descriptions": args.descriptions, "final_url": args.final_url}
-    return Assessment(_entity(args.customer_id, "ad_group", args.ad_group_id), None, after, content=content)
+    return Assessment(ads_entity(args.customer_id, "ad_group", args.ad_group_id), None, after, content=content)
 
 
 async def _create_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Any:
     result = await ctx.platforms.google_ads.create_responsive_search_ad(
         args.customer_id, args.ad_group_id, args.headlines, args.descriptions, args.final_url
     )
+    ctx.state.invalidate(ads_entity(args.customer_id, "ad_group_ads", args.ad_group_id))
     name = result.resource_names[0] or ""
     return {"resource_name": name, "ad_id": name.rsplit("~", 1)[-1]}
 

@@ -249,34 +249,57 @@ class GoogleAdsClient:
             customer_id, budget_id, _dig(r, "campaign_budget.name"), int(_dig(r, "campaign_budget.amount_micros"))
         )
 
+    async def budgets(self, customer_id: str) -> list[Budget]:
+        rows = await self.search(
+            customer_id,
+            "SELECT campaign_budget.id, campaign_budget.name, campaign_budget.amount_micros FROM campaign_budget",
+        )
+        return [
+            Budget(
+                customer_id,
+                _dig(r, "campaign_budget.id"),
+                _dig(r, "campaign_budget.name"),
+                int(_dig(r, "campaign_budget.amount_micros")),
+            )
+            for r in rows
+        ]
+
     async def campaign_status(self, customer_id: str, campaign_id: str) -> str | None:
         rows = await self.search(
             customer_id, f"SELECT campaign.status FROM campaign WHERE campaign.id = {int(campaign_id)}"
         )
         return _dig(rows[0], "campaign.status") if rows else None
 
-    async def keyword(self, customer_id: str, ad_group_id: str, criterion_id: str) -> Keyword | None:
+    async def keywords(self, customer_id: str, where: str = "") -> list[Keyword]:
         rows = await self.search(
             customer_id,
-            "SELECT ad_group_criterion.criterion_id, ad_group_criterion.keyword.text, "
+            "SELECT ad_group.id, ad_group_criterion.criterion_id, ad_group_criterion.keyword.text, "
             "ad_group_criterion.keyword.match_type, ad_group_criterion.status, ad_group_criterion.cpc_bid_micros, "
-            f"ad_group.cpc_bid_micros FROM ad_group_criterion WHERE ad_group.id = {int(ad_group_id)} "
-            f"AND ad_group_criterion.criterion_id = {int(criterion_id)}",
+            f"ad_group.cpc_bid_micros FROM ad_group_criterion{f' WHERE {where}' if where else ''}",
         )
-        if not rows:
-            return None
-        r = rows[0]
-        own = _dig(r, "ad_group_criterion.cpc_bid_micros")
-        return Keyword(
+        keywords = []
+        for r in rows:
+            own = _dig(r, "ad_group_criterion.cpc_bid_micros")
+            keywords.append(
+                Keyword(
+                    customer_id,
+                    _dig(r, "ad_group.id"),
+                    _dig(r, "ad_group_criterion.criterion_id"),
+                    _dig(r, "ad_group_criterion.keyword.text"),
+                    _dig(r, "ad_group_criterion.keyword.match_type"),
+                    _dig(r, "ad_group_criterion.status"),
+                    int(own if own is not None else _dig(r, "ad_group.cpc_bid_micros")),
+                    own is not None,
+                )
+            )
+        return keywords
+
+    async def keyword(self, customer_id: str, ad_group_id: str, criterion_id: str) -> Keyword | None:
+        found = await self.keywords(
             customer_id,
-            ad_group_id,
-            criterion_id,
-            _dig(r, "ad_group_criterion.keyword.text"),
-            _dig(r, "ad_group_criterion.keyword.match_type"),
-            _dig(r, "ad_group_criterion.status"),
-            int(own if own is not None else _dig(r, "ad_group.cpc_bid_micros")),
-            own is not None,
+            f"ad_group.id = {int(ad_group_id)} AND ad_group_criterion.criterion_id = {int(criterion_id)}",
         )
+        return found[0] if found else None
 
     async def ads(self, customer_id: str, ad_group_id: str | None = None) -> list[AdInfo]:
         where = "ad_group_ad.status != REMOVED"

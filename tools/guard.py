@@ -34,6 +34,7 @@ from adpilot.tools.catalogue import CATALOGUE
 from adpilot.tools.platforms import Platforms
 from adpilot.tools.result import Decision, ToolError, ToolResult
 from adpilot.tools.spec import Assessment, ToolContext, ToolSpec
+from adpilot.tools.state import StateCache
 
 _log = get_logger("adpilot.guard")
 
@@ -78,9 +79,16 @@ class Guard:
     run: RunScope
     content_gate: ContentGate = field(default_factory=NoRulesGate)
     tools: dict[str, ToolSpec] = field(default_factory=lambda: {spec.name: spec for spec in CATALOGUE})
+    state_ttl_s: float = 60.0
 
     def __post_init__(self) -> None:
-        self.context = ToolContext(self.platforms, self.policy, self.audit)
+        self.context = ToolContext(self.platforms, self.policy, self.audit, StateCache(self.state_ttl_s))
+        self.policy_hash = self.policy.hash  # the policy is immutable; hash it once
+
+    async def prefetch(self, customer_id: str) -> None:
+        """Snapshot one account of this run, so its decisions need no read round trip each."""
+        if customer_id in self.run.accounts and self.policy.allows_account(customer_id):
+            await self.context.prefetch(customer_id)
 
     def tools_for(self, role: str) -> list[ToolSpec]:
         """The tools a role may call at all (what its model is shown)."""
@@ -88,20 +96,23 @@ class Guard:
         return [spec for spec in self.tools.values() if spec.scope is None or covers(scopes, spec.scope)]
 
     # --- audit helpers ----------------------------------------------------------------
-    def _row(self, kind: str, role: str, tool: str, args: Any, digest: str, **fields: Any) -> int:
-        record = self.audit.append(
-            kind,  # type: ignore[arg-type]
-            run_id=self.run.run_id,
-            thread_id=self.run.thread_id,
-            actor=self.run.actor,
-            role=role,
-            tool=tool,
-            args=args if isinstance(args, dict) else {"_raw": args},
-            call_hash=digest,
-            policy_hash=self.policy.hash,
+    def _fields(self, kind: str, role: str, tool: str, args: Any, digest: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "run_id": self.run.run_id,
+            "thread_id": self.run.thread_id,
+            "actor": self.run.actor,
+            "role": role,
+            "tool": tool,
+            "args": args if isinstance(args, dict) else {"_raw": args},
+            "call_hash": digest,
+            "policy_hash": self.policy_hash,
             **fields,
-        )
-        return record.seq
+        }
+
+    def _row(self, kind: str, role: str, tool: str, args: Any, digest: str, **fields: Any) -> int:
+        (seq,) = self.audit.append_many([self._fields(kind, role, tool, args, digest, **fields)])
+        return seq
 
     def _refuse(
         self,
@@ -289,7 +300,8 @@ class Guard:
         if self.run.dry_run:
             return await self._dry_run(role, spec, parsed, clean, digest, ruling, common)
 
-        self._row(
+        key = key or f"{self.run.thread_id}:{uuid.uuid4().hex}"
+        decision_row = self._fields(
             "decision",
             role,
             tool,
@@ -301,8 +313,8 @@ class Guard:
             idempotency_key=key,
             **common,
         )
-        key = key or f"{self.run.thread_id}:{uuid.uuid4().hex}"
         if spec.reconcile is not None and self.audit.unfinished(key) is not None:
+            self.audit.append_many([decision_row])
             found = await spec.reconcile(self.context, parsed)
             if found is not None:
                 seq = self._row(
@@ -318,10 +330,16 @@ class Guard:
                     **common,
                 )
                 return ToolResult(tool, "allow", found, call_hash=digest, audit_seq=seq, replayed=True)
-        self._row("intent", role, tool, clean, digest, idempotency_key=key, **common)
+            self._row("intent", role, tool, clean, digest, idempotency_key=key, **common)
+        else:
+            # The decision and the intent commit together, before the side effect.
+            intent_row = self._fields("intent", role, tool, clean, digest, idempotency_key=key, **common)
+            self.audit.append_many([decision_row, intent_row])
         try:
             data = await spec.run(self.context, parsed)
         except PlatformError as exc:
+            if customer := clean.get("customer_id"):
+                self.context.state.invalidate_prefix(f"google_ads:{customer}:")
             status = "unknown" if exc.outcome_unknown else "error"
             seq = self._row(
                 "result",

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 
 from adpilot.policies.content import Content
 from adpilot.policies.rules import Ruling
+from adpilot.tools.google_ads import AdInfo, Budget, Keyword
+from adpilot.tools.state import StateCache
 
 if TYPE_CHECKING:
     from adpilot.policies.model import Policy
@@ -26,26 +28,76 @@ if TYPE_CHECKING:
 ToolKind = Literal["read", "set", "create", "meta"]
 
 
+def ads_entity(customer_id: str, kind: str, key: str) -> str:
+    """The identity of a Google Ads entity in the audit log and the state snapshot."""
+    return f"google_ads:{customer_id}:{kind}:{key}"
+
+
 @dataclass
 class ToolContext:
-    """What tool functions may use: the platform clients, the policy and the audit history."""
+    """What tool functions may use: the platform clients, the policy, the audit history and
+    the state snapshot (reads go through it; see :mod:`adpilot.tools.state`)."""
 
     platforms: Platforms
     policy: Policy
     audit: AuditLog
-    _currencies: dict[str, str] = field(default_factory=dict)
+    state: StateCache = field(default_factory=StateCache)
 
     def now(self) -> dt.datetime:
         return self.audit.clock()
 
-    def values_in_window(self, entity: str, hours: int) -> list[Any]:
-        return self.audit.values_since(entity, self.now() - dt.timedelta(hours=hours))
+    def range_in_window(self, entity: str, hours: int, current: int) -> tuple[int, int]:
+        """(lowest, highest) value of ``entity`` over the rolling window, ``current`` included."""
+        seen = self.audit.range_since(entity, self.now() - dt.timedelta(hours=hours))
+        return (current, current) if seen is None else (min(seen[0], current), max(seen[1], current))
 
     async def currency(self, customer_id: str) -> str:
-        if customer_id not in self._currencies:
+        async def load() -> str:
             rows = await self.platforms.google_ads.search(customer_id, "SELECT customer.currency_code FROM customer")
-            self._currencies[customer_id] = rows[0]["customer"]["currencyCode"] if rows else "EUR"
-        return self._currencies[customer_id]
+            return str(rows[0]["customer"]["currencyCode"]) if rows else "EUR"
+
+        return await self.state.read(f"google_ads:{customer_id}:currency", load)
+
+    async def budget(self, customer_id: str, budget_id: str) -> Budget | None:
+        return await self.state.read(
+            ads_entity(customer_id, "campaign_budget", budget_id),
+            lambda: self.platforms.google_ads.budget(customer_id, budget_id),
+        )
+
+    async def campaign_status(self, customer_id: str, campaign_id: str) -> str | None:
+        return await self.state.read(
+            ads_entity(customer_id, "campaign", campaign_id),
+            lambda: self.platforms.google_ads.campaign_status(customer_id, campaign_id),
+        )
+
+    async def keyword(self, customer_id: str, ad_group_id: str, criterion_id: str) -> Keyword | None:
+        return await self.state.read(
+            ads_entity(customer_id, "ad_group_criterion", f"{ad_group_id}~{criterion_id}"),
+            lambda: self.platforms.google_ads.keyword(customer_id, ad_group_id, criterion_id),
+        )
+
+    async def ad_group_ads(self, customer_id: str, ad_group_id: str) -> tuple[AdInfo, ...]:
+        async def load() -> tuple[AdInfo, ...]:
+            return tuple(await self.platforms.google_ads.ads(customer_id, ad_group_id))
+
+        return await self.state.read(ads_entity(customer_id, "ad_group_ads", ad_group_id), load)
+
+    async def prefetch(self, customer_id: str) -> None:
+        """Load one account's mutable state in four bulk queries."""
+        ads = self.platforms.google_ads
+        await self.currency(customer_id)
+        for budget in await ads.budgets(customer_id):
+            self.state.put(ads_entity(customer_id, "campaign_budget", budget.id), budget)
+        for campaign in await ads.campaigns(customer_id):
+            self.state.put(ads_entity(customer_id, "campaign", campaign.id), campaign.status)
+        for keyword in await ads.keywords(customer_id):
+            key = f"{keyword.ad_group_id}~{keyword.criterion_id}"
+            self.state.put(ads_entity(customer_id, "ad_group_criterion", key), keyword)
+        groups: dict[str, list[AdInfo]] = {}
+        for ad in await ads.ads(customer_id):
+            groups.setdefault(ad.ad_group_id, []).append(ad)
+        for ad_group_id, group in groups.items():
+            self.state.put(ads_entity(customer_id, "ad_group_ads", ad_group_id), tuple(group))
 
 
 @dataclass

@@ -29,6 +29,7 @@ class FaultConfig(BaseModel):
     timeout_kind: Literal["mixed", "before", "after"] = Field(
         "mixed", description="hang before handling, after handling (response lost), or either"
     )
+    on: Literal["all", "reads", "writes"] = Field("all", description="which requests the faults strike")
     seed: int = 0
 
 
@@ -44,17 +45,27 @@ class Verdict(Enum):
 class FaultState:
     config: FaultConfig = field(default_factory=FaultConfig)
     requests: int = 0
+    fired: dict[str, int] = field(default_factory=dict)  # verdict → how often it struck
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     def configure(self, config: FaultConfig) -> None:
         self.config = config
         self.requests = 0
+        self.fired = {}
         self.rng = random.Random(config.seed)
 
-    async def decide(self) -> Verdict:
+    async def decide(self, *, write: bool) -> Verdict:
         """Count the request, wait the latency, and say which fault (if any) strikes it."""
-        self.requests += 1
+        verdict = await self._draw(write)
+        if verdict is not Verdict.PASS:
+            self.fired[verdict.value] = self.fired.get(verdict.value, 0) + 1
+        return verdict
+
+    async def _draw(self, write: bool) -> Verdict:
         cfg = self.config
+        if cfg.on != "all" and (cfg.on == "writes") != write:
+            return Verdict.PASS
+        self.requests += 1
         if cfg.latency_ms:
             await anyio.sleep(cfg.latency_ms / 1000)
         if cfg.rate_limit_every and self.requests % cfg.rate_limit_every == 0:

@@ -131,7 +131,11 @@ class Sandbox:
     # --- platform entry points with faults ----------------------------------------------
     async def _with_faults(self, platform: str, request: Request, handler: Any) -> Response:
         state = self.faults[platform]
-        verdict = await state.decide()
+        if platform == "google_ads":
+            write = request.url.path.endswith(":mutate")
+        else:
+            write = request.method in ("POST", "PUT", "PATCH", "DELETE")
+        verdict = await state.decide(write=write)
         if verdict is Verdict.RATE_LIMITED:
             delay_ms = state.config.retry_delay_ms
             seconds = f"{delay_ms / 1000:g}s"

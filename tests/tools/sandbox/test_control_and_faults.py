@@ -99,5 +99,18 @@ async def test_timeouts_hang_before_or_after_handling(sandbox, kind, applied):
 
 async def test_mixed_timeouts_produce_both_kinds(sandbox):
     sandbox.set_faults({"google_ads": {"timeout_rate": 1.0, "seed": 5}})
-    kinds = {(await sandbox.faults["google_ads"].decide()).value for _ in range(20)}
+    kinds = {(await sandbox.faults["google_ads"].decide(write=False)).value for _ in range(20)}
     assert kinds == {"hang_before", "hang_after"}
+
+
+async def test_faults_can_strike_only_writes(client, sandbox):
+    await client.post("/_sandbox/faults", json={"google_ads": {"error_rate": 1.0, "on": "writes"}})
+    assert (await client.post(SEARCH, json=QUERY, headers=ADS_HEADERS)).status_code == 200
+    operation = {
+        "update": {"resourceName": f"customers/{DE}/campaignBudgets/9001", "amountMicros": "55000000"},
+        "updateMask": "amountMicros",
+    }
+    response = await client.post(
+        f"/v17/customers/{DE}/campaignBudgets:mutate", json={"operations": [operation]}, headers=ADS_HEADERS
+    )
+    assert response.status_code == 503 and sandbox.faults["google_ads"].requests == 1

@@ -1,0 +1,115 @@
+"""Guard overhead: the cost of governing a call, against the raw client call, in one run.
+
+    .venv/bin/python bench/guard_overhead.py [--calls N] [--latency-ms MS ...]
+
+Prints, per injected API latency: the raw client call (a keyword bid set), the same call made
+by an ungoverned script that reads the current bid first, and the governed call through the
+Guard (fresh-state read, policy, three audit rows in a WAL SQLite file, the write); plus the
+decision alone without I/O. Ratios are against the raw call measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from adpilot.config import Config
+from adpilot.policies import covers, load_policy
+from adpilot.policies.rules import bid_change
+from adpilot.tools.audit import AuditLog
+from adpilot.tools.catalogue import SetKeywordBid
+from adpilot.tools.guard import Guard, RunScope
+from adpilot.tools.platforms import connect
+from adpilot.tools.sandbox import Sandbox
+
+DE = "1112223333"
+BIDS = (1_200_000, 1_300_000, 1_250_000, 1_150_000)
+
+
+def _per_call_us(samples: list[float]) -> tuple[float, float]:
+    return statistics.median(samples) * 1e6, statistics.quantiles(samples, n=20)[18] * 1e6
+
+
+async def _timed(calls: int, action) -> list[float]:
+    samples = []
+    for index in range(calls):
+        start = time.perf_counter()
+        await action(index)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+async def measure(calls: int, latency_ms: int, state: Path) -> dict[str, tuple[float, float]]:
+    sandbox = Sandbox(seed=7)
+    sandbox.set_faults({"google_ads": {"latency_ms": latency_ms}})
+    async with connect(Config(), sandbox=sandbox) as platforms:
+        ads = platforms.google_ads
+        ads.limiter.rate = ads.limiter.burst = 1e9  # measure the call, not the rate limit
+        policy = load_policy()
+        audit = AuditLog(state / f"audit-{latency_ms}.sqlite3")
+        guard = Guard(platforms, policy, audit, RunScope("bench", "bench", frozenset({DE})))
+
+        async def raw(i: int) -> None:
+            await ads.set_keyword_bid(DE, "2101", "41001", BIDS[i % len(BIDS)])
+
+        async def read_then_write(i: int) -> None:
+            await ads.keyword(DE, "2101", "41001")
+            await ads.set_keyword_bid(DE, "2101", "41001", BIDS[i % len(BIDS)])
+
+        async def governed(i: int) -> None:
+            args = {
+                "customer_id": DE,
+                "ad_group_id": "2101",
+                "criterion_id": "41001",
+                "cpc_bid_micros": BIDS[i % len(BIDS)],
+            }
+            result = await guard.call("bidding", "set_keyword_bid", args)
+            assert result.ok, result.error
+
+        await raw(0), await governed(1)  # warm up caches and imports
+        results = {}
+        for name, action in (("raw", raw), ("read+write", read_then_write), ("governed", governed)):
+            results[name] = _per_call_us(await _timed(calls, action))
+        audit.close()
+        return results
+
+
+def decision_only(calls: int) -> tuple[float, float]:
+    policy = load_policy()
+    limits = policy.limits.keyword_bid
+    scopes = policy.scopes("bidding")
+    raw = {"customer_id": DE, "ad_group_id": "2101", "criterion_id": "41001", "cpc_bid_micros": "1300000"}
+    samples = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        args = SetKeywordBid.model_validate(raw)
+        assert covers(scopes, "ads:write:bids") and policy.allows_account(args.customer_id)
+        bid_change(limits, 1_200_000, args.cpc_bid_micros, 1_100_000, 1_300_000)
+        samples.append(time.perf_counter() - start)
+    return _per_call_us(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--latency-ms", type=int, nargs="*", default=[0, 20])
+    options = parser.parse_args()
+    median, p95 = decision_only(options.calls * 10)
+    print(f"decision without I/O (validate args, scopes, account, bid rule): p50 {median:.1f} µs, p95 {p95:.1f} µs")
+    print()
+    print(f"{'latency':>8}  {'call':<11} {'p50 µs':>9} {'p95 µs':>9} {'× raw':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for latency in options.latency_ms:
+            calls = options.calls if latency == 0 else max(20, options.calls // 10)
+            results = asyncio.run(measure(calls, latency, Path(tmp)))
+            base = results["raw"][0]
+            for name, (p50, p95) in results.items():
+                print(f"{latency:>6}ms  {name:<11} {p50:>9.0f} {p95:>9.0f} {p50 / base:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Governed CLI commands end to end: one process per command, sharing the state directory."""
+
+import json
+import sqlite3
+
+import pytest
+
+from adpilot.app.cli import main
+from tests.conftest import DE
+
+
+@pytest.fixture
+def config_file(tmp_path, monkeypatch):
+    file = tmp_path / "config.yaml"
+    file.write_text(f"state_dir: {tmp_path / 'state'}\nlog: {{level: warning}}\n")
+    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
+    return str(file)
+
+
+def run(capsys, config_file, *argv):
+    code = main(["--config", config_file, *argv])
+    return code, capsys.readouterr()
+
+
+def test_tool_call_then_audit_then_rollback(capsys, config_file):
+    args = json.dumps({"customer_id": DE, "budget_id": "9001", "amount_micros": "57500000"})
+    code, out = run(capsys, config_file, "tool", "call", "bidding", "set_campaign_budget", args, "--json")
+    assert code == 0
+    call = json.loads(out.out)
+    assert call["ok"] and call["decision"] == "allow"
+
+    code, out = run(
+        capsys, config_file, "tool", "call", "bidding", "list_campaigns", json.dumps({"customer_id": DE}), "--json"
+    )
+    assert json.loads(out.out)["data"][0]["budget_amount_micros"] == "57500000"  # the world persisted between commands
+
+    code, out = run(capsys, config_file, "audit", "show", "--run", call["run_id"])
+    assert code == 0 and "set_campaign_budget" in out.out and "50000000 → 57500000" in out.out
+
+    code, out = run(capsys, config_file, "audit", "rollback", "--run", call["run_id"], "--json")
+    assert code == 0 and [s["outcome"] for s in json.loads(out.out)["steps"]] == ["undone"]
+
+    code, out = run(
+        capsys, config_file, "tool", "call", "bidding", "list_campaigns", json.dumps({"customer_id": DE}), "--json"
+    )
+    assert json.loads(out.out)["data"][0]["budget_amount_micros"] == "50000000"
+
+    code, out = run(capsys, config_file, "audit", "verify")
+    assert code == 0 and "hash chain verified" in out.out
+
+
+def test_a_denied_call_exits_non_zero_and_is_audited(capsys, config_file):
+    args = json.dumps({"customer_id": DE, "budget_id": "9001", "amount_micros": "900000000"})
+    code, out = run(capsys, config_file, "tool", "call", "bidding", "set_campaign_budget", args)
+    assert code == 1 and out.out.startswith("deny:") and "cap" in out.out
+    code, out = run(capsys, config_file, "audit", "show", "--json")
+    assert [r["decision"] for r in json.loads(out.out)] == ["deny"]
+
+
+def test_audit_verify_names_the_tampered_row(capsys, config_file, tmp_path):
+    for amount in ("55000000", "60000000"):
+        args = json.dumps({"customer_id": DE, "budget_id": "9001", "amount_micros": amount})
+        run(capsys, config_file, "tool", "call", "bidding", "set_campaign_budget", args)
+    db = sqlite3.connect(tmp_path / "state" / "audit.sqlite3")
+    db.executescript("DROP TRIGGER audit_no_update;")
+    db.execute("UPDATE audit SET after = '99000000' WHERE seq = 3")
+    db.commit()
+    db.close()
+    code, out = run(capsys, config_file, "audit", "verify")
+    assert code == 1 and "audit row 3 was altered" in out.err
+
+
+def test_bad_tool_arguments_are_a_usage_error(capsys, config_file):
+    code, out = run(capsys, config_file, "tool", "call", "bidding", "list_campaigns", "{not json")
+    assert code == 2 and "JSON object" in out.err
+
+
+def test_tool_list_shows_roles(capsys, config_file):
+    code, out = run(capsys, config_file, "tool", "list", "--json")
+    assert code == 0
+    rows = {r["tool"]: r for r in json.loads(out.out)}
+    assert set(rows) >= {"list_campaigns", "set_campaign_budget", "publish_post", "escalate"}
+    assert "creative" not in rows["set_campaign_budget"]["roles"] and "bidding" in rows["set_campaign_budget"]["roles"]
