@@ -61,6 +61,12 @@ class WordPressConfig(_Section):
     timeout_s: float = Field(30.0, gt=0)
 
 
+class GuardConfig(_Section):
+    state_ttl_s: float = Field(
+        60.0, ge=0, description="how long a prefetched platform value may judge a change; 0 = always re-read"
+    )
+
+
 class MemoryConfig(_Section):
     server_url: str | None = Field(None, description="Chroma server URL; embedded when unset")
     embedding: str = "default"
@@ -91,6 +97,7 @@ class Config(_Section):
     sandbox: SandboxConfig = SandboxConfig()
     google_ads: GoogleAdsConfig = GoogleAdsConfig()
     wordpress: WordPressConfig = WordPressConfig()
+    guard: GuardConfig = GuardConfig()
     memory: MemoryConfig = MemoryConfig()
     schedule: list[ScheduleEntry] = Field(default_factory=list)
 

@@ -24,7 +24,7 @@ def open_audit(config: Config) -> AuditLog:
 
 def _guard(config: Config, platforms: Platforms, audit: AuditLog, run_id: str, *, dry_run: bool = False) -> Guard:
     scope = RunScope(run_id, run_id, frozenset(config.accounts), dry_run=dry_run, actor="cli")
-    return Guard(platforms, load_policy(config.policy), audit, scope)
+    return Guard(platforms, load_policy(config.policy), audit, scope, state_ttl_s=config.guard.state_ttl_s)
 
 
 async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_run: bool) -> dict[str, Any]:
