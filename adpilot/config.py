@@ -89,6 +89,7 @@ class Config(_Section):
     state_dir: Path = Path(".adpilot")
     log: LogConfig = LogConfig()
     model: str = Field("none", description="none | scripted:FILE | openai:MODEL | …")
+    locale: Literal["de", "en"] = Field("de", description="language of the copy; picks the compliance rules")
     policy: str = Field("default", description="a shipped policy pack name or a path")
     accounts: list[str] = Field(
         default_factory=lambda: ["1112223333", "4445556666"],

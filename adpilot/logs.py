@@ -28,6 +28,13 @@ class _StderrLogger:
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
 
+def _redact_pii(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """No e-mail address, phone number or IBAN reaches a log line."""
+    from adpilot.pii import redact
+
+    return {key: redact(value) if isinstance(value, str) else value for key, value in event.items()}
+
+
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     """Set up structlog once per process; safe to call again (later calls win)."""
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -40,6 +47,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            _redact_pii,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),

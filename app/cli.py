@@ -156,6 +156,39 @@ def cmd_audit_rollback(args: argparse.Namespace) -> int:
     return EXIT_INTERNAL if failed else EXIT_OK
 
 
+def cmd_check_copy(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.tables import table
+    from adpilot.errors import UsageError
+    from adpilot.policies.compliance import ComplianceEngine
+    from adpilot.policies.content import Content
+
+    if not (args.texts or args.headline or args.description):
+        raise UsageError("give copy to check: TEXT arguments, --headline or --description")
+    content = Content(
+        channel=args.channel,
+        locale=args.locale or config.locale,
+        headlines=tuple(args.headline),
+        descriptions=tuple(args.description),
+        texts=tuple(args.texts),
+        evidence=tuple(args.evidence),
+    )
+    verdict = ComplianceEngine.from_pack(config.policy).check(content)
+    if args.json:
+        _print_json(
+            {"verdict": verdict.verdict, "content_hash": verdict.content_hash, "findings": list(verdict.findings)}
+        )
+    else:
+        print(f"verdict: {verdict.verdict}")
+        if verdict.findings:
+            rows = [
+                [f["severity"], f["rule"], f["field"], f["text"], f["message"], f.get("suggestion", "")]
+                for f in verdict.findings
+            ]
+            print(table(["severity", "rule", "field", "text", "message", "suggestion"], rows))
+    return EXIT_EVAL if args.strict and verdict.verdict != "pass" else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adpilot",
@@ -189,6 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--seed", type=int, default=None)
     show.add_argument("--json", action="store_true")
     show.add_argument("--full", action="store_true", help="with --json: the whole world dump")
+
+    check = add("check-copy", cmd_check_copy, "check ad or page copy against the compliance rules")
+    check.add_argument("texts", nargs="*", metavar="TEXT", help="copy checked by the general rules")
+    check.add_argument("--headline", action="append", default=[], help="an RSA headline (≤ 30 characters)")
+    check.add_argument("--description", action="append", default=[], help="an RSA description (≤ 90 characters)")
+    check.add_argument("--channel", choices=["google_ads", "cms"], default="google_ads")
+    check.add_argument("--locale", choices=["de", "en"], default=None, help="default: locale of the config")
+    check.add_argument("--evidence", action="append", default=[], metavar="REF", help="evidence reference for a claim")
+    check.add_argument("--json", action="store_true")
+    check.add_argument("--strict", action="store_true", help="exit 4 unless the verdict is pass")
 
     tool = sub.add_parser("tool", help="governed tools: list them, or make one call as a role")
     tool_sub = tool.add_subparsers(dest="tool_command", metavar="ACTION", required=True)

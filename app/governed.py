@@ -11,7 +11,7 @@ from adpilot.config import Config
 from adpilot.errors import UsageError
 from adpilot.policies import load_policy
 from adpilot.tools.audit import AuditLog
-from adpilot.tools.guard import Guard, RunScope
+from adpilot.tools.guard import Guard, RunScope, build_guard
 from adpilot.tools.platforms import Platforms, connect
 from adpilot.tools.rollback import rollback_run
 
@@ -24,7 +24,7 @@ def open_audit(config: Config) -> AuditLog:
 
 def _guard(config: Config, platforms: Platforms, audit: AuditLog, run_id: str, *, dry_run: bool = False) -> Guard:
     scope = RunScope(run_id, run_id, frozenset(config.accounts), dry_run=dry_run, actor="cli")
-    return Guard(platforms, load_policy(config.policy), audit, scope, state_ttl_s=config.guard.state_ttl_s)
+    return build_guard(config, platforms, audit, scope)
 
 
 async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_run: bool) -> dict[str, Any]:

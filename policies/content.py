@@ -26,11 +26,21 @@ class Content:
     texts: tuple[str, ...] = ()
     fields: tuple[tuple[str, str], ...] = ()  # CMS: (field name, text) pairs, in a fixed order
     complete_ad: bool = False  # count limits apply only to a whole ad
+    evidence: tuple[str, ...] = ()  # evidence references cited for claims in the content
 
     @property
     def hash(self) -> str:
         payload = json.dumps(
-            [self.channel, self.locale, self.headlines, self.descriptions, self.texts, self.fields, self.complete_ad],
+            [
+                self.channel,
+                self.locale,
+                self.headlines,
+                self.descriptions,
+                self.texts,
+                self.fields,
+                self.complete_ad,
+                self.evidence,
+            ],
             ensure_ascii=False,
         )
         return hashlib.sha256(payload.encode()).hexdigest()

@@ -82,6 +82,22 @@ class CreateResponsiveSearchAd(_Args):
     headlines: list[Text] = Field(..., min_length=1)
     descriptions: list[Text] = Field(..., min_length=1)
     final_url: str = Field(..., pattern=r"^https?://\S+$")
+    evidence: list[str] = Field(default_factory=list, description="evidence references backing claims in the copy")
+
+
+class CheckCopy(_Args):
+    texts: list[str] = Field(default_factory=list)
+    headlines: list[str] = Field(default_factory=list)
+    descriptions: list[str] = Field(default_factory=list)
+    channel: Literal["google_ads", "cms"] = "google_ads"
+    locale: Literal["de", "en"] = "de"
+    evidence: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> CheckCopy:
+        if not (self.texts or self.headlines or self.descriptions):
+            raise ValueError("give texts, headlines or descriptions to check")
+        return self
 
 
 class ListPosts(_Args):
@@ -133,9 +149,9 @@ def _post_entity(post_id: int) -> str:
     return f"wordpress:post:{post_id}"
 
 
-def _cms_content(post: WpPost, changes: dict[str, str] | None = None) -> Content:
+def _cms_content(post: WpPost, locale: str, changes: dict[str, str] | None = None) -> Content:
     text = {**post.published_text(), **(changes or {})}
-    return Content(channel="cms", fields=tuple((name, text[name]) for name in sorted(text)))
+    return Content(channel="cms", locale=locale, fields=tuple((name, text[name]) for name in sorted(text)))
 
 
 # --- reads ----------------------------------------------------------------------------
@@ -174,6 +190,19 @@ async def _get_post(ctx: ToolContext, args: GetPost) -> Any:
     if post is None:
         return None
     return {**_post_summary(post), **post.published_text(), "slug": post.slug}
+
+
+async def _check_copy(ctx: ToolContext, args: CheckCopy) -> Any:
+    content = Content(
+        channel=args.channel,
+        locale=args.locale,
+        headlines=tuple(args.headlines),
+        descriptions=tuple(args.descriptions),
+        texts=tuple(args.texts),
+        evidence=tuple(args.evidence),
+    )
+    verdict = ctx.content_gate.check(content)
+    return {"verdict": verdict.verdict, "content_hash": verdict.content_hash, "findings": list(verdict.findings)}
 
 
 async def _escalate(ctx: ToolContext, args: Escalate) -> Any:
@@ -310,9 +339,11 @@ async def _validate_ad_status(ctx: ToolContext, args: SetAdStatus) -> Any:
 async def _assess_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Assessment:
     content = Content(
         channel="google_ads",
+        locale=ctx.locale,
         headlines=tuple(args.headlines),
         descriptions=tuple(args.descriptions),
         complete_ad=True,
+        evidence=tuple(args.evidence),
     )
     after = {"headlines": args.headlines, "descriptions": args.descriptions, "final_url": args.final_url}
     return Assessment(ads_entity(args.customer_id, "ad_group", args.ad_group_id), None, after, content=content)
@@ -386,7 +417,7 @@ async def _assess_update(ctx: ToolContext, args: UpdatePost) -> Assessment:
         changes,
         [ruling],
         extra_scopes=("cms:publish",),
-        content=_cms_content(post, changes),
+        content=_cms_content(post, ctx.locale, changes),
         noop=before == changes,
     )
 
@@ -403,7 +434,9 @@ async def _assess_publish(ctx: ToolContext, args: PublishPost) -> Assessment:
     post = await ctx.platforms.wordpress.get_post(args.post_id)
     if post is None:
         return Assessment(entity, not_found=f"post {args.post_id} not found")
-    return Assessment(entity, post.status, "publish", content=_cms_content(post), noop=post.status == "publish")
+    return Assessment(
+        entity, post.status, "publish", content=_cms_content(post, ctx.locale), noop=post.status == "publish"
+    )
 
 
 async def _publish_post(ctx: ToolContext, args: PublishPost) -> Any:
@@ -508,6 +541,14 @@ CATALOGUE: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "publish_post", "Publish a draft post.", PublishPost, "cms:publish", "set", _publish_post, _assess_publish
+    ),
+    ToolSpec(
+        "check_copy",
+        "Check ad or page copy against the compliance rules (advisory; publishing is always checked).",
+        CheckCopy,
+        "compliance:check",
+        "read",
+        _check_copy,
     ),
     ToolSpec("escalate", "Hand a decision to a person, with the reason.", Escalate, None, "meta", _escalate),
 )

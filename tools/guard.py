@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from adpilot.config import Config
 from adpilot.errors import PlatformError
 from adpilot.logs import get_logger
 from adpilot.policies.content import ContentGate, NoRulesGate
@@ -80,9 +81,12 @@ class Guard:
     content_gate: ContentGate = field(default_factory=NoRulesGate)
     tools: dict[str, ToolSpec] = field(default_factory=lambda: {spec.name: spec for spec in CATALOGUE})
     state_ttl_s: float = 60.0
+    locale: str = "de"
 
     def __post_init__(self) -> None:
-        self.context = ToolContext(self.platforms, self.policy, self.audit, StateCache(self.state_ttl_s))
+        self.context = ToolContext(
+            self.platforms, self.policy, self.audit, StateCache(self.state_ttl_s), self.content_gate, self.locale
+        )
         self.policy_hash = self.policy.hash  # the policy is immutable; hash it once
 
     async def prefetch(self, customer_id: str) -> None:
@@ -208,7 +212,7 @@ class Guard:
                 rulings.append(Ruling("deny", "scope.state", f"role {role!r} lacks {scope!r}, which this change needs"))
         extra: dict[str, Any] = {}
         if assessment.content is not None:
-            verdict = self.content_gate.check(assessment.content)
+            verdict = self.context.content_gate.check(assessment.content)
             decision = {
                 "pass": self.policy.limits.content.pass_,
                 "needs_review": self.policy.limits.content.needs_review,
@@ -404,3 +408,27 @@ def _platform_error(exc: PlatformError) -> ToolError:
     if exc.outcome_unknown:
         message += " (the change may or may not have been applied; it will be reconciled, not blindly repeated)"
     return ToolError(kind, message, exc.code, {"status": exc.status} if exc.status else None)
+
+
+def build_guard(
+    config: Config,
+    platforms: Platforms,
+    audit: AuditLog,
+    run: RunScope,
+    *,
+    policy: Policy | None = None,
+    content_gate: ContentGate | None = None,
+) -> Guard:
+    """The Guard as configured: the policy pack, its compliance rules, locale and snapshot TTL."""
+    from adpilot.policies.compliance import ComplianceEngine
+    from adpilot.policies.loader import load_policy
+
+    return Guard(
+        platforms,
+        policy or load_policy(config.policy),
+        audit,
+        run,
+        content_gate=content_gate or ComplianceEngine.from_pack(config.policy),
+        state_ttl_s=config.guard.state_ttl_s,
+        locale=config.locale,
+    )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from adpilot.policies.content import Content
+from adpilot.policies.content import Content, ContentGate, NoRulesGate
 from adpilot.policies.rules import Ruling
 from adpilot.tools.google_ads import AdInfo, Budget, Keyword
 from adpilot.tools.state import StateCache
@@ -42,6 +42,8 @@ class ToolContext:
     policy: Policy
     audit: AuditLog
     state: StateCache = field(default_factory=StateCache)
+    content_gate: ContentGate = field(default_factory=NoRulesGate)
+    locale: str = "de"
 
     def now(self) -> dt.datetime:
         return self.audit.clock()

@@ -81,3 +81,19 @@ def test_tool_list_shows_roles(capsys, config_file):
     rows = {r["tool"]: r for r in json.loads(out.out)}
     assert set(rows) >= {"list_campaigns", "set_campaign_budget", "publish_post", "escalate"}
     assert "creative" not in rows["set_campaign_budget"]["roles"] and "bidding" in rows["set_campaign_budget"]["roles"]
+
+
+def test_check_copy_prints_findings_and_strict_exits_4(capsys, config_file):
+    code, out = run(capsys, config_file, "check-copy", "--headline", "Kostenloser Versand", "--json")
+    assert code == 0
+    result = json.loads(out.out)
+    assert result["verdict"] == "fail" and result["findings"][0]["rule"] == "free"
+    code, out = run(capsys, config_file, "check-copy", "--headline", "Kostenloser Versand", "--strict")
+    assert code == 4 and "verdict: fail" in out.out and "free" in out.out
+    code, out = run(capsys, config_file, "check-copy", "Free shipping on orders over €50", "--locale", "en", "--strict")
+    assert code == 0 and "verdict: pass" in out.out
+
+
+def test_check_copy_needs_copy(capsys, config_file):
+    code, out = run(capsys, config_file, "check-copy")
+    assert code == 2 and "give copy to check" in out.err

@@ -9,7 +9,7 @@ import pytest
 
 from adpilot.config import Config
 from adpilot.policies import load_policy
-from adpilot.policies.content import Content, ContentVerdict
+from adpilot.policies.content import Content, ContentVerdict, NoRulesGate
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.guard import Guard, RunScope
 from adpilot.tools.http import RetryPolicy
@@ -65,12 +65,13 @@ def make_guard(platforms: Platforms, audit: AuditLog) -> Callable[..., Guard]:
     def make(
         *, accounts=(DE, AT), dry_run: bool = False, gate=None, policy=None, thread: str = "t1", run: str = "r1"
     ) -> Guard:
-        guard = Guard(
-            platforms, policy or load_policy(), audit, RunScope(run, thread, frozenset(accounts), dry_run=dry_run)
+        return Guard(
+            platforms,
+            policy or load_policy(),
+            audit,
+            RunScope(run, thread, frozenset(accounts), dry_run=dry_run),
+            content_gate=gate if gate is not None else NoRulesGate(),
         )
-        if gate is not None:
-            guard.content_gate = gate
-        return guard
 
     return make
 
