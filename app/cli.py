@@ -189,6 +189,27 @@ def cmd_check_copy(args: argparse.Namespace) -> int:
     return EXIT_EVAL if args.strict and verdict.verdict != "pass" else EXIT_OK
 
 
+def cmd_seo_audit(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.governed import seo_audit
+    from adpilot.app.tables import table
+
+    report = asyncio.run(seo_audit(config))
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    rows = [[f["post_id"], f["severity"], f["check"], f["message"], f["fix"] or ""] for f in report["findings"]]
+    print(table(["post", "severity", "check", "finding", "fix"], rows) if rows else "no findings")
+    if report["proposals"]:
+        print(f"\n{len(report['proposals'])} proposal(s), one update_post per page:")
+        for proposal in report["proposals"]:
+            fields = ", ".join(k for k in proposal["args"] if k != "post_id")
+            print(f"  post {proposal['args']['post_id']}: set {fields}  (proposal {proposal['id']})")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adpilot",
@@ -232,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--evidence", action="append", default=[], metavar="REF", help="evidence reference for a claim")
     check.add_argument("--json", action="store_true")
     check.add_argument("--strict", action="store_true", help="exit 4 unless the verdict is pass")
+
+    seo = sub.add_parser("seo", help="search-engine optimisation of the CMS")
+    seo_sub = seo.add_subparsers(dest="seo_command", metavar="ACTION", required=True)
+    seo_audit = add("audit", cmd_seo_audit, "audit published posts and pages, and show the fixes", seo_sub)
+    seo_audit.add_argument("--json", action="store_true")
 
     tool = sub.add_parser("tool", help="governed tools: list them, or make one call as a role")
     tool_sub = tool.add_subparsers(dest="tool_command", metavar="ACTION", required=True)

@@ -105,3 +105,15 @@ async def rollback(config: Config, run_id: str) -> dict[str, Any]:
             for s in steps
         ],
     }
+
+
+async def seo_audit(config: Config) -> dict[str, Any]:
+    """Audit the configured CMS; findings and the proposals an SEO run would make."""
+    from adpilot.agents.skills.seo import audit
+    from adpilot.policies.compliance import ComplianceEngine
+
+    async with connect(config, persist=True) as platforms:
+        posts = await platforms.wordpress.list_posts()
+        site = platforms.sandbox.base_url if platforms.sandbox is not None else config.wordpress.base_url
+    brand = ComplianceEngine.from_pack(config.policy).brand.name
+    return audit(posts, site=site.rstrip("/"), brand=brand).as_dict()

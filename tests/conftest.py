@@ -1,13 +1,21 @@
-"""Shared fixtures: worlds and sandboxes built from the seeded demo world."""
+"""Shared fixtures: worlds and sandboxes from the seeded demo world, clients, Guards, a clock."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
+from adpilot.config import Config
+from adpilot.policies import load_policy
+from adpilot.policies.content import Content, ContentVerdict, NoRulesGate
+from adpilot.tools.audit import AuditLog
+from adpilot.tools.guard import Guard, RunScope
+from adpilot.tools.http import RetryPolicy
+from adpilot.tools.platforms import Platforms, connect
 from adpilot.tools.sandbox import Sandbox, World
 from adpilot.tools.sandbox.demo import (
     SANDBOX_ACCESS_TOKEN,
@@ -47,3 +55,68 @@ ADS_HEADERS = {
     "developer-token": SANDBOX_DEVELOPER_TOKEN,
 }
 WP_AUTH = {"authorization": "Basic " + base64.b64encode(f"{SANDBOX_USER}:{SANDBOX_APP_PASSWORD}".encode()).decode()}
+
+
+FAST_RETRY = RetryPolicy(attempts=6, base_delay_s=0.001, max_delay_s=0.05, jitter=0.0)
+
+
+class Clock:
+    """A controllable clock for rolling-window rules."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, hours: float) -> None:
+        self.now += dt.timedelta(hours=hours)
+
+
+class FixedGate:
+    """A content gate that answers one verdict — to test how the Guard acts on each verdict."""
+
+    def __init__(self, verdict: str) -> None:
+        self.verdict = verdict
+        self.checked: list[Content] = []
+
+    def check(self, content: Content) -> ContentVerdict:
+        self.checked.append(content)
+        return ContentVerdict(self.verdict, content.hash, ({"rule": "test", "message": f"fixed {self.verdict}"},))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def audit(clock: Clock) -> AuditLog:
+    return AuditLog(":memory:", clock=clock)
+
+
+@pytest.fixture
+async def platforms(sandbox) -> AsyncIterator[Platforms]:
+    async with connect(Config(), sandbox=sandbox, retry=FAST_RETRY) as connected:
+        yield connected
+
+
+@pytest.fixture
+def make_guard(platforms: Platforms, audit: AuditLog) -> Callable[..., Guard]:
+    def make(
+        *, accounts=(DE, AT), dry_run: bool = False, gate=None, policy=None, thread: str = "t1", run: str = "r1"
+    ) -> Guard:
+        return Guard(
+            platforms,
+            policy or load_policy(),
+            audit,
+            RunScope(run, thread, frozenset(accounts), dry_run=dry_run),
+            content_gate=gate if gate is not None else NoRulesGate(),
+        )
+
+    return make
+
+
+@pytest.fixture
+def guard(make_guard) -> Guard:
+    return make_guard()

@@ -97,3 +97,13 @@ def test_check_copy_prints_findings_and_strict_exits_4(capsys, config_file):
 def test_check_copy_needs_copy(capsys, config_file):
     code, out = run(capsys, config_file, "check-copy")
     assert code == 2 and "give copy to check" in out.err
+
+
+def test_seo_audit_lists_findings_and_proposals(capsys, config_file):
+    code, out = run(capsys, config_file, "seo", "audit", "--json")
+    assert code == 0
+    report = json.loads(out.out)
+    assert {"meta_missing", "broken_link", "title_length"} <= {f["check"] for f in report["findings"]}
+    assert {p["args"]["post_id"] for p in report["proposals"]} >= {501, 502}
+    code, out = run(capsys, config_file, "seo", "audit")
+    assert "one update_post per page" in out.out
