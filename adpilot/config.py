@@ -69,7 +69,10 @@ class GuardConfig(_Section):
 
 class MemoryConfig(_Section):
     server_url: str | None = Field(None, description="Chroma server URL; embedded when unset")
-    embedding: str = "default"
+    embedding: str = Field(
+        "default", description="default | use+e5 | use-multilingual-v3 | e5-small-q4 | hashing | langchain:…"
+    )
+    tenant: str = Field("alpine-outfitters", pattern=r"^[a-z0-9][a-z0-9-]*$", description="whose memory this is")
 
 
 class ScheduleEntry(_Section):

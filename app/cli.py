@@ -210,6 +210,46 @@ def cmd_seo_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_memory_ingest(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.memory.store import MemoryStore
+
+    store = MemoryStore.from_config(config)
+    tty = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            print(f"\ringesting: {done}/{total} chunks", end="", file=sys.stderr, flush=True)
+
+    report = store.ingest(args.paths, tenant=args.tenant or config.memory.tenant, progress=progress)
+    if tty:
+        print(file=sys.stderr)
+    summary = {"files": report.files, "chunks": report.chunks, "replaced": report.replaced}
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"ingested {report.files} file(s) as {report.chunks} chunk(s); replaced {report.replaced} older chunk(s)")
+    return EXIT_OK
+
+
+def cmd_memory_search(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.memory.store import MemoryStore
+
+    passages = MemoryStore.from_config(config).search_knowledge(
+        args.query, tenant=args.tenant or config.memory.tenant, k=args.k
+    )
+    if args.json:
+        _print_json([p.as_dict() for p in passages])
+    elif not passages:
+        print("nothing found (is the knowledge base ingested? adpilot memory ingest PATH)")
+    else:
+        for passage in passages:
+            text = " ".join(passage.text.split())
+            print(f"[{passage.citation}] {passage.title} (score {passage.score:.2f})\n    {text[:300]}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adpilot",
@@ -253,6 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--evidence", action="append", default=[], metavar="REF", help="evidence reference for a claim")
     check.add_argument("--json", action="store_true")
     check.add_argument("--strict", action="store_true", help="exit 4 unless the verdict is pass")
+
+    memory = sub.add_parser("memory", help="the knowledge base and decision memory")
+    memory_sub = memory.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
+    ingest = add(
+        "ingest", cmd_memory_ingest, "add documents (Markdown, text; folders too) to the knowledge base", memory_sub
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    ingest.add_argument("--tenant", default=None, help="default: memory.tenant of the config")
+    ingest.add_argument("--json", action="store_true")
+    search = add("search", cmd_memory_search, "search the knowledge base", memory_sub)
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--k", type=int, default=4, help="how many passages (default 4)")
+    search.add_argument("--tenant", default=None)
+    search.add_argument("--json", action="store_true")
 
     seo = sub.add_parser("seo", help="search-engine optimisation of the CMS")
     seo_sub = seo.add_subparsers(dest="seo_command", metavar="ACTION", required=True)

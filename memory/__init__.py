@@ -1,1 +1,1 @@
-"""Chroma-backed memory: knowledge (RAG), decisions and creatives."""
+"""Chroma-backed memory: knowledge (RAG with citations), decisions and creatives."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -170,10 +171,12 @@ def visible_text(markup: str) -> str:
 class ComplianceEngine:
     """Applies a pack's copy rules; usable as the Guard's :class:`ContentGate`."""
 
-    def __init__(self, rules: dict[str, CopyRules], brand: Brand, evidence: EvidenceResolver | None = None) -> None:
+    def __init__(
+        self, rules: dict[str, CopyRules], brand: Brand, extra_evidence: Sequence[EvidenceResolver] = ()
+    ) -> None:
         self.rules = rules
         self.brand = brand
-        self.evidence: EvidenceResolver = evidence or BrandEvidence(brand)
+        self.evidence: list[EvidenceResolver] = [BrandEvidence(brand), *extra_evidence]
         self._allow_caps = {word.upper() for word in brand.allow_caps}
         self._approved = [(_compile(claim.pattern), claim) for claim in brand.approved_claims]
         self._compiled: dict[str, dict[str, list[re.Pattern[str]]]] = {}
@@ -193,7 +196,9 @@ class ComplianceEngine:
             }
 
     @classmethod
-    def from_pack(cls, name_or_path: str = "default", evidence: EvidenceResolver | None = None) -> ComplianceEngine:
+    def from_pack(
+        cls, name_or_path: str = "default", extra_evidence: Sequence[EvidenceResolver] = ()
+    ) -> ComplianceEngine:
         directory = pack_path(name_or_path).parent
         rules = {}
         for file in sorted(directory.glob("copy_rules.*.yaml")):
@@ -204,7 +209,7 @@ class ComplianceEngine:
             raise PolicyError(f"{directory}: no copy_rules.<locale>.yaml in the policy pack")
         brand = _load(Brand, directory / "brand.yaml")
         assert isinstance(brand, Brand)
-        return cls(rules, brand, evidence)
+        return cls(rules, brand, extra_evidence)
 
     # --- the gate -------------------------------------------------------------------------
     def check(self, content: Content) -> ContentVerdict:
@@ -294,7 +299,7 @@ class ComplianceEngine:
             for match in pattern.finditer(text):
                 if match.start() <= start and end <= match.end():
                     return True
-        return any(self.evidence.covers(ref, claim) for ref in content.evidence)
+        return any(resolver.covers(ref, claim) for ref in content.evidence for resolver in self.evidence)
 
     def _text_rules(self, field: str, kind: str, text: str, content: Content) -> list[Finding]:
         patterns = self._compiled[content.locale]

@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from adpilot.money import parse_micros
 from adpilot.policies.content import Content
 from adpilot.policies.rules import Ruling, ad_status_change, bid_change, budget_change, campaign_status_change
-from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ads_entity
+from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable, ads_entity
 from adpilot.tools.wordpress import WpPost
 
 
@@ -137,6 +137,11 @@ class PublishPost(_Args):
     post_id: PostId
 
 
+class SearchKnowledge(_Args):
+    query: Text
+    k: int = Field(4, ge=1, le=20)
+
+
 class Escalate(_Args):
     reason: Text
     proposal: dict[str, Any] | None = None
@@ -203,6 +208,13 @@ async def _check_copy(ctx: ToolContext, args: CheckCopy) -> Any:
     )
     verdict = ctx.content_gate.check(content)
     return {"verdict": verdict.verdict, "content_hash": verdict.content_hash, "findings": list(verdict.findings)}
+
+
+async def _search_knowledge(ctx: ToolContext, args: SearchKnowledge) -> Any:
+    if ctx.memory is None:
+        raise ToolUnavailable("memory is not configured for this run")
+    passages = ctx.memory.search_knowledge(args.query, tenant=ctx.tenant, k=args.k)
+    return [p.as_dict() for p in passages]
 
 
 async def _escalate(ctx: ToolContext, args: Escalate) -> Any:
@@ -541,6 +553,14 @@ CATALOGUE: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "publish_post", "Publish a draft post.", PublishPost, "cms:publish", "set", _publish_post, _assess_publish
+    ),
+    ToolSpec(
+        "search_knowledge",
+        "Search the brand knowledge base; passages come with citations (kb:SOURCE#CHUNK) usable as evidence.",
+        SearchKnowledge,
+        "memory:read",
+        "read",
+        _search_knowledge,
     ),
     ToolSpec(
         "check_copy",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -34,8 +34,11 @@ from adpilot.tools.audit import AuditLog, canonical
 from adpilot.tools.catalogue import CATALOGUE
 from adpilot.tools.platforms import Platforms
 from adpilot.tools.result import Decision, ToolError, ToolResult
-from adpilot.tools.spec import Assessment, ToolContext, ToolSpec
+from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable
 from adpilot.tools.state import StateCache
+
+if TYPE_CHECKING:
+    from adpilot.memory.store import MemoryStore
 
 _log = get_logger("adpilot.guard")
 
@@ -82,10 +85,19 @@ class Guard:
     tools: dict[str, ToolSpec] = field(default_factory=lambda: {spec.name: spec for spec in CATALOGUE})
     state_ttl_s: float = 60.0
     locale: str = "de"
+    memory: MemoryStore | None = None
+    tenant: str = "default"
 
     def __post_init__(self) -> None:
         self.context = ToolContext(
-            self.platforms, self.policy, self.audit, StateCache(self.state_ttl_s), self.content_gate, self.locale
+            self.platforms,
+            self.policy,
+            self.audit,
+            StateCache(self.state_ttl_s),
+            self.content_gate,
+            self.locale,
+            self.memory,
+            self.tenant,
         )
         self.policy_hash = self.policy.hash  # the policy is immutable; hash it once
 
@@ -199,6 +211,10 @@ class Guard:
             data = await spec.run(self.context, parsed)
         except PlatformError as exc:
             return ToolResult(spec.name, "allow", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
+        except ToolUnavailable as exc:
+            return ToolResult(
+                spec.name, "allow", error=ToolError("unavailable", str(exc)), call_hash=digest, audit_seq=seq
+            )
         if data is None:
             error = ToolError("not_found", f"{spec.name}: nothing found for {clean}", "entity.not_found")
             return ToolResult(spec.name, "allow", error=error, call_hash=digest, audit_seq=seq)
@@ -418,17 +434,24 @@ def build_guard(
     *,
     policy: Policy | None = None,
     content_gate: ContentGate | None = None,
+    memory: MemoryStore | None = None,
 ) -> Guard:
-    """The Guard as configured: the policy pack, its compliance rules, locale and snapshot TTL."""
+    """The Guard as configured: the policy pack, its compliance rules (with evidence from the
+    knowledge base when memory is given), locale, snapshot TTL and tenant."""
+    from adpilot.memory.store import KnowledgeEvidence
     from adpilot.policies.compliance import ComplianceEngine
     from adpilot.policies.loader import load_policy
 
+    tenant = config.memory.tenant
+    evidence = [KnowledgeEvidence(memory, tenant)] if memory is not None else []
     return Guard(
         platforms,
         policy or load_policy(config.policy),
         audit,
         run,
-        content_gate=content_gate or ComplianceEngine.from_pack(config.policy),
+        content_gate=content_gate or ComplianceEngine.from_pack(config.policy, extra_evidence=evidence),
         state_ttl_s=config.guard.state_ttl_s,
         locale=config.locale,
+        memory=memory,
+        tenant=tenant,
     )

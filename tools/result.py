@@ -19,6 +19,7 @@ ErrorType = Literal[
     "not_found",
     "platform_error",
     "outcome_unknown",
+    "unavailable",
 ]
 
 

@@ -21,11 +21,16 @@ from adpilot.tools.google_ads import AdInfo, Budget, Keyword
 from adpilot.tools.state import StateCache
 
 if TYPE_CHECKING:
+    from adpilot.memory.store import MemoryStore
     from adpilot.policies.model import Policy
     from adpilot.tools.audit import AuditLog
     from adpilot.tools.platforms import Platforms
 
 ToolKind = Literal["read", "set", "create", "meta"]
+
+
+class ToolUnavailable(Exception):
+    """A tool cannot run in this configuration (e.g. no memory); the agent gets a readable error."""
 
 
 def ads_entity(customer_id: str, kind: str, key: str) -> str:
@@ -44,6 +49,8 @@ class ToolContext:
     state: StateCache = field(default_factory=StateCache)
     content_gate: ContentGate = field(default_factory=NoRulesGate)
     locale: str = "de"
+    memory: MemoryStore | None = None
+    tenant: str = "default"
 
     def now(self) -> dt.datetime:
         return self.audit.clock()

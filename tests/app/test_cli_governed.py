@@ -107,3 +107,15 @@ def test_seo_audit_lists_findings_and_proposals(capsys, config_file):
     assert {p["args"]["post_id"] for p in report["proposals"]} >= {501, 502}
     code, out = run(capsys, config_file, "seo", "audit")
     assert "one update_post per page" in out.out
+
+
+def test_memory_ingest_then_search(capsys, config_file):
+    from pathlib import Path
+
+    kb = Path(__file__).resolve().parents[2] / "memory" / "knowledge" / "demo"
+    code, out = run(capsys, config_file, "memory", "ingest", str(kb), "--json")
+    assert code == 0 and json.loads(out.out)["files"] == 6
+    code, out = run(capsys, config_file, "memory", "search", "Wie lange gilt die Garantie?", "--k", "2", "--json")
+    assert code == 0 and any(p["citation"].startswith("kb:service-en#") for p in json.loads(out.out))
+    code, out = run(capsys, config_file, "memory", "search", "Rückgabe")
+    assert code == 0 and "[kb:" in out.out
