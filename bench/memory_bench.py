@@ -53,12 +53,12 @@ def documents(chunks: int, folder: Path, per_file: int = 100) -> list[Path]:
     for file_index in range(chunks // per_file):
         paragraphs = []
         for _ in range(per_file):
-            product = rng.choice(_PRODUCTS)
-            facts = ". ".join(
-                f"Das Modell {rng.randrange(100, 999)} {rng.choice(_FACTS).format(n=rng.randrange(2, 900))}"
-                for _ in range(3)
-            )
-            paragraphs.append(f"{product} {rng.randrange(1000)}: {facts}.")
+            # 300–480 characters: two never fit one 500-character chunk, so one paragraph = one chunk.
+            text = f"{rng.choice(_PRODUCTS)} {rng.randrange(1000)}:"
+            while len(text) < 300:
+                fact = rng.choice(_FACTS).format(n=rng.randrange(2, 900))
+                text += f" Das Modell {rng.randrange(100, 999)} {fact}."
+            paragraphs.append(text[:480])
         path = folder / f"katalog-{file_index:04d}.md"
         path.write_text("\n\n".join(paragraphs))
         paths.append(path)

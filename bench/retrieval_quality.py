@@ -95,7 +95,9 @@ def evaluate(backend_name: str, extra: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--backends", nargs="*", default=["use+e5+hashing", "use+e5", "use-multilingual-v3", "e5-small-q4", "hashing"]
+        "--backends",
+        nargs="*",
+        default=["use+hashing", "use+e5+hashing", "use+e5", "use-multilingual-v3", "e5-small-q4", "hashing"],
     )
     options = parser.parse_args()
     columns = ("R@4 all", "R@4 de", "R@4 en", "R@4 x", "MRR", "sent/s")

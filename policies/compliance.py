@@ -100,6 +100,11 @@ class EvidenceEntry(_Rules):
     covers: list[str]
 
 
+class AdTemplates(_Rules):
+    headlines: list[str] = Field(default_factory=list)
+    descriptions: list[str] = Field(default_factory=list)
+
+
 class Brand(_Rules):
     name: str
     forbidden_phrases: list[str] = Field(default_factory=list)
@@ -107,6 +112,7 @@ class Brand(_Rules):
     required_disclaimers: list[Disclaimer] = Field(default_factory=list)
     approved_claims: list[ApprovedClaim] = Field(default_factory=list)
     evidence: list[EvidenceEntry] = Field(default_factory=list)
+    ad_templates: AdTemplates = AdTemplates()
 
 
 class EvidenceResolver(Protocol):

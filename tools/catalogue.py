@@ -50,6 +50,11 @@ class GetPerformance(_Args):
     days: Literal[1, 7, 14, 30] = 7
 
 
+class ListAds(_Args):
+    customer_id: CustomerId
+    ad_group_id: EntityId | None = None
+
+
 class SetCampaignBudget(_Args):
     customer_id: CustomerId
     budget_id: EntityId
@@ -122,15 +127,19 @@ class UpdatePost(_Args):
     content: str | None = None
     excerpt: str | None = None
     meta_description: str | None = None
+    status: Literal["draft", "pending", "private"] | None = Field(
+        None, description="take a post offline (publishing is publish_post)"
+    )
 
     @model_validator(mode="after")
     def _something_to_change(self) -> UpdatePost:
-        if not self.fields():
-            raise ValueError("name at least one of title, content, excerpt, meta_description")
+        if not self.fields() and self.status is None:
+            raise ValueError("name at least one of title, content, excerpt, meta_description, status")
         return self
 
     def fields(self) -> dict[str, str]:
-        return {k: v for k, v in self.model_dump(exclude={"post_id"}).items() if v is not None}
+        """The text fields to set (``status`` is separate: it changes visibility, not text)."""
+        return {k: v for k, v in self.model_dump(exclude={"post_id", "status"}).items() if v is not None}
 
 
 class PublishPost(_Args):
@@ -176,9 +185,31 @@ async def _list_campaigns(ctx: ToolContext, args: ListCampaigns) -> Any:
     ]
 
 
+async def _list_ads(ctx: ToolContext, args: ListAds) -> Any:
+    ads = await ctx.platforms.google_ads.ads(args.customer_id, args.ad_group_id)
+    return [
+        {
+            "ad_group_id": ad.ad_group_id,
+            "ad_id": ad.ad_id,
+            "status": ad.status,
+            "headlines": list(ad.headlines),
+            "descriptions": list(ad.descriptions),
+            "final_urls": list(ad.final_urls),
+        }
+        for ad in ads
+    ]
+
+
 async def _get_performance(ctx: ToolContext, args: GetPerformance) -> Any:
     rows = await ctx.platforms.google_ads.performance(args.customer_id, args.level, args.days)
-    return [{**row, "cost_micros": str(row["cost_micros"])} for row in rows]
+    result = []
+    for row in rows:
+        row = {**row, "cost_micros": str(row["cost_micros"])}
+        if args.level == "keyword":  # the bid in force: the keyword's own, else its ad group's
+            own, default = row.pop("cpc_bid_micros"), row.pop("ad_group_cpc_bid_micros")
+            row["cpc_bid_micros"] = own if own is not None else default
+        result.append(row)
+    return result
 
 
 def _post_summary(post: WpPost) -> dict[str, Any]:
@@ -414,8 +445,11 @@ async def _assess_update(ctx: ToolContext, args: UpdatePost) -> Assessment:
     post = await ctx.platforms.wordpress.get_post(args.post_id)
     if post is None:
         return Assessment(entity, not_found=f"post {args.post_id} not found")
-    changes = args.fields()
+    changes: dict[str, str] = dict(args.fields())
     before = {name: post.published_text()[name] for name in changes}
+    if args.status is not None:
+        changes["status"] = args.status
+        before["status"] = post.status
     if post.status != "publish":
         return Assessment(entity, before, changes, noop=before == changes)
     ruling = Ruling(
@@ -423,13 +457,15 @@ async def _assess_update(ctx: ToolContext, args: UpdatePost) -> Assessment:
         "cms.published_update",
         f"post {post.id} is live; changing it needs approval",
     )
+    text_changes = args.fields()
     return Assessment(
         entity,
         before,
         changes,
         [ruling],
         extra_scopes=("cms:publish",),
-        content=_cms_content(post, ctx.locale, changes),
+        # Taking a page offline publishes nothing; changing its text publishes the new text.
+        content=_cms_content(post, ctx.locale, text_changes) if text_changes else None,
         noop=before == changes,
     )
 
@@ -437,7 +473,10 @@ async def _assess_update(ctx: ToolContext, args: UpdatePost) -> Assessment:
 async def _update_post(ctx: ToolContext, args: UpdatePost) -> Any:
     post = await ctx.platforms.wordpress.get_post(args.post_id)
     assert post is not None
-    updated = await ctx.platforms.wordpress.update_post(post, args.fields())
+    fields: dict[str, str] = dict(args.fields())
+    if args.status is not None:
+        fields["status"] = args.status
+    updated = await ctx.platforms.wordpress.update_post(post, fields)
     return _post_summary(updated)
 
 
@@ -474,6 +513,14 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "ads:read",
         "read",
         _get_performance,
+    ),
+    ToolSpec(
+        "list_ads",
+        "List the responsive search ads of a customer (or one ad group) with their copy.",
+        ListAds,
+        "ads:read",
+        "read",
+        _list_ads,
     ),
     ToolSpec(
         "set_campaign_budget",

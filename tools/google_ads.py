@@ -122,6 +122,8 @@ _LEVELS: dict[str, tuple[str, dict[str, str]]] = {
             "criterion_id": "ad_group_criterion.criterion_id",
             "text": "ad_group_criterion.keyword.text",
             "status": "ad_group_criterion.status",
+            "cpc_bid_micros": "ad_group_criterion.cpc_bid_micros",
+            "ad_group_cpc_bid_micros": "ad_group.cpc_bid_micros",
         },
     ),
 }

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,7 @@ class Guard:
     locale: str = "de"
     memory: MemoryStore | None = None
     tenant: str = "default"
+    halted: Callable[[], str | None] = field(default=lambda: None)  # e.g. the kill switch
 
     def __post_init__(self) -> None:
         self.context = ToolContext(
@@ -105,6 +107,29 @@ class Guard:
         """Snapshot one account of this run, so its decisions need no read round trip each."""
         if customer_id in self.run.accounts and self.policy.allows_account(customer_id):
             await self.context.prefetch(customer_id)
+
+    def digest(self, tool: str, args: Any) -> str | None:
+        """The call hash the Guard will compute for these arguments (None when they are invalid)."""
+        spec = self.tools.get(tool)
+        if spec is None:
+            return None
+        try:
+            return call_hash(tool, spec.args.model_validate(args).model_dump(mode="json"))
+        except ValidationError:
+            return None
+
+    def record_rejection(self, role: str, tool: str, args: dict[str, Any], reason: str, approver: str) -> int:
+        """A person rejected an escalated call: that, too, is a decision in the audit log."""
+        return self._row(
+            "decision",
+            role,
+            tool,
+            args,
+            call_hash(tool, args),
+            decision="reject",
+            rule="approval.rejected",
+            reason=f"rejected by {approver}: {reason}" if reason else f"rejected by {approver}",
+        )
 
     def tools_for(self, role: str) -> list[ToolSpec]:
         """The tools a role may call at all (what its model is shown)."""
@@ -290,6 +315,8 @@ class Guard:
                 ruling = Ruling("allow", "approval", f"approved by {approval.approver}: {ruling.reason}")
             else:
                 _log.warning("guard.approval_mismatch", tool=tool, expected=digest, got=approval.call_hash)
+        if (halt := self.halted()) is not None:
+            ruling = Ruling("deny", "run.halted", f"the run is stopping ({halt}); no further changes")
         if ruling.decision == "deny":
             error = ToolError("denied", ruling.reason, ruling.rule, extra or None)
             return self._refuse(role, tool, clean, digest, "deny", error, assessment.entity)

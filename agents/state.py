@@ -1,0 +1,77 @@
+"""The graph's state: small, typed, with explicit reducers.
+
+It carries the trigger, the plan, proposals and their outcomes, pending approvals, usage
+counters and the stop reason. Large payloads (performance tables, page bodies) never enter
+it: skills read them through the governed read tools when they need them.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+StopReason = Literal["kill_switch", "max_steps", "budget", "error_budget", "anomaly"]
+Role = Literal["creative", "bidding", "seo", "compliance"]
+
+
+class Task(TypedDict, total=False):
+    id: str  # stable within the run: part of every proposal id made for it
+    role: Role
+    account: str | None
+    text: str  # what to do, in words (chat) or the skill to run (maintenance)
+    commands: list[dict[str, Any]]  # pre-parsed operator commands, executed as proposals
+
+
+class Outcome(TypedDict, total=False):
+    proposal_id: str
+    task_id: str
+    role: str
+    tool: str
+    args: dict[str, Any]
+    rationale: str
+    decision: str  # allow | deny | escalate | dry_run
+    ok: bool
+    error: dict[str, Any] | None
+    data: Any
+    audit_seq: int | None
+    call_hash: str
+    account: str | None
+
+
+class Pending(TypedDict):
+    id: str  # the proposal id, what `adpilot approvals approve ID` takes
+    task_id: str
+    role: str
+    tool: str
+    args: dict[str, Any]
+    call_hash: str
+    reason: str
+    rationale: str
+    account: str | None
+
+
+def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    return {**(left or {}), **(right or {})}
+
+
+class RunState(TypedDict, total=False):
+    run_id: str
+    trigger: dict[str, Any]  # {"kind": "maintenance" | "chat", "text": ..., "accounts": [...]}
+    plan: list[Task]  # tasks not yet started
+    current: Task | None
+    outcomes: Annotated[list[Outcome], operator.add]
+    pending: list[Pending]  # escalations waiting for a person
+    decisions: Annotated[dict[str, dict[str, Any]], merge]  # a person's answers, by pending id
+    applied: Annotated[list[str], operator.add]  # pending ids whose decision has been carried out
+    script_positions: Annotated[dict[str, int], merge]  # scripted turns consumed, per agent
+    supervisor_messages: Annotated[list[Any], operator.add]  # the chat supervisor's conversation
+    transcript: Annotated[list[dict[str, Any]], operator.add]  # chat turns, as plain dicts
+    notes: Annotated[list[str], operator.add]  # what agents want the operator to read
+    answer: str | None
+    steps: Annotated[int, operator.add]
+    tokens: Annotated[int, operator.add]
+    cost_usd: Annotated[float, operator.add]
+    tool_errors: Annotated[int, operator.add]
+    anomalies: Annotated[list[dict[str, Any]], operator.add]
+    stop_reason: StopReason | None
+    report: dict[str, Any] | None

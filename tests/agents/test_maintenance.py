@@ -1,0 +1,108 @@
+"""A maintenance run over the demo world with no model: sensible, policy-abiding, reported."""
+
+from tests.agents.conftest import results
+from tests.conftest import AT, DE
+
+
+async def test_maintenance_changes_escalations_and_report(make_runner, sandbox, audit):
+    async with make_runner() as runner:
+        result = await runner.start({"kind": "maintenance"})
+    report = result.report
+    assert result.status == "waiting" and report["stop_reason"] is None
+    applied = {
+        (
+            a["tool"],
+            a["args"].get("ad_group_id"),
+            a["args"].get("ad_id") or a["args"].get("criterion_id") or a["args"].get("budget_id"),
+        )
+        for a in report["applied"]
+    }
+    # bids follow the value of a click: "hiking boots" converts at ROAS > 8, its bid goes up
+    assert ("set_keyword_bid", "2101", "41002") in applied
+    raised = next(a for a in report["applied"] if a["args"].get("criterion_id") == "41002")
+    assert int(raised["args"]["cpc_bid_micros"]) > 900_000 and "ROAS" in raised["rationale"]
+    # a clear loser is paused, with its probability stated
+    loser = next(a for a in report["applied"] if a["tool"] == "set_ad_status" and a["args"]["ad_id"] == "31001")
+    assert "probability of being the group's best ad" in loser["rationale"]
+    # the non-compliant live ad is paused by the compliance sweep
+    sweep = next(a for a in report["applied"] if a["role"] == "compliance")
+    assert sweep["args"]["ad_id"] == "31006" and "Kostenloser" in sweep["rationale"]
+    # thin ad groups get a new, compliant variant
+    created = [a for a in report["applied"] if a["tool"] == "create_responsive_search_ad"]
+    assert {a["args"]["ad_group_id"] for a in created} >= {"2102", "2301"}
+    assert all("Kostenloser Versand" not in a["args"]["headlines"] for a in created)
+    # live pages are never changed without a person: the SEO fixes wait for approval
+    assert {p["args"]["post_id"] for p in result.pending} >= {501, 502}
+    assert all(
+        p["tool"] == "update_post" and p["approve"].startswith("adpilot approvals approve ") for p in result.pending
+    )
+    assert report["denied"] == [] and report["failed"] == []
+    # everything applied is in the audit log, once, and the world shows it
+    for entry in report["applied"]:
+        assert audit.get(entry["audit_seq"]).status == "ok"
+    assert len({r.idempotency_key for r in results(audit)}) == len(results(audit))
+    customer = sandbox.world.customer(DE)
+    assert customer.ad_group_ads["2101~31001"].status == "PAUSED"
+    assert customer.ad_group_ads["2201~31006"].status == "PAUSED"
+    assert sandbox.world.customer(AT).campaign_budgets["9101"].amount_micros != "25000000"
+    assert audit.verify() > 0
+
+
+async def test_every_change_stays_inside_the_policy(make_runner, sandbox):
+    before = sandbox.world.clone()
+    async with make_runner() as runner:
+        await runner.start({"kind": "maintenance"})
+    for cid, customer in sandbox.world.google_ads.customers.items():
+        old = before.customer(cid)
+        for key, criterion in customer.ad_group_criteria.items():
+            ratio = int(criterion.cpc_bid_micros) / int(old.ad_group_criteria[key].cpc_bid_micros)
+            assert 0.75 <= ratio <= 1.25
+        for key, budget in customer.campaign_budgets.items():
+            ratio = int(budget.amount_micros) / int(old.campaign_budgets[key].amount_micros)
+            assert 0.5 <= ratio <= 1.2
+        for group in customer.ad_groups:
+            assert any(ad.status == "ENABLED" for k, ad in customer.ad_group_ads.items() if k.startswith(f"{group}~"))
+
+
+async def test_approve_reject_and_edit_pending_changes(make_runner, sandbox, audit):
+    async with make_runner() as runner:
+        first = await runner.start({"kind": "maintenance"})
+        by_post = {p["args"]["post_id"]: p for p in first.pending}
+        decisions = {
+            by_post[502]["id"]: {"decision": "approve", "approver": "web editor"},
+            by_post[501]["id"]: {
+                "decision": "edit",
+                "args": {
+                    "meta_description": "Wasserdichte Wanderschuhe: Membran, Leder, Passform und "
+                    "die richtige Größe – unsere Kaufberatung."
+                },
+            },
+            by_post[504]["id"]: {"decision": "reject", "reason": "page is being rewritten"},
+        }
+        done = await runner.resume(first.thread_id, decisions)
+    assert done.status == "done" and done.report["pending_approvals"] == []
+    posts = sandbox.world.cms.posts
+    assert posts["502"].title == "Regenjacken für Damen und Herren"
+    assert posts["501"].meta_description.startswith("Wasserdichte Wanderschuhe: Membran")
+    assert '<script type="application/ld+json">' not in posts["504"].content
+    rejected = [r for r in audit.records(kind="decision") if r.decision == "reject"]
+    assert len(rejected) == 1 and "page is being rewritten" in rejected[0].reason
+
+
+async def test_a_second_run_supplies_only_groups_left_thin(make_runner, sandbox):
+    async with make_runner() as runner:
+        await runner.start({"kind": "maintenance"})
+        thin = {
+            (cid, group)
+            for cid, customer in sandbox.world.google_ads.customers.items()
+            for group in customer.ad_groups
+            if sum(1 for k, ad in customer.ad_group_ads.items() if k.startswith(f"{group}~") and ad.status == "ENABLED")
+            < 2
+        }
+        second = await runner.start({"kind": "maintenance"})
+    created = {
+        (a["account"], a["args"]["ad_group_id"])
+        for a in second.report["applied"]
+        if a["tool"] == "create_responsive_search_ad"
+    }
+    assert created <= thin
