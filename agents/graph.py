@@ -119,15 +119,22 @@ def build_graph(ctx: RunContext) -> StateGraph:
     def stopped(state: RunState) -> str | None:
         return stop_reason(state, ctx.limits, ctx.kill_switch)
 
+    def context(state: RunState, agent: str) -> None:
+        # Concurrent runs are separate tasks: every node binds its own log context.
+        bind(run_id=state.get("run_id"), thread_id=guard.run.thread_id, agent=agent)
+
     # --- nodes ----------------------------------------------------------------------------------
     async def intake(state: RunState) -> dict[str, Any]:
         trigger = state["trigger"]
-        bind(run_id=state["run_id"], thread_id=guard.run.thread_id)
+        context(state, "intake")
         accounts = list(trigger.get("accounts") or sorted(guard.run.accounts))
         update: dict[str, Any] = {"steps": 1, "pending": [], "plan": [], "current": None}
         if trigger["kind"] == "chat":
             update["transcript"] = [{"agent": "operator", "content": trigger.get("text", "")}]
             return update
+        scope = trigger.get("scope", "all")  # all | ads | cms
+        if scope == "cms":
+            accounts = []
         found: list[dict[str, Any]] = []
         for account in accounts:
             yesterday = await guard.call(
@@ -149,11 +156,13 @@ def build_graph(ctx: RunContext) -> StateGraph:
             {"id": f"cre-{a}", "role": "creative", "account": a, "text": "keep every ad group supplied with ads"}
             for a in accounts
         ]
-        plan.append({"id": "seo", "role": "seo", "account": None, "text": "audit and fix the website's pages"})
+        if scope in ("all", "cms"):
+            plan.append({"id": "seo", "role": "seo", "account": None, "text": "audit and fix the website's pages"})
         plan.append({"id": "sweep", "role": "compliance", "account": None, "text": "sweep live ads and pages"})
         return {**update, "plan": plan}
 
     async def supervisor(state: RunState) -> dict[str, Any]:
+        context(state, "supervisor")
         update: dict[str, Any] = {"steps": 1}
         if state["trigger"]["kind"] == "maintenance":
             plan = list(state.get("plan") or [])
@@ -260,7 +269,7 @@ def build_graph(ctx: RunContext) -> StateGraph:
         async def node(state: RunState) -> dict[str, Any]:
             task = state["current"]
             assert task is not None
-            bind(agent=role)
+            context(state, role)
             proposals: list[Proposal] = []
             notes: list[str] = []
             if task.get("commands"):
@@ -434,13 +443,15 @@ def build_graph(ctx: RunContext) -> StateGraph:
 
     async def compliance(state: RunState) -> dict[str, Any]:
         """The compliance agent: the sweep task, or a review of what the last role attempted."""
+        context(state, "compliance")
         task = state.get("current")
         update: dict[str, Any] = {"steps": 1, "current": None}
         if task is None:
             return update
         if task["role"] == "compliance" and state["trigger"]["kind"] == "maintenance" and ctx.skills:
-            accounts = sorted(guard.run.accounts)
-            proposals, notes = await sweep(guard, accounts, include_cms=True)
+            scope = state["trigger"].get("scope", "all")
+            accounts = [] if scope == "cms" else sorted(guard.run.accounts)
+            proposals, notes = await sweep(guard, accounts, include_cms=scope in ("all", "cms"))
             outcomes, pending = await execute_proposals(guard, proposals, task["id"])
             update.update(outcomes=outcomes, notes=notes, pending=list(state.get("pending") or []) + pending)
             return update
@@ -466,6 +477,7 @@ def build_graph(ctx: RunContext) -> StateGraph:
         return {"decisions": valid, "steps": 1}
 
     async def apply(state: RunState) -> dict[str, Any]:
+        context(state, "apply")
         decisions = state.get("decisions") or {}
         done = set(state.get("applied") or [])
         outcomes: list[Outcome] = []

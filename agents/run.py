@@ -11,8 +11,10 @@ instead of repeating them (docs/BENCHMARKS.md has the cost of that choice).
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,7 @@ from adpilot.tools.guard import RunScope, build_guard
 from adpilot.tools.platforms import Platforms, connect
 
 CHECKPOINTS = "checkpoints.sqlite"
+CRASH_ENV = "ADPILOT_FAULT_CRASH_AFTER_STEPS"  # fault injection: SIGKILL the process after N steps
 REGISTRY = "runs.sqlite"
 AUDIT = "audit.sqlite3"
 
@@ -65,6 +68,7 @@ class Runner:
         skills: bool = True,
         approver: str = "operator",
         persist_world: bool = True,
+        on_step: Callable[[str, str], None] | None = None,
     ) -> None:
         self.config = config
         self._platforms = platforms
@@ -75,6 +79,9 @@ class Runner:
         self.skills = skills
         self.approver = approver
         self.persist_world = persist_world
+        self.on_step = on_step  # (thread id, node name) after each step, for progress displays
+        crash = os.environ.get(CRASH_ENV)
+        self._crash_after = int(crash) if crash and crash.isdigit() else None
         self.kill_switch = KillSwitch(config.state_dir)
         self.brand = ComplianceEngine.from_pack(config.policy).brand
         self._stack = AsyncExitStack()
@@ -130,13 +137,19 @@ class Runner:
     async def _drive(self, app: Any, payload: Any, thread_id: str, max_steps: int | None) -> bool:
         """Run until the graph pauses or ends; with ``max_steps``, stop early as a crash would."""
         config = self._config(thread_id)
-        if max_steps is None:
+        if max_steps is None and self.on_step is None and self._crash_after is None:
             await app.ainvoke(payload, config, durability="sync")
             return True
         steps = 0
-        async for _ in app.astream(payload, config, stream_mode="updates", durability="sync"):
+        async for update in app.astream(payload, config, stream_mode="updates", durability="sync"):
             steps += 1
-            if steps >= max_steps:
+            if self._crash_after is not None and steps >= self._crash_after:
+                # Fault injection for crash tests: die as `kill -9` would, mid-run.
+                os.kill(os.getpid(), signal.SIGKILL)
+            if self.on_step is not None:
+                for node in update:
+                    self.on_step(thread_id, node)
+            if max_steps is not None and steps >= max_steps:
                 return False
         return True
 
@@ -185,6 +198,8 @@ class Runner:
             raise UsageError(f"account(s) {', '.join(unknown)} are not in the configuration's accounts")
         run_id = thread_id or f"{kind[:5]}-{uuid.uuid4().hex[:10]}"
         thread = thread_id or run_id
+        if thread_id is not None and self.registry.get(thread_id) is not None:
+            raise UsageError(f"run {thread_id!r} exists already; resume it or choose another id")
         self.registry.upsert(thread, run_id, kind, accounts, "running", [])
         app = self._app(run_id, thread, accounts, dry_run)
         payload = {"run_id": run_id, "trigger": {**trigger, "accounts": accounts, "dry_run": dry_run}}

@@ -32,15 +32,124 @@ def _load_config(args: argparse.Namespace) -> Any:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    from adpilot.app.summary import render_summary, world_summary
-    from adpilot.tools.sandbox import World
+    import asyncio
 
-    summary = world_summary(World.demo(config.sandbox.seed))
+    from adpilot.app.runs import demo, exit_code
+
+    if not config.uses_sandbox:
+        from adpilot.errors import UsageError
+
+        raise UsageError("the demo runs on the sandbox: set google_ads.base_url and wordpress.base_url to 'sandbox'")
     if args.json:
-        _print_json(summary)
+        lines: list[str] = []
+        results = asyncio.run(demo(config, out=lines.append))
+        _print_json([{"thread_id": r.thread_id, "status": r.status, "report": r.report} for r in results])
     else:
-        print(render_summary(summary))
+        results = asyncio.run(demo(config))
+    return exit_code(results)
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.runs import exit_code, maintain, progress_printer, render_reports
+
+    results = asyncio.run(maintain(config, args.account, dry_run=args.dry_run, progress=progress_printer()))
+    if args.json:
+        _print_json([{"thread_id": r.thread_id, "status": r.status, "report": r.report} for r in results])
+    else:
+        print(render_reports(results))
+    return exit_code(results)
+
+
+def cmd_approvals_list(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.runs import _target, list_approvals
+    from adpilot.app.tables import table
+
+    pending = asyncio.run(list_approvals(config))
+    if args.json:
+        _print_json(pending)
+    elif not pending:
+        print("no approvals are waiting")
+    else:
+        print(
+            table(
+                ["id", "run", "tool", "target", "reason"],
+                [[p["id"], p["thread_id"], p["tool"], _target(p), p["reason"][:70]] for p in pending],
+            )
+        )
     return EXIT_OK
+
+
+def _cmd_decide(args: argparse.Namespace, decision: str) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.runs import decide, render_reports
+
+    result = asyncio.run(decide(config, args.id, decision, args.reason or "", args.approver))
+    if args.json:
+        _print_json({"thread_id": result.thread_id, "status": result.status, "report": result.report})
+    else:
+        print(render_reports([result]))
+    return EXIT_STOPPED if result.status == "stopped" else EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    return _cmd_decide(args, "approve")
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    return _cmd_decide(args, "reject")
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.agents.stop import KillSwitch
+
+    KillSwitch(config.state_dir).engage(args.reason or "", by="cli")
+    print("kill switch engaged: runs stop at their next step and make no further changes (adpilot resume releases it)")
+    return EXIT_OK
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.agents.stop import KillSwitch
+
+    released = KillSwitch(config.state_dir).release()
+    print("kill switch released" if released else "the kill switch was not engaged")
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.runs import chat_once, render_reports
+
+    if args.once is not None:
+        result = asyncio.run(chat_once(config, args.once, with_memory=not args.no_memory))
+        if args.json:
+            _print_json(
+                {
+                    "thread_id": result.thread_id,
+                    "status": result.status,
+                    "answer": result.answer,
+                    "report": result.report,
+                }
+            )
+        else:
+            print(result.answer or "")
+            if result.pending:
+                print(render_reports([result]))
+        return EXIT_STOPPED if result.status == "stopped" else EXIT_OK
+    from adpilot.app.console import console
+
+    return console(config, with_memory=not args.no_memory)
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
@@ -270,8 +379,36 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
-    demo = add("demo", cmd_demo, "seed the sandbox world and show it")
+    demo = add("demo", cmd_demo, "seed the sandbox, ingest the knowledge base, run maintenance, show the report")
     demo.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+    maintain = add("maintain", cmd_maintain, "one maintenance run over the configured accounts")
+    maintain.add_argument("--account", action="append", default=[], metavar="ID", help="only this account (repeatable)")
+    maintain.add_argument("--dry-run", action="store_true", help="validate every change on the platform, apply none")
+    maintain.add_argument("--json", action="store_true")
+
+    approvals = sub.add_parser("approvals", help="changes waiting for a person")
+    approvals_sub = approvals.add_subparsers(dest="approvals_command", metavar="ACTION", required=True)
+    approvals_list = add("list", cmd_approvals_list, "list the pending approvals", approvals_sub)
+    approvals_list.add_argument("--json", action="store_true")
+    for name, handler, text in (
+        ("approve", cmd_approve, "approve a pending change"),
+        ("reject", cmd_reject, "reject a pending change"),
+    ):
+        decision = add(name, handler, text, approvals_sub)
+        decision.add_argument("id", help="the pending id (or its unique ending)")
+        decision.add_argument("--reason", default=None)
+        decision.add_argument("--approver", default="cli operator")
+        decision.add_argument("--json", action="store_true")
+
+    stop = add("stop", cmd_stop, "engage the kill switch: every run stops, no further changes")
+    stop.add_argument("--reason", default=None)
+    add("resume", cmd_resume, "release the kill switch")
+
+    chat = add("chat", cmd_chat, "the operator console (commands without a model, free text with one)")
+    chat.add_argument("--once", metavar="TEXT", default=None, help="one message, then exit")
+    chat.add_argument("--no-memory", action="store_true", help="do not open the knowledge base")
+    chat.add_argument("--json", action="store_true")
 
     sandbox = sub.add_parser("sandbox", help="the local stand-in for Google Ads and WordPress")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)

@@ -401,7 +401,15 @@ class Guard:
             )
             return ToolResult(tool, "allow", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
         seq = self._row("result", role, tool, clean, digest, status="ok", result=data, idempotency_key=key, **common)
-        _log.info("guard.executed", role=role, tool=tool, entity=assessment.entity, audit_seq=seq)
+        _log.info(
+            "guard.executed",
+            role=role,
+            tool=tool,
+            entity=assessment.entity,
+            audit_seq=seq,
+            run_id=self.run.run_id,
+            thread_id=self.run.thread_id,
+        )
         return ToolResult(tool, "allow", data, call_hash=digest, audit_seq=seq)
 
     async def _dry_run(

@@ -71,6 +71,7 @@ def connect(
     if config.uses_sandbox and sandbox is None:
         if world_file is not None:
             sandbox = Sandbox.load_or_seed(world_file, seed=config.sandbox.seed)
+            sandbox.autosave = world_file
         else:
             sandbox = Sandbox(seed=config.sandbox.seed)
     https: list[httpx.AsyncClient] = []

@@ -61,6 +61,7 @@ class Sandbox:
         self.credentials = SandboxCredentials()
         self.faults = {platform: FaultState() for platform in PLATFORMS}
         self.version = 0
+        self.autosave: Path | None = None  # like a real platform, keep every change the moment it lands
         self._google_ads = GoogleAdsApi(self)
         self._wordpress = WordPressApi(self)
         self._app: Starlette | None = None
@@ -95,6 +96,8 @@ class Sandbox:
 
     def changed(self) -> None:
         self.version += 1
+        if self.autosave is not None:
+            self.save(self.autosave)
 
     def set_faults(self, settings: dict[str, Any]) -> None:
         """Replace the fault settings; platforms not named go back to no faults."""

@@ -1,0 +1,165 @@
+"""The operator console: a chat in the terminal.
+
+Every message starts a chat run (commands without a model, free text with one); what each
+agent does is shown as it happens. Pending approvals are shown inline with the commands to
+decide them. Commands: /approvals, /approve ID, /reject ID [reason], /why SEQ, /stop,
+/resume, /history, /help, /quit. The session's runs are remembered in the state directory,
+so /history survives a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from typing import Any, TextIO
+
+from adpilot.agents.run import Runner, RunResult
+from adpilot.agents.stop import KillSwitch
+from adpilot.app.runs import _open_memory, _target
+from adpilot.config import Config
+
+HELP = """/approvals            what waits for a person
+/approve ID           approve it (the change is applied once)
+/reject ID [reason]   reject it
+/why SEQ              explain an audit row: what was done, why, by whom
+/stop | /resume       engage or release the kill switch
+/history              this session's messages
+/quit                 leave (runs waiting for approval stay waiting)"""
+
+NODE_LABELS = {
+    "intake": "reading the request",
+    "supervisor": "supervisor deciding",
+    "creative": "creative agent working",
+    "bidding": "bidding agent working",
+    "seo": "SEO agent working",
+    "compliance": "compliance review",
+    "escalate": "waiting for your approval",
+    "apply": "applying your decision",
+    "finalize": "writing the report",
+    "stop": "stopping",
+}
+
+
+def explain(config: Config, seq: int, memory: Any) -> str:
+    from adpilot.app.governed import open_audit
+
+    audit = open_audit(config)
+    row = audit.get(seq)
+    if row is None:
+        return f"there is no audit row {seq}"
+    related = [r for r in audit.records(thread_id=row.thread_id) if r.call_hash == row.call_hash]
+    lines = [f"audit row {row.seq} ({row.ts[:19]}): {row.role} {row.tool} {json.dumps(row.args, ensure_ascii=False)}"]
+    for record in related:
+        if record.kind == "decision":
+            lines.append(f"  decision: {record.decision} — {record.rule}: {record.reason}")
+        elif record.kind == "result":
+            lines.append(f"  result: {record.status}; {record.before} → {record.after}")
+    if memory is not None:
+        found = memory.recall(
+            "decisions", f"{row.tool} {json.dumps(row.args)}", tenant=config.memory.tenant, k=1, audit_seq=seq
+        )
+        if found:
+            lines.append(f"  rationale: {found[0].text}")
+    lines.append(f"  run {row.run_id}, policy {row.policy_hash}")
+    return "\n".join(lines)
+
+
+class Console:
+    def __init__(self, config: Config, runner: Runner, out: TextIO) -> None:
+        self.config, self.runner, self.out = config, runner, out
+        self.session_file = config.state_dir / "console-session.json"
+        self.history: list[dict[str, str]] = []
+        if self.session_file.exists():
+            self.history = json.loads(self.session_file.read_text(encoding="utf-8"))
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def _save(self) -> None:
+        self.session_file.write_text(json.dumps(self.history[-200:], ensure_ascii=False), encoding="utf-8")
+
+    def show(self, result: RunResult) -> None:
+        if result.answer:
+            self.say(result.answer)
+        for item in result.pending:
+            self.say(f"⏸  waiting for approval: {item['tool']} {_target(item)} — {item['reason']}")
+            self.say(f"   /approve {item['id']}   /reject {item['id']} [reason]")
+        if result.status == "stopped":
+            self.say(f"■ run stopped: {result.report.get('stop_reason')}")
+
+    async def handle(self, line: str) -> bool:
+        text = line.strip()
+        if not text:
+            return True
+        if text in ("/quit", "/exit"):
+            return False
+        if text == "/help":
+            self.say(HELP)
+        elif text == "/stop":
+            KillSwitch(self.config.state_dir).engage("console /stop", by="console")
+            self.say("■ kill switch engaged")
+        elif text == "/resume":
+            KillSwitch(self.config.state_dir).release()
+            self.say("kill switch released")
+        elif text == "/history":
+            for item in self.history[-20:]:
+                self.say(f"[{item['thread']}] you: {item['text']}\n    adpilot: {item['answer'][:200]}")
+        elif text == "/approvals":
+            waiting = [(r.thread_id, p) for r in self.runner.registry.with_status("waiting") for p in r.pending]
+            if not waiting:
+                self.say("nothing waits for approval")
+            for thread, item in waiting:
+                self.say(f"{item['id']}  {item['tool']} {_target(item)} — {item['reason']} (run {thread})")
+        elif text.startswith(("/approve ", "/reject ")):
+            command, _, rest = text.partition(" ")
+            pending_id, _, reason = rest.strip().partition(" ")
+            record = self.runner.registry.find_pending(pending_id)
+            if record is None:
+                self.say(f"no pending approval {pending_id}")
+            else:
+                full = next(p["id"] for p in record.pending if p["id"] == pending_id or p["id"].endswith(pending_id))
+                decision = "approve" if command == "/approve" else "reject"
+                result = await self.runner.resume(
+                    record.thread_id, {full: {"decision": decision, "reason": reason, "approver": "console operator"}}
+                )
+                self.say(f"{decision}d." if decision == "approve" else "rejected.")
+                self.show(result)
+        elif text.startswith("/why "):
+            seq = text.split(" ", 1)[1].strip()
+            self.say(
+                explain(self.config, int(seq), self.runner.memory) if seq.isdigit() else "usage: /why AUDIT_ROW_NUMBER"
+            )
+        elif text.startswith("/"):
+            self.say(f"unknown console command {text.split()[0]}; /help lists them")
+        else:
+            thread = f"chat-{uuid.uuid4().hex[:8]}"
+            result = await self.runner.start({"kind": "chat", "text": text}, thread_id=thread)
+            self.show(result)
+            self.history.append({"thread": thread, "text": text, "answer": result.answer or ""})
+            self._save()
+        return True
+
+
+async def _loop(config: Config, with_memory: bool, stdin: TextIO, out: TextIO) -> int:
+    def step(thread: str, node: str) -> None:
+        print(f"  · {NODE_LABELS.get(node, node)}", file=out, flush=True)
+
+    async with Runner(
+        config, memory=_open_memory(config, with_memory), on_step=step, approver="console operator"
+    ) as runner:
+        console = Console(config, runner, out)
+        console.say(f"adpilot console — {len(console.history)} earlier message(s) in this session; /help for commands")
+        while True:
+            print("adpilot> ", end="", file=out, flush=True)
+            line = await asyncio.get_running_loop().run_in_executor(None, stdin.readline)
+            if not line:
+                break
+            if not await console.handle(line):
+                break
+    return 0
+
+
+def console(config: Config, *, with_memory: bool) -> int:
+    return asyncio.run(_loop(config, with_memory, sys.stdin, sys.stdout))

@@ -1,0 +1,224 @@
+"""CLI commands that run the agents: maintain, approvals, stop/resume, chat, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shutil
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from adpilot.agents.run import Runner, RunResult
+from adpilot.app.tables import table
+from adpilot.config import Config
+from adpilot.errors import UsageError
+from adpilot.money import format_micros
+
+MEMORY_DEMO = Path(__file__).resolve().parents[1] / "memory" / "knowledge" / "demo"
+
+
+def _open_memory(config: Config, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from adpilot.memory.store import MemoryStore
+
+    return MemoryStore.from_config(config)
+
+
+async def maintain(
+    config: Config,
+    accounts: list[str],
+    *,
+    dry_run: bool,
+    progress: Callable[[str], None] | None = None,
+    with_memory: bool = True,
+) -> list[RunResult]:
+    """One maintenance pass: unfinished runs first, then one run per account and one for the CMS."""
+    accounts = accounts or list(config.accounts)
+    unknown = sorted(set(accounts) - set(config.accounts))
+    if unknown:
+        raise UsageError(f"--account {', '.join(unknown)}: not in the configuration's accounts {config.accounts}")
+    memory = _open_memory(config, with_memory)
+    results: list[RunResult] = []
+    async with Runner(config, memory=memory) as runner:
+        unfinished = [r for r in runner.registry.with_status("running") if r.kind == "maintenance"]
+        if unfinished:
+            # An earlier pass was interrupted (Ctrl-C, kill -9): finish it, and only it.
+            for record in unfinished:
+                if progress:
+                    progress(f"continuing interrupted run {record.thread_id}")
+            return list(await asyncio.gather(*(runner.continue_run(r.thread_id) for r in unfinished)))
+        # Unique per pass: a thread id that existed before would continue that run's state.
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:4]
+        jobs = [
+            runner.start(
+                {"kind": "maintenance", "accounts": [a], "scope": "ads"},
+                thread_id=f"maint-{stamp}-{a}",
+                dry_run=dry_run,
+            )
+            for a in accounts
+        ]
+        jobs.append(
+            runner.start(
+                {"kind": "maintenance", "accounts": accounts, "scope": "cms"},
+                thread_id=f"maint-{stamp}-cms",
+                dry_run=dry_run,
+            )
+        )
+        if progress:
+            progress(f"maintaining {len(accounts)} account(s) and the CMS concurrently")
+        results += await asyncio.gather(*jobs)
+    return results
+
+
+def render_reports(results: list[RunResult]) -> str:
+    out = []
+    for result in results:
+        report = result.report
+        trigger = report.get("trigger") or {}
+        label = ", ".join(trigger.get("accounts") or []) if trigger.get("scope") != "cms" else "CMS"
+        out.append(
+            f"== run {result.thread_id} ({label}): {result.status}"
+            + (f" — stopped: {report['stop_reason']}" if report.get("stop_reason") else "")
+        )
+        if report["applied"]:
+            rows = [[a["role"], a["tool"], _target(a), a["rationale"][:90], a["audit_seq"]] for a in report["applied"]]
+            out.append("applied:\n" + table(["role", "tool", "target", "why", "audit"], rows))
+        if report["dry_run"]:
+            rows = [[a["role"], a["tool"], _target(a), a["rationale"][:90]] for a in report["dry_run"]]
+            out.append("would apply (dry run):\n" + table(["role", "tool", "target", "why"], rows))
+        if report["pending_approvals"]:
+            rows = [[p["id"], p["tool"], _target(p), p["reason"][:80]] for p in report["pending_approvals"]]
+            out.append(
+                "waiting for approval (adpilot approvals approve ID):\n"
+                + table(["id", "tool", "target", "reason"], rows)
+            )
+        for key, title in (("denied", "denied"), ("failed", "failed"), ("rejected", "rejected")):
+            if report[key]:
+                rows = [[a["tool"], _target(a), (a.get("error") or {}).get("message", "")[:90]] for a in report[key]]
+                out.append(f"{title}:\n" + table(["tool", "target", "reason"], rows))
+        for anomaly in report["anomalies"]:
+            spent = format_micros(anomaly["cost_micros_yesterday"])
+            factor = anomaly["factor"]
+            out.append(f"anomaly: campaign {anomaly['campaign_id']} spent {spent} yesterday, {factor}× its daily mean")
+        for note in report["notes"]:
+            out.append(f"note: {note}")
+        if not any(report[k] for k in ("applied", "dry_run", "pending_approvals", "denied", "failed", "anomalies")):
+            out.append("nothing to change")
+        out.append("")
+    return "\n".join(out)
+
+
+def _target(entry: dict[str, Any]) -> str:
+    args = entry["args"]
+    for key in ("budget_id", "campaign_id", "post_id"):
+        if key in args:
+            extra = args.get("amount_micros") or args.get("status") or ""
+            return (
+                f"{key.split('_')[0]} {args[key]} {format_micros(int(extra)) if key == 'budget_id' else extra}".strip()
+            )
+    if "criterion_id" in args:
+        return f"keyword {args['ad_group_id']}~{args['criterion_id']} {format_micros(int(args['cpc_bid_micros']))}"
+    if "ad_id" in args:
+        return f"ad {args['ad_group_id']}~{args['ad_id']} {args.get('status', '')}".strip()
+    if "ad_group_id" in args:
+        return f"new ad in {args['ad_group_id']}"
+    return ""
+
+
+def exit_code(results: list[RunResult]) -> int:
+    return 3 if any(r.status == "stopped" for r in results) else 0
+
+
+async def list_approvals(config: Config) -> list[dict[str, Any]]:
+    from adpilot.agents.registry import RunRegistry
+
+    registry = RunRegistry(config.state_dir / "runs.sqlite")
+    try:
+        return [
+            {**p, "thread_id": record.thread_id, "run_kind": record.kind}
+            for record in registry.with_status("waiting")
+            for p in record.pending
+        ]
+    finally:
+        registry.close()
+
+
+async def decide(config: Config, pending_id: str, decision: str, reason: str, approver: str) -> RunResult:
+    async with Runner(config, memory=_open_memory(config, False), approver=approver) as runner:
+        record = runner.registry.find_pending(pending_id)
+        if record is None:
+            raise UsageError(f"no pending approval {pending_id!r} (see `adpilot approvals list`)")
+        full_id = next(p["id"] for p in record.pending if p["id"] == pending_id or p["id"].endswith(pending_id))
+        return await runner.resume(
+            record.thread_id, {full_id: {"decision": decision, "reason": reason, "approver": approver}}
+        )
+
+
+async def chat_once(config: Config, text: str, *, with_memory: bool) -> RunResult:
+    async with Runner(config, memory=_open_memory(config, with_memory)) as runner:
+        return await runner.start({"kind": "chat", "text": text})
+
+
+def archive_state(state_dir: Path) -> Path | None:
+    """Move an earlier state directory's contents aside (nothing is deleted)."""
+    if not state_dir.exists() or not any(p.name != "archive" for p in state_dir.iterdir()):
+        return None
+    target = state_dir / "archive" / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:4])
+    target.mkdir(parents=True)
+    if "chromadb" in sys.modules:
+        # Chroma caches one client per path; a cached client would keep writing to the moved files.
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+    for item in list(state_dir.iterdir()):
+        if item.name != "archive":
+            shutil.move(str(item), target / item.name)
+    return target
+
+
+async def demo(config: Config, *, out: Callable[[str], None] = print) -> list[RunResult]:
+    from adpilot.app.summary import render_summary, world_summary
+    from adpilot.memory.store import MemoryStore
+    from adpilot.tools.sandbox import World
+
+    archived = archive_state(config.state_dir)
+    if archived:
+        out(f"(earlier demo state moved to {archived})\n")
+    world = World.demo(config.sandbox.seed)
+    out("1. The sandbox world (seeded, offline):\n")
+    out(render_summary(world_summary(world)) + "\n")
+    store = MemoryStore.from_config(config)
+    report = store.ingest([MEMORY_DEMO], tenant=config.memory.tenant)
+    out(
+        f"2. Knowledge base: ingested {report.files} documents as {report.chunks} chunks "
+        f"into Chroma ({store.backend.name}).\n"
+    )
+    out("3. Maintenance run over both accounts (no model: the deterministic skills):\n")
+    results = await maintain(config, [], dry_run=False, with_memory=True)
+    out(render_reports(results))
+    waiting = [p for r in results for p in r.pending]
+    if waiting:
+        out(
+            f"4. {len(waiting)} change(s) wait for a person. Approve one with:\n"
+            f"   adpilot approvals approve {waiting[0]['id']}\n"
+        )
+    from adpilot.app.governed import audit_rows, render_audit
+
+    rows = [r for r in audit_rows(config, None) if r["kind"] == "result"][-8:]
+    out(
+        "5. The audit trail (last executed changes; `adpilot audit show` for all, "
+        "`adpilot audit verify` to check the chain):\n"
+    )
+    out(render_audit(rows))
+    out("\nNext: adpilot approvals list · adpilot chat · adpilot audit rollback --run RUN · adpilot stop")
+    return results
+
+
+def progress_printer() -> Callable[[str], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    return lambda message: print(f"… {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,170 @@
+"""The run commands end to end: maintain, approvals, stop/resume, chat, console, demo, kill -9."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adpilot.agents.proposal import Proposal
+from adpilot.app.cli import main
+from tests.conftest import DE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def config_file(tmp_path, monkeypatch):
+    file = tmp_path / "config.yaml"
+    file.write_text(f"state_dir: {tmp_path / 'state'}\nlog: {{level: warning}}\n")
+    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
+    return file
+
+
+def run(capsys, config_file, *argv):
+    code = main(["--config", str(config_file), *argv])
+    return code, capsys.readouterr()
+
+
+def world(config_file):
+    return json.loads((config_file.parent / "state" / "sandbox-world.json").read_text())
+
+
+def test_maintain_then_decide_pending_changes(capsys, config_file):
+    code, out = run(capsys, config_file, "maintain", "--json")
+    runs = json.loads(out.out)
+    assert code == 0 and {r["status"] for r in runs} == {"done", "waiting"}
+    assert any(a["tool"] == "set_keyword_bid" for r in runs for a in r["report"]["applied"])
+    code, out = run(capsys, config_file, "approvals", "list", "--json")
+    pending = {p["args"]["post_id"]: p for p in json.loads(out.out)}
+    assert set(pending) == {501, 502, 504}
+    code, out = run(capsys, config_file, "approvals", "approve", pending[502]["id"][-8:])
+    assert code == 0 and "approved by cli operator" in out.out
+    assert world(config_file)["cms"]["posts"]["502"]["title"] == "Regenjacken für Damen und Herren"
+    code, out = run(capsys, config_file, "approvals", "reject", pending[504]["id"], "--reason", "rewrite pending")
+    assert code == 0
+    code, out = run(capsys, config_file, "approvals", "list", "--json")
+    assert [p["args"]["post_id"] for p in json.loads(out.out)] == [501]
+    code, out = run(capsys, config_file, "approvals", "approve", "no-such-id")
+    assert code == 2 and "no pending approval" in out.err
+
+
+def test_maintain_dry_run_changes_nothing(capsys, config_file):
+    run(capsys, config_file, "tool", "call", "bidding", "list_campaigns", json.dumps({"customer_id": DE}))
+    before = world(config_file)
+    code, out = run(capsys, config_file, "maintain", "--dry-run")
+    assert code == 0 and "would apply (dry run)" in out.out
+    assert world(config_file) == before
+
+
+def test_stop_makes_runs_stop_and_resume_releases(capsys, config_file):
+    run(capsys, config_file, "stop", "--reason", "incident")
+    code, out = run(capsys, config_file, "maintain", "--account", DE)
+    assert code == 3 and "stopped: kill_switch" in out.out
+    code, out = run(capsys, config_file, "resume")
+    assert "released" in out.out
+    code, out = run(capsys, config_file, "maintain", "--account", DE)
+    assert code == 0
+
+
+def test_unknown_account_is_a_usage_error(capsys, config_file):
+    code, out = run(capsys, config_file, "maintain", "--account", "9999999999")
+    assert code == 2 and "9999999999" in out.err
+
+
+def test_chat_once(capsys, config_file):
+    code, out = run(capsys, config_file, "chat", "--no-memory", "--once", "set budget 9001 to 55 EUR")
+    assert code == 0 and "set_campaign_budget" in out.out
+    assert world(config_file)["google_ads"]["customers"][DE]["campaign_budgets"]["9001"]["amount_micros"] == "55000000"
+    code, out = run(capsys, config_file, "chat", "--no-memory", "--once", "pause campaign 111", "--json")
+    result = json.loads(out.out)
+    assert result["status"] == "waiting" and result["report"]["pending_approvals"][0]["tool"] == "set_campaign_status"
+
+
+def _adpilot(config_file, *argv, stdin=None, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "adpilot.app.cli", "--config", str(config_file), *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_console_over_stdin(config_file):
+    pending_id = (
+        "cmd-1."
+        + Proposal(
+            "bidding", "set_campaign_status", {"customer_id": DE, "campaign_id": "111", "status": "PAUSED"}, ""
+        ).id
+    )
+    lines = [
+        "help",
+        "pause campaign 111",
+        "/approvals",
+        f"/approve {pending_id}",
+        "/why 1",
+        "/history",
+        "/bogus",
+        "/quit",
+    ]
+    done = _adpilot(config_file, "chat", "--no-memory", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "bidding agent working" in out and "waiting for approval: set_campaign_status" in out
+    assert f"/approve {pending_id}" in out and "approved." in out
+    assert "audit row 1" in out and "unknown console command /bogus" in out
+    assert world(config_file)["google_ads"]["customers"][DE]["campaigns"]["111"]["status"] == "PAUSED"
+    again = _adpilot(config_file, "chat", "--no-memory", stdin="/history\n/quit\n")
+    assert "2 earlier message(s)" in again.stdout and "pause campaign 111" in again.stdout
+
+
+def _normalised_world(config_file):
+    data = world(config_file)
+    for customer in data["google_ads"]["customers"].values():
+        customer.pop("stats")
+        # ads created concurrently get ids in whatever order the accounts' runs reach them
+        customer["ad_group_ads"] = sorted(
+            (ad["ad_group"], ad["status"], [h["text"] for h in ad["ad"]["responsive_search_ad"]["headlines"]])
+            for ad in customer["ad_group_ads"].values()
+        )
+    data["google_ads"].pop("next_id")
+    return data
+
+
+def test_kill_9_mid_run_then_restart_ends_like_an_uninterrupted_run(tmp_path):
+    crashed = tmp_path / "crashed" / "config.yaml"
+    clean = tmp_path / "clean" / "config.yaml"
+    for file in (crashed, clean):
+        file.parent.mkdir()
+        file.write_text(f"state_dir: {file.parent / 'state'}\nlog: {{level: warning}}\n")
+    killed = _adpilot(crashed, "maintain", env={"ADPILOT_FAULT_CRASH_AFTER_STEPS": "4"})
+    assert killed.returncode == -9
+    restarted = _adpilot(crashed, "maintain")
+    assert restarted.returncode == 0, restarted.stderr
+    assert _adpilot(clean, "maintain").returncode == 0
+    assert _normalised_world(crashed) == _normalised_world(clean)
+    db = sqlite3.connect(crashed.parent / "state" / "audit.sqlite3")
+    keys = [k for (k,) in db.execute("SELECT idempotency_key FROM audit WHERE kind = 'result' AND status = 'ok'")]
+    assert keys and len(keys) == len(set(keys))
+
+
+def test_demo_from_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for section in (
+        "1. The sandbox world",
+        "2. Knowledge base: ingested 6 documents",
+        "3. Maintenance run",
+        "4. 3 change(s) wait",
+        "5. The audit trail",
+    ):
+        assert section in out
+    assert main(["demo"]) == 0  # again: the earlier state is archived, not mixed in
+    assert (tmp_path / ".adpilot" / "archive").is_dir()
