@@ -27,25 +27,27 @@ def test_help_imports_nothing_heavy():
     assert out.strip().splitlines()[-1] == "[]"
 
 
-def test_demo_prints_the_world(capsys, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    assert main(["demo"]) == 0
+def test_sandbox_show_prints_the_world(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sandbox", "show"]) == 0
     out = capsys.readouterr().out
-    for text in (
-        "Alpine Outfitters DE",
-        "Boots - Search",
-        "9001: 50.00 EUR",
-        "Alpine Outfitters AT",
-        "Wintersale 2026",
-    ):
+    for text in ("Alpine Outfitters DE", "Boots - Search", "9001: 50.00 EUR", "Alpine Outfitters AT", "Wintersale 2026"):
         assert text in out
 
 
-def test_demo_json_is_one_document(capsys, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    assert main(["demo", "--json"]) == 0
+def test_sandbox_show_json_is_one_document(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sandbox", "show", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [a["customer_id"] for a in data["accounts"]] == [DE, "4445556666"]
+
+
+def test_demo_json_is_one_document(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
+    assert main(["demo", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert {r["status"] for r in runs} == {"done", "waiting"}
 
 
 def test_bad_config_exits_2_naming_the_key(tmp_path, capsys):
