@@ -63,6 +63,22 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.runs import maintain
+    from adpilot.app.schedule import run_scheduler
+
+    def ready(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    async def job(cfg: Any, accounts: list[str]) -> Any:
+        return await maintain(cfg, accounts, dry_run=False)
+
+    return asyncio.run(run_scheduler(config, job, ready=ready))
+
+
 def cmd_approvals_list(args: argparse.Namespace) -> int:
     config = _load_config(args)
     import asyncio
@@ -386,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     maintain.add_argument("--account", action="append", default=[], metavar="ID", help="only this account (repeatable)")
     maintain.add_argument("--dry-run", action="store_true", help="validate every change on the platform, apply none")
     maintain.add_argument("--json", action="store_true")
+
+    add("schedule", cmd_schedule, "run maintenance on the cron expressions of the configuration's schedule")
 
     approvals = sub.add_parser("approvals", help="changes waiting for a person")
     approvals_sub = approvals.add_subparsers(dest="approvals_command", metavar="ACTION", required=True)

@@ -4,7 +4,7 @@
 
 Chunks are generated German/English product sentences (deterministic). Ingest goes through
 ``MemoryStore.ingest`` (chunking, PII scrub, embedding, upsert); a query is
-``search_knowledge`` end to end (query embedding + Chroma search with the tenant filter).
+``search_knowledge`` end to end (query embedding + search in the tenant's collection).
 Baseline in the same run: the query embedding alone, so the store's own share is visible.
 """
 
@@ -104,7 +104,7 @@ def main() -> None:
     print(f"ingest: {ingest_s:.1f} s, {report.chunks / ingest_s:.0f} chunks/s")
     print(f"query embedding alone: p50 {pct(embed_only, 50):.1f} ms, p95 {pct(embed_only, 95):.1f} ms")
     p50, p95 = pct(end_to_end, 50), pct(end_to_end, 95)
-    print(f"search_knowledge (embed + Chroma, tenant filter): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    print(f"search_knowledge (embed + search in the tenant's collection): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     print(f"store's own share at p50: {pct(end_to_end, 50) - pct(embed_only, 50):.1f} ms; peak RSS {rss_mb:.0f} MB")
 
 

@@ -6,9 +6,11 @@ Every proposal states the numbers it rests on; the Guard decides whether it may 
 
 from __future__ import annotations
 
-import random
+import hashlib
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from adpilot.agents.proposal import Proposal
 from adpilot.money import format_micros, round_to_unit
@@ -129,13 +131,18 @@ def bids(keywords: list[dict[str, Any]], s: BiddingSettings, account: str, curre
 
 
 def probability_best(ads: list[dict[str, Any]], samples: int, seed: str) -> dict[str, float]:
-    """P(each ad has the highest CTR), from Beta(clicks+1, impressions−clicks+1) posteriors."""
-    rng = random.Random(seed)
-    wins = dict.fromkeys((a["ad_id"] for a in ads), 0)
-    for _ in range(samples):
-        draws = {a["ad_id"]: rng.betavariate(a["clicks"] + 1, a["impressions"] - a["clicks"] + 1) for a in ads}
-        wins[max(draws, key=lambda k: draws[k])] += 1
-    return {ad_id: count / samples for ad_id, count in wins.items()}
+    """P(each ad has the highest CTR), from Beta(clicks+1, impressions−clicks+1) posteriors.
+
+    Vectorised draws from a generator seeded by ``seed``: deterministic, and cheap enough to
+    run for every ad group of every account (the pure-Python loop was most of a run's CPU).
+    """
+    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "little")
+    rng = np.random.default_rng(digest)
+    clicks = np.array([a["clicks"] for a in ads], dtype=np.float64)
+    impressions = np.array([a["impressions"] for a in ads], dtype=np.float64)
+    draws = rng.beta(clicks + 1, impressions - clicks + 1, size=(samples, len(ads)))
+    wins = np.bincount(draws.argmax(axis=1), minlength=len(ads))
+    return {ad["ad_id"]: float(wins[i]) / samples for i, ad in enumerate(ads)}
 
 
 def rotation(ads: list[dict[str, Any]], s: BiddingSettings, account: str) -> list[Proposal]:

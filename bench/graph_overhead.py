@@ -1,0 +1,106 @@
+"""Per-step overhead of adpilot's graph against a bare LangGraph graph of the same shape.
+
+    .venv/bin/python bench/graph_overhead.py [--runs 60]
+
+Both graphs have the same nodes and edges and the same AsyncSqliteSaver on a file; the bare
+one's nodes do nothing and route like ours. Both walk the same path (a chat "help" command:
+intake → supervisor → finalize, three steps, no platform call), so the difference is our
+state, reducers, stop checks and report, not work. Measured per durability mode; adpilot uses
+"sync" (see agents/run.py for why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import operator
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph import END, START, StateGraph
+
+from adpilot.agents.llm import build_provider
+from adpilot.agents.run import Runner
+from adpilot.config import Config
+
+NODES = ("intake", "supervisor", "creative", "bidding", "seo", "compliance", "escalate", "apply", "finalize", "stop")
+
+
+class BareState(TypedDict, total=False):
+    trigger: dict[str, Any]
+    steps: Annotated[int, operator.add]
+    answer: str
+
+
+def bare_graph() -> StateGraph:
+    graph = StateGraph(BareState)
+
+    async def step(state: BareState) -> dict[str, Any]:
+        return {"steps": 1}
+
+    async def finalize(state: BareState) -> dict[str, Any]:
+        return {"steps": 1, "answer": "help"}
+
+    for name in NODES:
+        graph.add_node(name, finalize if name == "finalize" else step)
+    graph.add_edge(START, "intake")
+    graph.add_conditional_edges("intake", lambda s: "supervisor", ["supervisor", "stop"])
+    graph.add_conditional_edges(
+        "supervisor", lambda s: "finalize", [*NODES[2:6], "escalate", "finalize", "supervisor", "stop"]
+    )
+    for role in ("creative", "bidding", "seo"):
+        graph.add_conditional_edges(role, lambda s: "compliance", ["compliance", "stop"])
+    graph.add_conditional_edges("compliance", lambda s: "supervisor", ["supervisor", "escalate", "stop"])
+    graph.add_conditional_edges("escalate", lambda s: "apply", ["apply", "stop"])
+    graph.add_conditional_edges("apply", lambda s: "supervisor", ["supervisor", "stop"])
+    graph.add_edge("finalize", END)
+    graph.add_edge("stop", END)
+    return graph
+
+
+async def measure(runs: int, durability: str, folder: Path) -> tuple[float, float]:
+    config = Config(state_dir=folder / durability)
+    async with Runner(config, models=build_provider("none"), persist_world=False) as runner:
+        ours = runner._app("bench", "bench", list(config.accounts), False)
+        async with AsyncSqliteSaver.from_conn_string(str(folder / f"bare-{durability}.sqlite")) as saver:
+            bare = bare_graph().compile(checkpointer=saver)
+            times: dict[str, list[float]] = {"ours": [], "bare": []}
+            for index in range(runs + 5):
+                for name, app, payload in (
+                    (
+                        "ours",
+                        ours,
+                        {
+                            "run_id": f"r{index}",
+                            "trigger": {"kind": "chat", "text": "help", "accounts": list(config.accounts)},
+                        },
+                    ),
+                    ("bare", bare, {"trigger": {"kind": "chat", "text": "help"}}),
+                ):
+                    cfg = {"configurable": {"thread_id": f"{name}-{index}"}}
+                    start = time.perf_counter()
+                    result = await app.ainvoke(payload, cfg, durability=durability)
+                    elapsed = time.perf_counter() - start
+                    assert result["steps"] == 3, result
+                    if index >= 5:  # warm-up
+                        times[name].append(elapsed / 3)
+    return statistics.median(times["ours"]) * 1000, statistics.median(times["bare"]) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=60)
+    options = parser.parse_args()
+    print(f"{'durability':<10} {'adpilot ms/step':>16} {'bare ms/step':>13} {'ratio':>6}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for durability in ("sync", "async", "exit"):
+            ours, bare = asyncio.run(measure(options.runs, durability, Path(tmp)))
+            print(f"{durability:<10} {ours:>16.2f} {bare:>13.2f} {ours / bare:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()
