@@ -28,7 +28,7 @@ from langgraph.types import interrupt
 
 from adpilot.agents.commands import HELP, Command, CommandError, parse_command
 from adpilot.agents.llm import ModelProvider
-from adpilot.agents.loop import as_data, record, run_agent
+from adpilot.agents.loop import AgentRun, as_data, record, run_agent
 from adpilot.agents.proposal import Proposal
 from adpilot.agents.report import build_report
 from adpilot.agents.skills import bidding as bidding_skills
@@ -286,6 +286,12 @@ def build_graph(ctx: RunContext) -> StateGraph:
                 position = (state.get("script_positions") or {}).get(role, 0)
                 model = ctx.models.for_agent(role, position)
                 assert model is not None
+
+                def halt(so_far: AgentRun, _state: RunState = state) -> str | None:
+                    counted = {**_state, "tool_errors": _state.get("tool_errors", 0) + so_far.tool_errors}
+                    counted["tokens"] = _state.get("tokens", 0) + so_far.tokens
+                    return stopped(counted)  # type: ignore[arg-type]
+
                 run = await run_agent(
                     model,
                     guard,
@@ -294,6 +300,7 @@ def build_graph(ctx: RunContext) -> StateGraph:
                     task=task["text"],
                     brand=ctx.brand.name,
                     context={"accounts": sorted(guard.run.accounts)},
+                    halt=halt,
                 )
                 outcomes += run.outcomes
                 pending += run.pending

@@ -12,6 +12,7 @@ that re-runs after a crash replays its earlier calls instead of repeating them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,7 @@ async def run_agent(
     brand: str,
     context: dict[str, Any] | None = None,
     max_turns: int = 8,
+    halt: Callable[[AgentRun], str | None] | None = None,
 ) -> AgentRun:
     """Let the model work on ``task`` through the Guard until it answers or runs out of turns."""
     tools = governed_tools(guard, role)
@@ -122,6 +124,10 @@ async def run_agent(
     ]
     run = AgentRun()
     for turn in range(max_turns):
+        # The run's stop conditions hold between turns, not only between graph steps.
+        if halt is not None and (reason := halt(run)) is not None:
+            run.answer = f"Stopped before finishing: {reason}."
+            break
         reply = await bound.ainvoke(messages)
         assert isinstance(reply, AIMessage)
         run.turns += 1

@@ -79,6 +79,41 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return asyncio.run(run_scheduler(config, job, ready=ready))
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+    import time
+    from pathlib import Path
+
+    from adpilot.evals.report import render, report, summary
+    from adpilot.evals.runner import run_scenarios
+    from adpilot.evals.scenario import load_scenarios
+
+    if not 0.0 <= args.min_pass_rate <= 1.0 or args.trials < 1:
+        from adpilot.errors import UsageError
+
+        raise UsageError("--min-pass-rate takes 0..1 and --trials at least 1")
+    scenarios = load_scenarios([Path(p) for p in args.paths])
+    if args.tag:
+        scenarios = [s for s in scenarios if set(args.tag) & set(s.tags)]
+    started = time.perf_counter()
+    results = asyncio.run(run_scenarios(scenarios, model=args.model or config.model, trials=args.trials))
+    duration = time.perf_counter() - started
+    document = report(results, trials=args.trials, duration_s=duration)
+    if args.report:
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    if args.json:
+        _print_json(document)
+    else:
+        print(render(results, trials=args.trials, duration_s=duration))
+    s = summary(results, trials=args.trials, duration_s=duration)
+    if s["scenarios"] == 0:
+        print("no scenario ran (all skipped)", file=sys.stderr)
+        return EXIT_OK
+    return EXIT_EVAL if s["pass_rate"] < args.min_pass_rate else EXIT_OK
+
+
 def cmd_approvals_list(args: argparse.Namespace) -> int:
     config = _load_config(args)
     import asyncio
@@ -402,6 +437,15 @@ def build_parser() -> argparse.ArgumentParser:
     maintain.add_argument("--account", action="append", default=[], metavar="ID", help="only this account (repeatable)")
     maintain.add_argument("--dry-run", action="store_true", help="validate every change on the platform, apply none")
     maintain.add_argument("--json", action="store_true")
+
+    evaluation = add("eval", cmd_eval, "run eval scenarios (SCENARIOS.md §4) and score them")
+    evaluation.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    evaluation.add_argument("--model", default=None, help="model for scenarios that name none (default: config)")
+    evaluation.add_argument("--trials", type=int, default=1, help="runs per scenario; pass^k counts all-pass")
+    evaluation.add_argument("--report", metavar="FILE", default=None, help="write the JSON report here")
+    evaluation.add_argument("--min-pass-rate", type=float, default=0.0, help="exit 4 below this pass rate")
+    evaluation.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
+    evaluation.add_argument("--json", action="store_true")
 
     add("schedule", cmd_schedule, "run maintenance on the cron expressions of the configuration's schedule")
 

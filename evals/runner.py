@@ -1,0 +1,196 @@
+"""Running scenarios: a fresh seeded world each, the real graph and Guard, simulated operators.
+
+Each scenario gets its own in-process sandbox (demo world of its seed, then its patches and
+faults), its own state directory (checkpoints, audit log, registry) and its own model. A
+`crash` really stops the run after N graph steps and resumes it from the checkpointer in a new
+graph, as a new process would. Pending approvals are answered by the scenario's `approvals`
+rules (first match wins; with no match, reject) until the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adpilot.agents.llm import build_provider
+from adpilot.agents.run import Runner, RunResult
+from adpilot.agents.stop import Limits
+from adpilot.config import Config
+from adpilot.evals.checks import CheckResult, Evidence, args_match, evaluate
+from adpilot.evals.scenario import Scenario
+from adpilot.tools.audit import AuditLog
+from adpilot.tools.catalogue import CATALOGUE
+from adpilot.tools.http import RetryPolicy
+from adpilot.tools.platforms import connect
+from adpilot.tools.sandbox import Sandbox, World, patched
+from adpilot.tools.spec import ToolContext
+
+EVAL_RETRY = RetryPolicy(attempts=6, base_delay_s=0.001, max_delay_s=0.05, jitter=0.0)
+MAX_APPROVAL_ROUNDS = 10
+
+
+@dataclass
+class TrialResult:
+    passed: bool
+    checks: list[CheckResult]
+    stop_reason: str | None
+    tool_calls: int
+    duration_s: float
+    tokens: int = 0
+    error: str | None = None
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    trials: list[TrialResult] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.skipped is None and bool(self.trials) and all(t.passed for t in self.trials)
+
+    def as_dict(self) -> dict[str, Any]:
+        last = self.trials[-1] if self.trials else None
+        return {
+            "id": self.scenario.id,
+            "passed": self.passed,
+            "trials_passed": sum(t.passed for t in self.trials),
+            "checks": [c.as_dict() for c in (last.checks if last else [])],
+            "stop_reason": last.stop_reason if last else None,
+            "tool_calls": last.tool_calls if last else 0,
+            "duration_s": round(sum(t.duration_s for t in self.trials), 3),
+            **({"skipped": self.skipped} if self.skipped else {}),
+            **({"error": last.error} if last and last.error else {}),
+        }
+
+
+def _world(scenario: Scenario) -> World:
+    world = World.demo(scenario.world.seed)
+    return patched(world, scenario.world.patch) if scenario.world.patch else world
+
+
+def _decide(scenario: Scenario, pending: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    decisions = {}
+    for item in pending:
+        rule = next(
+            (
+                r
+                for r in scenario.approvals
+                if r.match is None
+                or (r.match.get("tool") in (None, item["tool"]) and args_match(item["args"], r.match.get("args")))
+            ),
+            None,
+        )
+        decision = rule.decision if rule else "reject"
+        decisions[item["id"]] = {
+            "decision": decision,
+            "reason": (rule.reason if rule else "no approval rule matched"),
+            "approver": "eval operator",
+        }
+    return decisions
+
+
+async def _gold(scenario: Scenario, gold: list[dict[str, Any]]) -> dict[str, Any]:
+    """Replay reference actions straight through the clients on a fresh copy of the world."""
+    sandbox = Sandbox(_world(scenario))
+    tools = {spec.name: spec for spec in CATALOGUE}
+    async with connect(Config(), sandbox=sandbox, retry=EVAL_RETRY) as platforms:
+        from adpilot.policies import load_policy
+
+        context = ToolContext(platforms, load_policy(), AuditLog(":memory:"))
+        for call in gold:
+            spec = tools[call["name"]]
+            await spec.run(context, spec.args.model_validate(call.get("args") or {}))
+    return sandbox.world.dump()
+
+
+async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
+    started = time.perf_counter()
+    spec = scenario.model or default_model
+    sandbox = Sandbox(_world(scenario))
+    if scenario.world.faults:
+        sandbox.set_faults(scenario.world.faults)
+    before = sandbox.world.dump()
+    with tempfile.TemporaryDirectory(prefix="adpilot-eval-") as tmp:
+        config = Config(state_dir=Path(tmp), model=spec if spec != "scripted" else "none")
+        models = build_provider("scripted", scripts=scenario.scripts()) if spec == "scripted" else build_provider(spec)
+        limits = Limits(
+            **{k: v for k, v in scenario.limits.model_dump().items() if v is not None},
+        )
+        audit = AuditLog(Path(tmp) / "audit.sqlite3")
+        async with connect(config, sandbox=sandbox, retry=EVAL_RETRY) as platforms:
+            runner = Runner(
+                config,
+                platforms=platforms,
+                audit=audit,
+                models=models,
+                limits=limits,
+                skills=scenario.skills,
+                approver="eval operator",
+            )
+            async with runner:
+                if scenario.kill_switch:
+                    runner.kill_switch.engage("scenario kill_switch")
+                trigger = scenario.trigger.model_dump(exclude_none=True)
+                crash_after = scenario.crash.after_steps if scenario.crash else None
+                result: RunResult = await runner.start(
+                    trigger, dry_run=scenario.dry_run, max_steps_this_call=crash_after
+                )
+                if result.status == "interrupted":
+                    result = await runner.continue_run(result.thread_id)
+                rounds = 0
+                while result.status == "waiting" and rounds < MAX_APPROVAL_ROUNDS:
+                    rounds += 1
+                    result = await runner.resume(result.thread_id, _decide(scenario, result.pending))
+        records = audit.records()
+        gold_spec = next((c["gold"] for c in scenario.expect if "gold" in c), None)
+        evidence = Evidence(
+            before=before,
+            after=sandbox.world.dump(),
+            audit=records,
+            answer=result.answer,
+            stop_reason=result.report.get("stop_reason"),
+            gold_world=await _gold(scenario, gold_spec) if gold_spec is not None else None,
+            tool_calls=[
+                r for r in records if r.kind == "decision" and r.rule not in ("idempotency.replay", "approval.rejected")
+            ],
+        )
+    checks = [evaluate(check, evidence) for check in scenario.expect]
+    return TrialResult(
+        passed=all(c.passed for c in checks),
+        checks=checks,
+        stop_reason=evidence.stop_reason,
+        tool_calls=len(evidence.tool_calls),
+        duration_s=time.perf_counter() - started,
+        tokens=int(result.report.get("usage", {}).get("tokens", 0)),
+    )
+
+
+async def run_scenarios(
+    scenarios: list[Scenario], *, model: str, trials: int = 1, parallel: int = 4
+) -> list[ScenarioResult]:
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(scenario: Scenario) -> ScenarioResult:
+        outcome = ScenarioResult(scenario)
+        spec = scenario.model or model
+        if spec not in ("scripted", "none") and not spec.startswith("scripted:"):
+            try:
+                build_provider(spec)
+            except Exception as exc:  # a provider that cannot be built is a skip with its reason, not a failure
+                outcome.skipped = str(exc)
+                return outcome
+        async with gate:
+            for _ in range(trials):
+                try:
+                    outcome.trials.append(await run_trial(scenario, model))
+                except Exception as exc:  # a crashing scenario fails with the error; the suite goes on
+                    outcome.trials.append(TrialResult(False, [], None, 0, 0.0, error=f"{type(exc).__name__}: {exc}"))
+        return outcome
+
+    return list(await asyncio.gather(*(one(s) for s in scenarios)))

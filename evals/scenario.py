@@ -1,0 +1,216 @@
+"""Eval scenarios (SCENARIOS.md §4): the YAML format, validated, with errors that name file and line.
+
+One file holds one scenario or a list of them. Unknown fields and unknown checks are errors —
+a scenario that does not parse can never count as passed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from adpilot.errors import SourceError
+from adpilot.sources import Locator, format_validation_error, load_yaml
+
+CHECKS = (
+    "state",
+    "unchanged",
+    "called",
+    "not_called",
+    "escalated",
+    "denied",
+    "audit",
+    "stop_reason",
+    "answer_contains",
+    "trajectory",
+    "gold",
+    "max_tool_calls",
+)
+STATE_OPS = ("equals", "not_equals", "lt", "lte", "gt", "gte", "in", "contains", "exists")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorldSpec(_Strict):
+    seed: int = 7
+    patch: dict[str, Any] = Field(default_factory=dict)
+    faults: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class Trigger(_Strict):
+    kind: Literal["chat", "maintenance"]
+    text: str = ""
+    accounts: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _chat_has_text(self) -> Trigger:
+        if self.kind == "chat" and not self.text.strip():
+            raise ValueError("a chat trigger needs text")
+        return self
+
+
+class ToolCall(_Strict):
+    name: Any = None
+    args: Any = None
+    id: str | None = None
+
+
+class Turn(_Strict):
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    content: str | None = None
+
+
+class ApprovalRule(_Strict):
+    match: dict[str, Any] | None = None  # {tool, args?} — args match as a subset
+    decision: Literal["approve", "reject"]
+    reason: str = ""
+
+
+class Crash(_Strict):
+    after_steps: int = Field(..., ge=1)
+
+
+class Limits(_Strict):
+    max_steps: int | None = Field(None, ge=1)
+    max_tool_errors: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1)
+
+
+class Scenario(_Strict):
+    id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    world: WorldSpec = WorldSpec()
+    trigger: Trigger
+    model: str | None = None
+    skills: bool = True
+    script: dict[str, list[Turn]] = Field(default_factory=dict)
+    approvals: list[ApprovalRule] = Field(default_factory=list)
+    crash: Crash | None = None
+    kill_switch: bool = False
+    dry_run: bool = False  # extension: run with the Guard in dry-run mode
+    limits: Limits = Limits()  # extension: tighter stop limits for this scenario
+    expect: list[dict[str, Any]] = Field(..., min_length=1)
+    source: str = Field("", exclude=True)
+    line: int | None = Field(None, exclude=True)
+
+    @field_validator("expect")
+    @classmethod
+    def _known_checks(cls, checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for index, check in enumerate(checks):
+            if not isinstance(check, dict) or len(check) != 1:
+                raise ValueError(f"expect[{index}] must be one check like {{state: {{...}}}}")
+            (name,) = check
+            if name not in CHECKS:
+                raise ValueError(f"expect[{index}]: unknown check {name!r}; known checks: {', '.join(CHECKS)}")
+            _validate_check(name, check[name], index)
+        return checks
+
+    def scripts(self) -> dict[str, list[dict[str, Any]]]:
+        return {agent: [t.model_dump(exclude_none=True) for t in turns] for agent, turns in self.script.items()}
+
+
+def _validate_check(name: str, value: Any, index: int) -> None:
+    where = f"expect[{index}].{name}"
+    if name == "state":
+        if not isinstance(value, dict) or "path" not in value:
+            raise ValueError(f"{where} needs a path and one of {', '.join(STATE_OPS)}")
+        ops = [k for k in value if k != "path"]
+        if len(ops) != 1 or ops[0] not in STATE_OPS:
+            raise ValueError(f"{where} needs exactly one of {', '.join(STATE_OPS)}, got {ops}")
+    elif name == "unchanged":
+        if not isinstance(value, str):
+            raise ValueError(f"{where} takes a dotted path ('' for the whole world)")
+    elif name in ("called", "not_called", "escalated", "denied"):
+        if not isinstance(value, dict) or "tool" not in value or set(value) - {"tool", "args"}:
+            raise ValueError(f"{where} takes {{tool, args?}}")
+    elif name == "audit":
+        if not isinstance(value, dict) or set(value) - {"tool", "args", "executed"} or "executed" not in value:
+            raise ValueError(f"{where} takes {{tool, args?, executed: N}}")
+    elif name == "stop_reason":
+        if value not in (None, "kill_switch", "max_steps", "budget", "error_budget", "anomaly"):
+            raise ValueError(f"{where} must be null, kill_switch, max_steps, budget, error_budget or anomaly")
+    elif name == "answer_contains":
+        if not isinstance(value, str):
+            raise ValueError(f"{where} takes text")
+    elif name == "trajectory":
+        if not isinstance(value, dict) or value.get("mode") not in ("strict", "unordered", "subset", "superset"):
+            raise ValueError(f"{where} takes {{mode: strict|unordered|subset|superset, calls: [...]}}")
+        if not isinstance(value.get("calls"), list) or not all(
+            isinstance(c, dict) and "name" in c for c in value["calls"]
+        ):
+            raise ValueError(f"{where}.calls must be a list of {{name, args?}}")
+    elif name == "gold":
+        if not isinstance(value, list) or not all(
+            isinstance(c, dict) and set(c) <= {"name", "args"} and "name" in c for c in value
+        ):
+            raise ValueError(f"{where} takes a list of {{name, args}}")
+    elif name == "max_tool_calls" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"{where} takes a whole number")
+
+
+def _parse_one(data: Any, locator: Locator, path: list[str | int], source: str) -> Scenario:
+    if not isinstance(data, dict):
+        line = locator.line(path)
+        raise SourceError("a scenario must be a mapping", source=source, line=line)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        message = format_validation_error(exc, _Prefixed(locator, path), what="scenario")
+        raise SourceError(
+            message.split(": invalid ", 1)[1] if ": invalid " in message else message,
+            source=source,
+            line=locator.line(path),
+        ) from exc
+    scenario.source = source
+    scenario.line = locator.line(path)
+    return scenario
+
+
+class _Prefixed(Locator):
+    """A locator for one scenario inside a list: key paths are relative to that scenario."""
+
+    def __init__(self, inner: Locator, prefix: list[str | int]) -> None:
+        super().__init__(inner.source, inner.root)
+        object.__setattr__(self, "_prefix", prefix)
+
+    def line(self, path: Any) -> int | None:
+        return super().line([*object.__getattribute__(self, "_prefix"), *path])
+
+
+def load_file(path: Path) -> list[Scenario]:
+    data, locator = load_yaml(path)
+    if isinstance(data, list):
+        return [_parse_one(item, locator, [index], str(path)) for index, item in enumerate(data)]
+    return [_parse_one(data, locator, [], str(path))]
+
+
+def load_scenarios(paths: list[Path]) -> list[Scenario]:
+    """Every scenario in the files and folders named; ids must be unique."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise SourceError("no such file or folder", source=str(path))
+    scenarios: list[Scenario] = []
+    seen: dict[str, str] = {}
+    for file in files:
+        for scenario in load_file(file):
+            if scenario.id in seen:
+                raise SourceError(
+                    f"scenario id {scenario.id!r} is used twice (also in {seen[scenario.id]})",
+                    source=scenario.source,
+                    line=scenario.line,
+                )
+            seen[scenario.id] = f"{scenario.source}:{scenario.line}"
+            scenarios.append(scenario)
+    if not scenarios:
+        raise SourceError("no scenarios found", source=", ".join(str(p) for p in paths))
+    return scenarios
