@@ -93,6 +93,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from adpilot.errors import UsageError
 
         raise UsageError("--min-pass-rate takes 0..1 and --trials at least 1")
+    if config.log.level in ("debug", "info"):
+        # Dozens of runs in a row: per-decision log lines would bury the table; warnings still show.
+        from adpilot.logs import configure_logging
+
+        configure_logging("debug" if args.verbose else "warning", config.log.format)
     scenarios = load_scenarios([Path(p) for p in args.paths])
     if args.tag:
         scenarios = [s for s in scenarios if set(args.tag) & set(s.tags)]
@@ -446,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--min-pass-rate", type=float, default=0.0, help="exit 4 below this pass rate")
     evaluation.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
     evaluation.add_argument("--json", action="store_true")
+    evaluation.add_argument("--verbose", action="store_true", help="log every decision of every run")
 
     add("schedule", cmd_schedule, "run maintenance on the cron expressions of the configuration's schedule")
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from adpilot.errors import PlatformError
-from adpilot.tools.http import TRANSIENT_STATUSES, RetryPolicy, send
+from adpilot.tools.http import RetryPolicy, classified_error, send
 from adpilot.tools.ratelimit import RateLimiter
 
 PLATFORM = "google_ads"
@@ -45,18 +45,7 @@ def parse_google_ads_error(response: httpx.Response) -> PlatformError:
                 retry_after = float(match.group(1))
     except (ValueError, KeyError, TypeError, AttributeError, StopIteration):
         message = f"HTTP {status}: {response.text[:200]}"
-    if retry_after is None and response.headers.get("retry-after", "").isdigit():
-        retry_after = float(response.headers["retry-after"])
-    return PlatformError(
-        PLATFORM,
-        message,
-        status=status,
-        code=code,
-        retryable=status in TRANSIENT_STATUSES,
-        retry_after=retry_after,
-        outcome_unknown=status in (500, 504),
-        details=details,
-    )
+    return classified_error(PLATFORM, response, message, code=code, details=details, retry_after=retry_after)
 
 
 @dataclass(frozen=True)

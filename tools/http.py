@@ -25,6 +25,34 @@ _log = get_logger("adpilot.http")
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+def classified_error(
+    platform: str,
+    response: httpx.Response,
+    message: str,
+    *,
+    code: str | None = None,
+    details: Any = None,
+    retry_after: float | None = None,
+) -> PlatformError:
+    """A platform's HTTP error, classified the same way for every platform: transient statuses
+    are retryable, a 500/504 may have been applied (outcome unknown), and a delay the body does
+    not give comes from the Retry-After header."""
+    status = response.status_code
+    header = response.headers.get("retry-after", "")
+    if retry_after is None and header.isdigit():
+        retry_after = float(header)
+    return PlatformError(
+        platform,
+        message,
+        status=status,
+        code=code,
+        retryable=status in TRANSIENT_STATUSES,
+        retry_after=retry_after,
+        outcome_unknown=status in (500, 504),
+        details=details,
+    )
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from adpilot.errors import PlatformError
-from adpilot.tools.http import TRANSIENT_STATUSES, RetryPolicy, send
+from adpilot.tools.http import RetryPolicy, classified_error, send
 from adpilot.tools.ratelimit import RateLimiter
 
 PLATFORM = "wordpress"
@@ -30,17 +30,7 @@ def parse_wordpress_error(response: httpx.Response) -> PlatformError:
         details = body.get("data")
     except (ValueError, AttributeError):
         message = f"HTTP {status}: {response.text[:200]}"
-    retry_after = float(response.headers["retry-after"]) if response.headers.get("retry-after", "").isdigit() else None
-    return PlatformError(
-        PLATFORM,
-        message,
-        status=status,
-        code=code,
-        retryable=status in TRANSIENT_STATUSES,
-        retry_after=retry_after,
-        outcome_unknown=status in (500, 504),
-        details=details,
-    )
+    return classified_error(PLATFORM, response, message, code=code, details=details)
 
 
 @dataclass(frozen=True)
