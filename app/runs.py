@@ -17,6 +17,18 @@ from adpilot.config import Config
 from adpilot.errors import UsageError
 from adpilot.money import format_micros
 
+STEP_LABELS = {
+    "intake": "checking spend and loading the account",
+    "supervisor": "planning",
+    "bidding": "bidding agent",
+    "creative": "creative agent",
+    "seo": "SEO agent",
+    "compliance": "compliance",
+    "escalate": "waiting for approvals",
+    "apply": "applying decisions",
+    "finalize": "report",
+    "stop": "stopped",
+}
 MEMORY_DEMO = Path(__file__).resolve().parents[1] / "memory" / "knowledge" / "demo"
 
 
@@ -42,8 +54,12 @@ async def maintain(
     if unknown:
         raise UsageError(f"--account {', '.join(unknown)}: not in the configuration's accounts {config.accounts}")
     memory = _open_memory(config, with_memory)
-    results: list[RunResult] = []
-    async with Runner(config, memory=memory) as runner:
+
+    def step(thread: str, node: str) -> None:
+        if progress is not None:
+            progress(f"{thread}: {STEP_LABELS.get(node, node)}")
+
+    async with Runner(config, memory=memory, on_step=step if progress else None) as runner:
         unfinished = [r for r in runner.registry.with_status("running") if r.kind == "maintenance"]
         if unfinished:
             # An earlier pass was interrupted (Ctrl-C, kill -9): finish it, and only it.
@@ -70,7 +86,7 @@ async def maintain(
         )
         if progress:
             progress(f"maintaining {len(accounts)} account(s) and the CMS concurrently")
-        results += await asyncio.gather(*jobs)
+        results = list(await asyncio.gather(*jobs))
     return results
 
 
