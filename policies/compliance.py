@@ -13,6 +13,7 @@ brand pack approves (with its evidence), or the content cites an evidence refere
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -150,6 +151,21 @@ class Finding:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+@functools.lru_cache(maxsize=32)
+def _parse_pack(directory: Path, versions: tuple[tuple[str, int], ...]) -> tuple[dict[str, CopyRules], Brand]:
+    """The pack's rules, parsed once per version of its files (runs share the immutable models)."""
+    rules = {}
+    for file in sorted(directory.glob("copy_rules.*.yaml")):
+        pack = _load(CopyRules, file)
+        assert isinstance(pack, CopyRules)
+        rules[pack.locale] = pack
+    if not rules:
+        raise PolicyError(f"{directory}: no copy_rules.<locale>.yaml in the policy pack")
+    brand = _load(Brand, directory / "brand.yaml")
+    assert isinstance(brand, Brand)
+    return rules, brand
+
+
 def _load(model: type[BaseModel], path: Path) -> BaseModel:
     try:
         data, locator = load_yaml(path)
@@ -205,16 +221,10 @@ class ComplianceEngine:
     def from_pack(
         cls, name_or_path: str = "default", extra_evidence: Sequence[EvidenceResolver] = ()
     ) -> ComplianceEngine:
-        directory = pack_path(name_or_path).parent
-        rules = {}
-        for file in sorted(directory.glob("copy_rules.*.yaml")):
-            pack = _load(CopyRules, file)
-            assert isinstance(pack, CopyRules)
-            rules[pack.locale] = pack
-        if not rules:
-            raise PolicyError(f"{directory}: no copy_rules.<locale>.yaml in the policy pack")
-        brand = _load(Brand, directory / "brand.yaml")
-        assert isinstance(brand, Brand)
+        directory = pack_path(name_or_path).parent.resolve()
+        files = [*sorted(directory.glob("copy_rules.*.yaml")), directory / "brand.yaml"]
+        versions = tuple((f.name, f.stat().st_mtime_ns) for f in files if f.exists())
+        rules, brand = _parse_pack(directory, versions)
         return cls(rules, brand, extra_evidence)
 
     # --- the gate -------------------------------------------------------------------------

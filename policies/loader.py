@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -28,6 +29,12 @@ def load_policy(name_or_path: str = "default") -> Policy:
     if not path.is_file():
         shipped = ", ".join(sorted(p.name for p in PACKS.iterdir() if p.is_dir()))
         raise PolicyError(f"policy pack {name_or_path!r} not found (shipped packs: {shipped}; or give a path)")
+    # Parsed once per version of the file: many concurrent runs share one immutable Policy.
+    return _parse_policy(path.resolve(), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_policy(path: Path, mtime_ns: int) -> Policy:
     try:
         data, locator = load_yaml(path)
     except SourceError as exc:

@@ -285,12 +285,23 @@ def _stat_owner(customer: Customer, resource: str) -> Callable[[str], str | None
     return owner
 
 
-def _add(total: Stat, stat: Stat) -> None:
-    total.impressions += stat.impressions
-    total.clicks += stat.clicks
-    total.cost_micros += stat.cost_micros
-    total.conversions += stat.conversions
-    total.conversions_value_micros += stat.conversions_value_micros
+def _add(total: list[int], stat: Stat) -> None:
+    # Plain ints: adding into validated models re-validated every field on every row.
+    total[0] += stat.impressions
+    total[1] += stat.clicks
+    total[2] += stat.cost_micros
+    total[3] += stat.conversions
+    total[4] += stat.conversions_value_micros
+
+
+def _stat(total: list[int]) -> Stat:
+    return Stat.model_construct(
+        impressions=total[0],
+        clicks=total[1],
+        cost_micros=total[2],
+        conversions=total[3],
+        conversions_value_micros=total[4],
+    )
 
 
 def _metric(stat: Stat, name: str) -> int | float:
@@ -412,24 +423,24 @@ def execute(query: Query, customer: Customer, today: dt.date) -> tuple[list[dict
     rows: list[_Row] = base_rows
     if wants_metrics or by_date:
         owner = _stat_owner(customer, query.resource)
-        totals: dict[tuple[str, str | None], Stat] = {}
+        totals: dict[tuple[str, str | None], list[int]] = {}
         for day, day_stats in customer.stats.items():
             if window is not None and not (window[0] <= dt.date.fromisoformat(day) <= window[1]):
                 continue
             for key, stat in day_stats.items():
                 row_key = owner(key)
                 if row_key is not None:
-                    _add(totals.setdefault((row_key, day if by_date else None), Stat()), stat)
+                    _add(totals.setdefault((row_key, day if by_date else None), [0, 0, 0, 0, 0]), stat)
         if by_date:
             rows = [
-                _Row(row.key, row.entities, row.resource_names, stat, day)
+                _Row(row.key, row.entities, row.resource_names, _stat(total), day)
                 for row in base_rows
-                for (key, day), stat in sorted(totals.items(), key=lambda item: item[0][1] or "")
-                if key == row.key and stat.impressions
+                for (key, day), total in sorted(totals.items(), key=lambda item: item[0][1] or "")
+                if key == row.key and total[0]
             ]
         else:
             for row in base_rows:
-                row.metrics = totals.get((row.key, None), Stat())
+                row.metrics = _stat(totals.get((row.key, None), [0, 0, 0, 0, 0]))
     rows = [
         row for row in rows if all(_matches(row, cond, spec) for cond, spec in filters if cond.field != "segments.date")
     ]
