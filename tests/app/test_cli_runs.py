@@ -133,6 +133,8 @@ def _normalised_world(config_file):
             for ad in customer["ad_group_ads"].values()
         )
     data["google_ads"].pop("next_id")
+    for truth in data["sim"]["customers"].values():  # hidden CTRs of created ads, by group
+        truth["ad_ctr"] = sorted((key.split("~")[0], ctr) for key, ctr in truth["ad_ctr"].items())
     return data
 
 

@@ -26,6 +26,7 @@ from adpilot.text import google_ads_length
 from adpilot.tools.sandbox.envelopes import ads_error, ads_error_response, failure_details
 from adpilot.tools.sandbox.gaql import GaqlError, parse
 from adpilot.tools.sandbox.search import execute
+from adpilot.tools.sandbox.simulate import truth_for_new_ad, truth_for_new_keyword
 from adpilot.tools.sandbox.world import (
     Ad,
     AdGroupAd,
@@ -319,6 +320,8 @@ def _create_ad(sandbox: Sandbox, customer: Customer, body: dict[str, Any]) -> Ca
                 ),
             ),
         )
+        copy = "|".join(a.text for a in (*headlines, *descriptions))
+        truth_for_new_ad(sandbox.world, customer.id, key, copy)
         return resource_name
 
     return apply
@@ -371,6 +374,7 @@ def _create_criterion(sandbox: Sandbox, customer: Customer, body: dict[str, Any]
             cpc_bid_micros=str(bid_micros) if bid_micros is not None else None,
             negative=bool(body.get("negative", False)),
         )
+        truth_for_new_keyword(sandbox.world, customer.id, key)
         return resource_name
 
     return apply

@@ -15,7 +15,7 @@ import datetime as dt
 import math
 import random
 
-from adpilot.tools.sandbox.world import Customer, CustomerTruth, Stat, World
+from adpilot.tools.sandbox.world import Customer, CustomerTruth, KeywordTruth, Stat, World
 
 
 def poisson(rng: random.Random, mean: float) -> int:
@@ -160,3 +160,27 @@ def advance_day(world: World, days: int = 1) -> list[dt.date]:
         simulated.append(day)
         world.sim.today = day + dt.timedelta(days=1)
     return simulated
+
+
+def truth_for_new_ad(world: World, customer_id: str, key: str, copy: str) -> None:
+    """A created ad performs like new copy for the same audience: near its group's other ads.
+
+    Drawn from the copy, not the id, so the same ad performs the same whatever order
+    concurrent runs created it in.
+    """
+    truth = world.sim.customers.setdefault(customer_id, CustomerTruth())
+    group = key.split("~")[0]
+    siblings = [ctr for other, ctr in truth.ad_ctr.items() if other.startswith(f"{group}~") and other != key]
+    base = sum(siblings) / len(siblings) if siblings else 0.04
+    rng = random.Random(f"{world.sim.seed}:{customer_id}:{group}:{copy}")
+    truth.ad_ctr[key] = round(base * rng.uniform(0.6, 1.4), 4)
+
+
+def truth_for_new_keyword(world: World, customer_id: str, key: str) -> None:
+    truth = world.sim.customers.setdefault(customer_id, CustomerTruth())
+    rng = random.Random(f"{world.sim.seed}:{customer_id}:{key}:truth")
+    truth.keywords[key] = KeywordTruth(
+        daily_searches=round(rng.uniform(100, 600), 1),
+        competition_micros=int(rng.uniform(0.6, 1.4) * 1_000_000) // 10_000 * 10_000,
+        cpc_ratio=round(rng.uniform(0.65, 0.9), 3),
+    )
