@@ -31,13 +31,9 @@ test: lint
 	$(BIN)/python -m pytest
 	$(BIN)/adpilot eval evals/scenarios --min-pass-rate 1.0 --report reports/eval.json
 
-# Every benchmark; numbers and commands are recorded in docs/BENCHMARKS.md.
+# Every benchmark and a summary table; numbers and commands are recorded in docs/BENCHMARKS.md.
 bench: $(STAMP)
-	$(BIN)/python bench/guard_overhead.py
-	$(BIN)/python bench/graph_overhead.py
-	$(BIN)/python bench/retrieval_quality.py --backends use+hashing use-multilingual-v3 hashing
-	$(BIN)/python bench/memory_bench.py
-	$(BIN)/python bench/maintenance_scale.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .adpilot
