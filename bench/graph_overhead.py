@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import operator
 import statistics
 import tempfile
@@ -100,6 +101,7 @@ def main() -> None:
         for durability in ("sync", "async", "exit"):
             ours, bare = asyncio.run(measure(options.runs, durability, Path(tmp)))
             print(f"{durability:<10} {ours:>16.2f} {bare:>13.2f} {ours / bare:>6.2f}")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

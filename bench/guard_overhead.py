@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
 import statistics
 import tempfile
 import time
@@ -109,6 +110,7 @@ def main() -> None:
             base = results["raw"][0]
             for name, (p50, p95) in results.items():
                 print(f"{latency:>6}ms  {name:<11} {p50:>9.0f} {p95:>9.0f} {p50 / base:>7.2f}")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
