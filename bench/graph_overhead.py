@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import operator
+import resource
 import statistics
 import tempfile
 import time
