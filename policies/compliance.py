@@ -22,13 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adpilot.errors import PolicyError, SourceError
+from adpilot.errors import PolicyError
 from adpilot.pii import find_pii
 from adpilot.policies.content import Content, ContentVerdict
-from adpilot.policies.loader import pack_path
-from adpilot.sources import format_validation_error, load_yaml
+from adpilot.policies.loader import load_model, pack_path
 from adpilot.text import google_ads_length
 
 Severity = Literal["fail", "needs_review"]
@@ -156,25 +155,11 @@ def _parse_pack(directory: Path, versions: tuple[tuple[str, int], ...]) -> tuple
     """The pack's rules, parsed once per version of its files (runs share the immutable models)."""
     rules = {}
     for file in sorted(directory.glob("copy_rules.*.yaml")):
-        pack = _load(CopyRules, file)
-        assert isinstance(pack, CopyRules)
+        pack = load_model(CopyRules, file, what="CopyRules rules")
         rules[pack.locale] = pack
     if not rules:
         raise PolicyError(f"{directory}: no copy_rules.<locale>.yaml in the policy pack")
-    brand = _load(Brand, directory / "brand.yaml")
-    assert isinstance(brand, Brand)
-    return rules, brand
-
-
-def _load(model: type[BaseModel], path: Path) -> BaseModel:
-    try:
-        data, locator = load_yaml(path)
-    except SourceError as exc:
-        raise PolicyError(str(exc)) from exc
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise PolicyError(format_validation_error(exc, locator, what=f"{model.__name__} rules")) from exc
+    return rules, load_model(Brand, directory / "brand.yaml", what="Brand rules")
 
 
 _EMOJI = re.compile(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from adpilot.errors import PolicyError, SourceError
 from adpilot.policies.model import Policy
 from adpilot.sources import format_validation_error, load_yaml
 
 PACKS = Path(__file__).resolve().parent / "packs"
+M = TypeVar("M", bound=BaseModel)
 
 
 def pack_path(name_or_path: str) -> Path:
@@ -35,11 +37,16 @@ def load_policy(name_or_path: str = "default") -> Policy:
 
 @functools.lru_cache(maxsize=32)
 def _parse_policy(path: Path, mtime_ns: int) -> Policy:
+    return load_model(Policy, path, what="policy pack")
+
+
+def load_model(model: type[M], path: Path, *, what: str) -> M:
+    """A YAML file of a policy pack as a validated model; errors name the file, line and key."""
     try:
         data, locator = load_yaml(path)
     except SourceError as exc:
         raise PolicyError(str(exc)) from exc
     try:
-        return Policy.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise PolicyError(format_validation_error(exc, locator, what="policy pack")) from exc
+        raise PolicyError(format_validation_error(exc, locator, what=what)) from exc
