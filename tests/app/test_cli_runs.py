@@ -168,5 +168,11 @@ def test_demo_from_nothing(tmp_path, monkeypatch, capsys):
         "5. The audit trail",
     ):
         assert section in out
-    assert main(["demo"]) == 0  # again: the earlier state is archived, not mixed in
-    assert (tmp_path / ".adpilot" / "archive").is_dir()
+    # again, as a person would (a new process): the earlier state is archived, not mixed in
+    again = subprocess.run(
+        [sys.executable, "-m", "adpilot.app.cli", "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "earlier demo state moved to" in again.stdout and (tmp_path / ".adpilot" / "archive").is_dir()
+    # in the same process, archiving under an open Chroma store is refused, not half-done
+    assert main(["demo"]) == 2
