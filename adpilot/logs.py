@@ -67,7 +67,3 @@ def get_logger(name: str | None = None) -> Any:
 def bind(**context: Any) -> None:
     """Bind run/thread/agent/tool identifiers to every following log line of this context."""
     structlog.contextvars.bind_contextvars(**context)
-
-
-def unbind(*keys: str) -> None:
-    structlog.contextvars.unbind_contextvars(*keys)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -196,7 +195,3 @@ def _import(module: str, class_name: str, extra: str) -> Any:
         return getattr(__import__(module, fromlist=[class_name]), class_name)
     except ImportError as exc:
         raise ConfigError(f"this model needs the optional extra: pip install 'adpilot[{extra}]'") from exc
-
-
-def new_call_id() -> str:
-    return f"call-{uuid.uuid4().hex[:10]}"

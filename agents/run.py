@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -228,7 +227,3 @@ class Runner:
         app = await self._app_for(thread_id)
         completed = await self._drive(app, None, thread_id, max_steps_this_call)
         return await self._result(app, thread_id, completed)
-
-
-def state_paths(state_dir: Path) -> dict[str, Path]:
-    return {"checkpoints": state_dir / CHECKPOINTS, "registry": state_dir / REGISTRY, "audit": state_dir / AUDIT}

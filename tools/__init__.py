@@ -1,1 +1,31 @@
-"""Platform clients, the tool registry, the Guard and the audit log."""
+"""Platform clients, the tool catalogue, the Guard, the audit log and rollback."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Public names, imported on first use so that importing one submodule stays cheap.
+_EXPORTS = {
+    "Guard": "adpilot.tools.guard",
+    "RunScope": "adpilot.tools.guard",
+    "Approval": "adpilot.tools.guard",
+    "build_guard": "adpilot.tools.guard",
+    "AuditLog": "adpilot.tools.audit",
+    "Platforms": "adpilot.tools.platforms",
+    "connect": "adpilot.tools.platforms",
+    "ToolResult": "adpilot.tools.result",
+    "ToolError": "adpilot.tools.result",
+    "CATALOGUE": "adpilot.tools.catalogue",
+    "GoogleAdsClient": "adpilot.tools.google_ads",
+    "WordPressClient": "adpilot.tools.wordpress",
+    "rollback_run": "adpilot.tools.rollback",
+    "governed_tools": "adpilot.tools.langchain_tools",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -42,11 +42,18 @@ def test_sandbox_show_json_is_one_document(capsys, tmp_path, monkeypatch):
     assert [a["customer_id"] for a in data["accounts"]] == [DE, "4445556666"]
 
 
-def test_demo_json_is_one_document(capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
-    assert main(["demo", "--json"]) == 0
-    runs = json.loads(capsys.readouterr().out)
+def test_demo_json_is_one_document(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "ADPILOT_CONFIG"}
+    done = subprocess.run(
+        [sys.executable, "-m", "adpilot.app.cli", "demo", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads(done.stdout)
     assert {r["status"] for r in runs} == {"done", "waiting"}
 
 

@@ -155,11 +155,22 @@ def test_kill_9_mid_run_then_restart_ends_like_an_uninterrupted_run(tmp_path):
     assert keys and len(keys) == len(set(keys))
 
 
-def test_demo_from_nothing(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
+def _demo(cwd, *extra):
+    env = {k: v for k, v in os.environ.items() if k != "ADPILOT_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "adpilot.app.cli", "demo", *extra],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_demo_from_nothing(tmp_path, monkeypatch):
+    # Each demo is its own process, as for a person (Chroma's native state is per process).
+    first = _demo(tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
     for section in (
         "1. The sandbox world",
         "2. Knowledge base: ingested 6 documents",
@@ -167,12 +178,17 @@ def test_demo_from_nothing(tmp_path, monkeypatch, capsys):
         "4. 3 change(s) wait",
         "5. The audit trail",
     ):
-        assert section in out
-    # again, as a person would (a new process): the earlier state is archived, not mixed in
-    again = subprocess.run(
-        [sys.executable, "-m", "adpilot.app.cli", "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
+        assert section in first.stdout
+    again = _demo(tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "earlier demo state moved to" in again.stdout and (tmp_path / ".adpilot" / "archive").is_dir()
-    # in the same process, archiving under an open Chroma store is refused, not half-done
+
+
+def test_demo_refuses_to_archive_under_an_open_store(tmp_path, monkeypatch):
+    import chromadb  # noqa: F401 - a process that has Chroma loaded
+
+    (tmp_path / ".adpilot" / "chroma").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
     assert main(["demo"]) == 2
+    assert (tmp_path / ".adpilot" / "chroma").is_dir()  # nothing was moved
