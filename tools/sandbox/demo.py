@@ -348,8 +348,13 @@ def _cms(today: dt.date) -> Cms:
 
 def build_demo_world(seed: int = 7, *, history_days: int = 28) -> World:
     """Anchors + hidden truth from ``seed`` + ``history_days`` simulated days before 2026-11-01."""
-    rng = random.Random(seed)
     customers = {c.id: c for c in (_alpine_de(), _alpine_at())}
+    return simulated_world(customers, random.Random(seed), seed=seed, history_days=history_days)
+
+
+def simulated_world(customers: dict[str, Customer], rng: random.Random, *, seed: int, history_days: int) -> World:
+    """The demo shop's CMS plus ``customers``, with hidden truth drawn from ``rng`` and
+    ``history_days`` simulated days that end on the eve of 2026-11-01."""
     world = World(
         google_ads=GoogleAds(customers=customers),
         cms=_cms(DEMO_TODAY),

@@ -6,12 +6,10 @@ truth is drawn like the demo world's, then ``history_days`` days are simulated.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 
-from adpilot.tools.sandbox.demo import DEMO_TODAY, _cms, _CustomerBuilder, _truth
-from adpilot.tools.sandbox.simulate import advance_day
-from adpilot.tools.sandbox.world import GoogleAds, Sim, World
+from adpilot.tools.sandbox.demo import _CustomerBuilder, simulated_world
+from adpilot.tools.sandbox.world import World
 
 _CALLS = ("Beratung im Shop", "Jetzt Größe finden")
 _PROMISE = "30 Tage Rückgaberecht und persönliche Beratung."
@@ -42,12 +40,4 @@ def synthetic_world(accounts: int, campaigns: int, *, seed: int = 11, history_da
                 bid = f"{rng.uniform(0.6, 1.4):.2f}"
                 builder.keyword(group, str(400000 + base * 2 + n), f"{product.lower()} {c} {n}", "PHRASE", bid)
         customers[builder.id] = builder.customer
-    world = World(
-        google_ads=GoogleAds(customers=customers),
-        cms=_cms(DEMO_TODAY),
-        sim=Sim(seed=seed, today=DEMO_TODAY - dt.timedelta(days=history_days)),
-    )
-    for cid, customer in customers.items():
-        world.sim.customers[cid] = _truth(rng, customer)
-    advance_day(world, history_days)
-    return world
+    return simulated_world(customers, rng, seed=seed, history_days=history_days)
