@@ -7,6 +7,7 @@ OAuth access token. Money stays in integer micros; int64 strings from the wire b
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,12 +159,22 @@ class GoogleAdsClient:
 
     async def _post(self, customer_id: str, path: str, body: dict[str, Any], *, safe_to_repeat: bool) -> Any:
         url = f"/{self.api_version}/customers/{customer_id}/{path}"
+        return await self._send(
+            lambda: self.http.post(url, json=body, headers=self._headers),
+            limiter_key=f"{PLATFORM}:{customer_id}",
+            safe_to_repeat=safe_to_repeat,
+        )
+
+    async def _send(
+        self, request: Callable[[], Awaitable[httpx.Response]], *, limiter_key: str, safe_to_repeat: bool
+    ) -> Any:
+        """One request through the shared limiter, timeout and retry policy; the JSON body."""
         response = await send(
             self.http,
-            lambda: self.http.post(url, json=body, headers=self._headers),
+            request,
             platform=PLATFORM,
             limiter=self.limiter,
-            limiter_key=f"{PLATFORM}:{customer_id}",
+            limiter_key=limiter_key,
             timeout_s=self.timeout_s,
             retry=self.retry,
             safe_to_repeat=safe_to_repeat,
@@ -416,15 +427,9 @@ class GoogleAdsClient:
         )
 
     async def list_accessible_customers(self) -> list[str]:
-        response = await send(
-            self.http,
+        body = await self._send(
             lambda: self.http.get(f"/{self.api_version}/customers:listAccessibleCustomers", headers=self._headers),
-            platform=PLATFORM,
-            limiter=self.limiter,
             limiter_key=PLATFORM,
-            timeout_s=self.timeout_s,
-            retry=self.retry,
             safe_to_repeat=True,
-            parse_error=parse_google_ads_error,
         )
-        return [name.rsplit("/", 1)[1] for name in response.json().get("resourceNames", [])]
+        return [name.rsplit("/", 1)[1] for name in body.get("resourceNames", [])]
