@@ -8,13 +8,16 @@ a :class:`Locator` that maps a key path (as pydantic reports it) back to a line 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from adpilot.errors import SourceError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 @dataclass(frozen=True)
@@ -23,11 +26,16 @@ class Locator:
 
     source: str
     root: yaml.Node | None
+    prefix: tuple[str | int, ...] = ()
+
+    def within(self, path: Sequence[str | int]) -> Locator:
+        """A locator whose key paths start at ``path``: one document of several in a list."""
+        return replace(self, prefix=(*self.prefix, *path))
 
     def line(self, path: Sequence[str | int]) -> int | None:
         node = self.root
         best = node.start_mark.line + 1 if node is not None else None
-        for key in path:
+        for key in (*self.prefix, *path):
             node = _child(node, key)
             if node is None:
                 break
@@ -73,7 +81,7 @@ def load_yaml(path: Path) -> tuple[Any, Locator]:
 def format_validation_error(
     exc: Exception, locator: Locator, *, what: str, origins: dict[str, str] | None = None
 ) -> str:
-    """Render a pydantic ValidationError as one line per problem: where, key, value, expected.
+    """Render a pydantic ValidationError under a ``<source>: invalid <what>:`` header.
 
     ``origins`` maps dotted keys to another source (an environment variable) that set them.
     """
@@ -81,7 +89,12 @@ def format_validation_error(
 
     if not isinstance(exc, ValidationError):
         return f"{locator.source}: invalid {what}: {exc}"
-    lines = [f"{locator.source}: invalid {what}:"]
+    return "\n".join([f"{locator.source}: invalid {what}:", *validation_problems(exc, locator, origins)])
+
+
+def validation_problems(exc: ValidationError, locator: Locator, origins: dict[str, str] | None = None) -> list[str]:
+    """One indented line per problem: where (line or ``$ENV``), key, message, offending value."""
+    lines = []
     for error in exc.errors(include_url=False):
         loc = [part for part in error["loc"] if not isinstance(part, str) or part[:1] != "["]
         key = ".".join(str(part) for part in loc) or "(top level)"
@@ -91,4 +104,4 @@ def format_validation_error(
         value = error.get("input")
         shown = "" if error["type"] == "missing" else f" (got {value!r})"
         lines.append(f"  {where}{key}: {error['msg']}{shown}")
-    return "\n".join(lines)
+    return lines

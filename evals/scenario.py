@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from adpilot.errors import SourceError
-from adpilot.sources import Locator, format_validation_error, load_yaml
+from adpilot.sources import Locator, load_yaml, validation_problems
 
 CHECKS = (
     "state",
@@ -153,40 +153,26 @@ def _validate_check(name: str, value: Any, index: int) -> None:
         raise ValueError(f"{where} takes a whole number")
 
 
-def _parse_one(data: Any, locator: Locator, path: list[str | int], source: str) -> Scenario:
+def _parse_one(data: Any, locator: Locator) -> Scenario:
+    """One scenario; ``locator`` is scoped to it, so reported lines are the file's own."""
+    line = locator.line([])
     if not isinstance(data, dict):
-        line = locator.line(path)
-        raise SourceError("a scenario must be a mapping", source=source, line=line)
+        raise SourceError("a scenario must be a mapping", source=locator.source, line=line)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        message = format_validation_error(exc, _Prefixed(locator, path), what="scenario")
-        raise SourceError(
-            message.split(": invalid ", 1)[1] if ": invalid " in message else message,
-            source=source,
-            line=locator.line(path),
-        ) from exc
-    scenario.source = source
-    scenario.line = locator.line(path)
+        message = "\n".join(["scenario:", *validation_problems(exc, locator)])
+        raise SourceError(message, source=locator.source, line=line) from exc
+    scenario.source = locator.source
+    scenario.line = line
     return scenario
-
-
-class _Prefixed(Locator):
-    """A locator for one scenario inside a list: key paths are relative to that scenario."""
-
-    def __init__(self, inner: Locator, prefix: list[str | int]) -> None:
-        super().__init__(inner.source, inner.root)
-        object.__setattr__(self, "_prefix", prefix)
-
-    def line(self, path: Any) -> int | None:
-        return super().line([*object.__getattribute__(self, "_prefix"), *path])
 
 
 def load_file(path: Path) -> list[Scenario]:
     data, locator = load_yaml(path)
     if isinstance(data, list):
-        return [_parse_one(item, locator, [index], str(path)) for index, item in enumerate(data)]
-    return [_parse_one(data, locator, [], str(path))]
+        return [_parse_one(item, locator.within([index])) for index, item in enumerate(data)]
+    return [_parse_one(data, locator)]
 
 
 def load_scenarios(paths: list[Path]) -> list[Scenario]:
