@@ -5,17 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from adpilot.agents.state import RunState
+from adpilot.tools.catalogue import CATALOGUE
 
-MUTATING = {
-    "set_campaign_budget",
-    "set_campaign_status",
-    "set_keyword_bid",
-    "set_ad_status",
-    "create_responsive_search_ad",
-    "create_draft",
-    "update_post",
-    "publish_post",
-}
+# Tools that change a platform; read and meta tools never appear in "changed" or "denied".
+MUTATING = frozenset(spec.name for spec in CATALOGUE if spec.mutates)
 
 
 def build_report(state: RunState, *, stop: str | None) -> dict[str, Any]:
