@@ -21,9 +21,6 @@ class Ruling:
     rule: str
     reason: str
 
-    def __bool__(self) -> bool:  # a ruling is "truthy" when it restricts
-        return self.decision != "allow"
-
 
 ALLOW = Ruling("allow", "allow", "within policy")
 
