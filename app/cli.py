@@ -123,7 +123,7 @@ def cmd_approvals_list(args: argparse.Namespace) -> int:
     config = _load_config(args)
     import asyncio
 
-    from adpilot.app.runs import _target, list_approvals
+    from adpilot.app.runs import describe_target, list_approvals
     from adpilot.app.tables import table
 
     pending = asyncio.run(list_approvals(config))
@@ -135,7 +135,7 @@ def cmd_approvals_list(args: argparse.Namespace) -> int:
         print(
             table(
                 ["id", "run", "tool", "target", "reason"],
-                [[p["id"], p["thread_id"], p["tool"], _target(p), p["reason"][:70]] for p in pending],
+                [[p["id"], p["thread_id"], p["tool"], describe_target(p), p["reason"][:70]] for p in pending],
             )
         )
     return EXIT_OK

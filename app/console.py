@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from adpilot.agents.run import Runner, RunResult
 from adpilot.agents.stop import KillSwitch
-from adpilot.app.runs import _open_memory, _target
+from adpilot.app.runs import describe_target, open_memory
 from adpilot.config import Config
 
 HELP = """/approvals            what waits for a person
@@ -84,7 +84,7 @@ class Console:
         if result.answer:
             self.say(result.answer)
         for item in result.pending:
-            self.say(f"⏸  waiting for approval: {item['tool']} {_target(item)} — {item['reason']}")
+            self.say(f"⏸  waiting for approval: {item['tool']} {describe_target(item)} — {item['reason']}")
             self.say(f"   /approve {item['id']}   /reject {item['id']} [reason]")
         if result.status == "stopped":
             self.say(f"■ run stopped: {result.report.get('stop_reason')}")
@@ -111,7 +111,7 @@ class Console:
             if not waiting:
                 self.say("nothing waits for approval")
             for thread, item in waiting:
-                self.say(f"{item['id']}  {item['tool']} {_target(item)} — {item['reason']} (run {thread})")
+                self.say(f"{item['id']}  {item['tool']} {describe_target(item)} — {item['reason']} (run {thread})")
         elif text.startswith(("/approve ", "/reject ")):
             command, _, rest = text.partition(" ")
             pending_id, _, reason = rest.strip().partition(" ")
@@ -147,7 +147,7 @@ async def _loop(config: Config, with_memory: bool, stdin: TextIO, out: TextIO) -
         print(f"  · {NODE_LABELS.get(node, node)}", file=out, flush=True)
 
     async with Runner(
-        config, memory=_open_memory(config, with_memory), on_step=step, approver="console operator"
+        config, memory=open_memory(config, with_memory), on_step=step, approver="console operator"
     ) as runner:
         console = Console(config, runner, out)
         console.say(f"adpilot console — {len(console.history)} earlier message(s) in this session; /help for commands")

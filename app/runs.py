@@ -32,7 +32,8 @@ STEP_LABELS = {
 MEMORY_DEMO = Path(__file__).resolve().parents[1] / "memory" / "knowledge" / "demo"
 
 
-def _open_memory(config: Config, enabled: bool) -> Any:
+def open_memory(config: Config, enabled: bool) -> Any:
+    """The configured memory store, or None; Chroma is imported only when memory is on."""
     if not enabled:
         return None
     from adpilot.memory.store import MemoryStore
@@ -53,7 +54,7 @@ async def maintain(
     unknown = sorted(set(accounts) - set(config.accounts))
     if unknown:
         raise UsageError(f"--account {', '.join(unknown)}: not in the configuration's accounts {config.accounts}")
-    memory = _open_memory(config, with_memory)
+    memory = open_memory(config, with_memory)
 
     def step(thread: str, node: str) -> None:
         if progress is not None:
@@ -101,20 +102,25 @@ def render_reports(results: list[RunResult]) -> str:
             + (f" — stopped: {report['stop_reason']}" if report.get("stop_reason") else "")
         )
         if report["applied"]:
-            rows = [[a["role"], a["tool"], _target(a), a["rationale"][:90], a["audit_seq"]] for a in report["applied"]]
+            rows = [
+                [a["role"], a["tool"], describe_target(a), a["rationale"][:90], a["audit_seq"]]
+                for a in report["applied"]
+            ]
             out.append("applied:\n" + table(["role", "tool", "target", "why", "audit"], rows))
         if report["dry_run"]:
-            rows = [[a["role"], a["tool"], _target(a), a["rationale"][:90]] for a in report["dry_run"]]
+            rows = [[a["role"], a["tool"], describe_target(a), a["rationale"][:90]] for a in report["dry_run"]]
             out.append("would apply (dry run):\n" + table(["role", "tool", "target", "why"], rows))
         if report["pending_approvals"]:
-            rows = [[p["id"], p["tool"], _target(p), p["reason"][:80]] for p in report["pending_approvals"]]
+            rows = [[p["id"], p["tool"], describe_target(p), p["reason"][:80]] for p in report["pending_approvals"]]
             out.append(
                 "waiting for approval (adpilot approvals approve ID):\n"
                 + table(["id", "tool", "target", "reason"], rows)
             )
         for key, title in (("denied", "denied"), ("failed", "failed"), ("rejected", "rejected")):
             if report[key]:
-                rows = [[a["tool"], _target(a), (a.get("error") or {}).get("message", "")[:90]] for a in report[key]]
+                rows = [
+                    [a["tool"], describe_target(a), (a.get("error") or {}).get("message", "")[:90]] for a in report[key]
+                ]
                 out.append(f"{title}:\n" + table(["tool", "target", "reason"], rows))
         for anomaly in report["anomalies"]:
             spent = format_micros(anomaly["cost_micros_yesterday"])
@@ -128,7 +134,8 @@ def render_reports(results: list[RunResult]) -> str:
     return "\n".join(out)
 
 
-def _target(entry: dict[str, Any]) -> str:
+def describe_target(entry: dict[str, Any]) -> str:
+    """What a proposal or applied change touches, in one short operator-readable phrase."""
     args = entry["args"]
     for key in ("budget_id", "campaign_id", "post_id"):
         if key in args:
@@ -164,7 +171,7 @@ async def list_approvals(config: Config) -> list[dict[str, Any]]:
 
 
 async def decide(config: Config, pending_id: str, decision: str, reason: str, approver: str) -> RunResult:
-    async with Runner(config, memory=_open_memory(config, False), approver=approver) as runner:
+    async with Runner(config, memory=open_memory(config, False), approver=approver) as runner:
         record = runner.registry.find_pending(pending_id)
         if record is None:
             raise UsageError(f"no pending approval {pending_id!r} (see `adpilot approvals list`)")
@@ -175,7 +182,7 @@ async def decide(config: Config, pending_id: str, decision: str, reason: str, ap
 
 
 async def chat_once(config: Config, text: str, *, with_memory: bool) -> RunResult:
-    async with Runner(config, memory=_open_memory(config, with_memory)) as runner:
+    async with Runner(config, memory=open_memory(config, with_memory)) as runner:
         return await runner.start({"kind": "chat", "text": text})
 
 
