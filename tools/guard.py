@@ -64,6 +64,16 @@ class Approval:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One call as every audit row of it names it: the role, the tool, the arguments, their hash."""
+
+    role: str
+    tool: str
+    args: dict[str, Any]
+    digest: str
+
+
 def call_hash(tool: str, args: Any) -> str:
     return hashlib.sha256(f"{tool}\n{canonical(args)}".encode()).hexdigest()[:32]
 
@@ -121,11 +131,8 @@ class Guard:
     def record_rejection(self, role: str, tool: str, args: dict[str, Any], reason: str, approver: str) -> int:
         """A person rejected an escalated call: that, too, is a decision in the audit log."""
         return self._row(
+            _Call(role, tool, args, call_hash(tool, args)),
             "decision",
-            role,
-            tool,
-            args,
-            call_hash(tool, args),
             decision="reject",
             rule="approval.rejected",
             reason=f"rejected by {approver}: {reason}" if reason else f"rejected by {approver}",
@@ -137,47 +144,30 @@ class Guard:
         return [spec for spec in self.tools.values() if spec.scope is None or covers(scopes, spec.scope)]
 
     # --- audit helpers ----------------------------------------------------------------
-    def _fields(self, kind: str, role: str, tool: str, args: Any, digest: str, **fields: Any) -> dict[str, Any]:
+    def _fields(self, call: _Call, kind: str, **fields: Any) -> dict[str, Any]:
         return {
             "kind": kind,
             "run_id": self.run.run_id,
             "thread_id": self.run.thread_id,
             "actor": self.run.actor,
-            "role": role,
-            "tool": tool,
-            "args": args if isinstance(args, dict) else {"_raw": args},
-            "call_hash": digest,
+            "role": call.role,
+            "tool": call.tool,
+            "args": call.args,
+            "call_hash": call.digest,
             "policy_hash": self.policy_hash,
             **fields,
         }
 
-    def _row(self, kind: str, role: str, tool: str, args: Any, digest: str, **fields: Any) -> int:
-        (seq,) = self.audit.append_many([self._fields(kind, role, tool, args, digest, **fields)])
+    def _row(self, call: _Call, kind: str, **fields: Any) -> int:
+        (seq,) = self.audit.append_many([self._fields(call, kind, **fields)])
         return seq
 
-    def _refuse(
-        self,
-        role: str,
-        tool: str,
-        args: Any,
-        digest: str,
-        decision: Decision,
-        error: ToolError,
-        entity: str | None = None,
-    ) -> ToolResult:
-        seq = self._row(
-            "decision",
-            role,
-            tool,
-            args,
-            digest,
-            decision=decision,
-            rule=error.rule,
-            reason=error.message,
-            entity=entity,
+    def _refuse(self, call: _Call, decision: Decision, error: ToolError, entity: str | None = None) -> ToolResult:
+        seq = self._row(call, "decision", decision=decision, rule=error.rule, reason=error.message, entity=entity)
+        _log.info(
+            "guard.refused", role=call.role, tool=call.tool, decision=decision, rule=error.rule, reason=error.message
         )
-        _log.info("guard.refused", role=role, tool=tool, decision=decision, rule=error.rule, reason=error.message)
-        return ToolResult(tool, decision, error=error, call_hash=digest, audit_seq=seq)
+        return ToolResult(call.tool, decision, error=error, call_hash=call.digest, audit_seq=seq)
 
     # --- the one entry point ----------------------------------------------------------------
     async def call(
@@ -194,44 +184,37 @@ class Guard:
         if spec is None:
             known = ", ".join(s.name for s in self.tools_for(role))
             error = ToolError("unknown_tool", f"there is no tool {tool!r}; your tools are: {known}", "tool.unknown")
-            return self._refuse(role, tool, raw, call_hash(tool, raw), "deny", error)
+            return self._refuse(_Call(role, tool, raw, call_hash(tool, raw)), "deny", error)
         try:
             parsed = spec.args.model_validate(raw)
         except ValidationError as exc:
             error = ToolError("invalid_arguments", _validation_message(exc), "tool.arguments")
-            return self._refuse(role, tool, raw, call_hash(tool, raw), "deny", error)
+            return self._refuse(_Call(role, tool, raw, call_hash(tool, raw)), "deny", error)
         clean = parsed.model_dump(mode="json")
-        digest = call_hash(tool, clean)
+        call = _Call(role, tool, clean, call_hash(tool, clean))
 
         scopes = self.policy.scopes(role)
         if spec.scope is not None and not covers(scopes, spec.scope):
             error = ToolError("denied", f"role {role!r} lacks the scope {spec.scope!r} that {tool} needs", "scope.role")
-            return self._refuse(role, tool, clean, digest, "deny", error)
+            return self._refuse(call, "deny", error)
         customer_id = clean.get("customer_id")
         if customer_id is not None and (
             customer_id not in self.run.accounts or not self.policy.allows_account(customer_id)
         ):
             error = ToolError("denied", f"customer {customer_id} is not an account of this run", "scope.account")
-            return self._refuse(role, tool, clean, digest, "deny", error)
+            return self._refuse(call, "deny", error)
 
         if spec.kind == "read":
-            return await self._read(role, spec, parsed, clean, digest)
+            return await self._read(call, spec, parsed)
         if spec.kind == "meta":
-            seq = self._row(
-                "decision",
-                role,
-                tool,
-                clean,
-                digest,
-                decision="escalate",
-                rule="agent.escalate",
-                reason=clean.get("reason"),
-            )
-            return ToolResult(tool, "escalate", await spec.run(self.context, parsed), call_hash=digest, audit_seq=seq)
-        return await self._mutate(role, spec, parsed, clean, digest, proposal_id, approval)
+            seq = self._row(call, "decision", decision="escalate", rule="agent.escalate", reason=clean.get("reason"))
+            data = await spec.run(self.context, parsed)
+            return ToolResult(tool, "escalate", data, call_hash=call.digest, audit_seq=seq)
+        return await self._mutate(call, spec, parsed, proposal_id, approval)
 
-    async def _read(self, role: str, spec: ToolSpec, parsed: Any, clean: dict[str, Any], digest: str) -> ToolResult:
-        seq = self._row("decision", role, spec.name, clean, digest, decision="allow", rule="read")
+    async def _read(self, call: _Call, spec: ToolSpec, parsed: Any) -> ToolResult:
+        digest = call.digest
+        seq = self._row(call, "decision", decision="allow", rule="read")
         try:
             data = await spec.run(self.context, parsed)
         except PlatformError as exc:
@@ -241,7 +224,7 @@ class Guard:
                 spec.name, "allow", error=ToolError("unavailable", str(exc)), call_hash=digest, audit_seq=seq
             )
         if data is None:
-            error = ToolError("not_found", f"{spec.name}: nothing found for {clean}", "entity.not_found")
+            error = ToolError("not_found", f"{spec.name}: nothing found for {call.args}", "entity.not_found")
             return ToolResult(spec.name, "allow", error=error, call_hash=digest, audit_seq=seq)
         return ToolResult(spec.name, "allow", data, call_hash=digest, audit_seq=seq)
 
@@ -264,24 +247,14 @@ class Guard:
         return strictest(*rulings), extra
 
     async def _mutate(
-        self,
-        role: str,
-        spec: ToolSpec,
-        parsed: Any,
-        clean: dict[str, Any],
-        digest: str,
-        proposal_id: str | None,
-        approval: Approval | None,
+        self, call: _Call, spec: ToolSpec, parsed: Any, proposal_id: str | None, approval: Approval | None
     ) -> ToolResult:
-        tool = spec.name
+        tool, digest = call.tool, call.digest
         key = f"{self.run.thread_id}:{proposal_id}" if proposal_id else None
         if key is not None and (done := self.audit.completed(key)) is not None:
             seq = self._row(
+                call,
                 "decision",
-                role,
-                tool,
-                clean,
-                digest,
                 decision="allow",
                 rule="idempotency.replay",
                 reason=f"already executed as audit row {done.seq}",
@@ -295,11 +268,8 @@ class Guard:
             assessment = await spec.assess(self.context, parsed)
         except PlatformError as exc:
             seq = self._row(
+                call,
                 "decision",
-                role,
-                tool,
-                clean,
-                digest,
                 decision="deny",
                 rule="state.unavailable",
                 reason=f"could not read the current state: {exc}",
@@ -307,9 +277,9 @@ class Guard:
             return ToolResult(tool, "deny", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
         if assessment.not_found:
             error = ToolError("not_found", assessment.not_found, "entity.not_found")
-            return self._refuse(role, tool, clean, digest, "deny", error, assessment.entity)
+            return self._refuse(call, "deny", error, assessment.entity)
 
-        ruling, extra = self._rulings(role, spec, assessment)
+        ruling, extra = self._rulings(call.role, spec, assessment)
         if ruling.decision == "escalate" and approval is not None:
             if approval.call_hash == digest:
                 ruling = Ruling("allow", "approval", f"approved by {approval.approver}: {ruling.reason}")
@@ -319,7 +289,7 @@ class Guard:
             ruling = Ruling("deny", "run.halted", f"the run is stopping ({halt}); no further changes")
         if ruling.decision == "deny":
             error = ToolError("denied", ruling.reason, ruling.rule, extra or None)
-            return self._refuse(role, tool, clean, digest, "deny", error, assessment.entity)
+            return self._refuse(call, "deny", error, assessment.entity)
         if ruling.decision == "escalate":
             error = ToolError(
                 "escalated",
@@ -327,16 +297,13 @@ class Guard:
                 ruling.rule,
                 {"call_hash": digest, **extra} if extra else {"call_hash": digest},
             )
-            return self._refuse(role, tool, clean, digest, "escalate", error, assessment.entity)
+            return self._refuse(call, "escalate", error, assessment.entity)
 
         common = {"entity": assessment.entity, "before": assessment.before, "after": assessment.after}
         if assessment.noop:
             seq = self._row(
+                call,
                 "decision",
-                role,
-                tool,
-                clean,
-                digest,
                 decision="allow",
                 rule="noop",
                 reason="already in the requested state; nothing to change",
@@ -345,15 +312,12 @@ class Guard:
             data = {"changed": False, "current": assessment.before}
             return ToolResult(tool, "allow", data, call_hash=digest, audit_seq=seq)
         if self.run.dry_run:
-            return await self._dry_run(role, spec, parsed, clean, digest, ruling, common)
+            return await self._dry_run(call, spec, parsed, ruling, common)
 
         key = key or f"{self.run.thread_id}:{uuid.uuid4().hex}"
         decision_row = self._fields(
+            call,
             "decision",
-            role,
-            tool,
-            clean,
-            digest,
             decision="allow",
             rule=ruling.rule,
             reason=ruling.reason,
@@ -365,11 +329,8 @@ class Guard:
             found = await spec.reconcile(self.context, parsed)
             if found is not None:
                 seq = self._row(
+                    call,
                     "result",
-                    role,
-                    tool,
-                    clean,
-                    digest,
                     status="ok",
                     result=found,
                     idempotency_key=key,
@@ -377,33 +338,30 @@ class Guard:
                     **common,
                 )
                 return ToolResult(tool, "allow", found, call_hash=digest, audit_seq=seq, replayed=True)
-            self._row("intent", role, tool, clean, digest, idempotency_key=key, **common)
+            self._row(call, "intent", idempotency_key=key, **common)
         else:
             # The decision and the intent commit together, before the side effect.
-            intent_row = self._fields("intent", role, tool, clean, digest, idempotency_key=key, **common)
+            intent_row = self._fields(call, "intent", idempotency_key=key, **common)
             self.audit.append_many([decision_row, intent_row])
         try:
             data = await spec.run(self.context, parsed)
         except PlatformError as exc:
-            if customer := clean.get("customer_id"):
+            if customer := call.args.get("customer_id"):
                 self.context.state.invalidate_prefix(f"google_ads:{customer}:")
             status = "unknown" if exc.outcome_unknown else "error"
             seq = self._row(
+                call,
                 "result",
-                role,
-                tool,
-                clean,
-                digest,
                 status=status,
                 idempotency_key=key,
                 result={"error": str(exc), "code": exc.code},
                 **common,
             )
             return ToolResult(tool, "allow", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
-        seq = self._row("result", role, tool, clean, digest, status="ok", result=data, idempotency_key=key, **common)
+        seq = self._row(call, "result", status="ok", result=data, idempotency_key=key, **common)
         _log.info(
             "guard.executed",
-            role=role,
+            role=call.role,
             tool=tool,
             entity=assessment.entity,
             audit_seq=seq,
@@ -413,14 +371,7 @@ class Guard:
         return ToolResult(tool, "allow", data, call_hash=digest, audit_seq=seq)
 
     async def _dry_run(
-        self,
-        role: str,
-        spec: ToolSpec,
-        parsed: Any,
-        clean: dict[str, Any],
-        digest: str,
-        ruling: Ruling,
-        common: dict[str, Any],
+        self, call: _Call, spec: ToolSpec, parsed: Any, ruling: Ruling, common: dict[str, Any]
     ) -> ToolResult:
         data: Any = {"would_change": common["entity"], "from": common["before"], "to": common["after"]}
         if spec.dry_run is not None:
@@ -428,29 +379,18 @@ class Guard:
                 data = {**data, **(await spec.dry_run(self.context, parsed))}
             except PlatformError as exc:
                 seq = self._row(
-                    "decision",
-                    role,
-                    spec.name,
-                    clean,
-                    digest,
-                    decision="deny",
-                    rule="platform.validation",
-                    reason=str(exc),
-                    **common,
+                    call, "decision", decision="deny", rule="platform.validation", reason=str(exc), **common
                 )
-                return ToolResult(spec.name, "deny", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
+                return ToolResult(spec.name, "deny", error=_platform_error(exc), call_hash=call.digest, audit_seq=seq)
         seq = self._row(
+            call,
             "decision",
-            role,
-            spec.name,
-            clean,
-            digest,
             decision="dry_run",
             rule=ruling.rule,
             reason=f"dry run: {ruling.reason}",
             **common,
         )
-        return ToolResult(spec.name, "dry_run", data, call_hash=digest, audit_seq=seq)
+        return ToolResult(spec.name, "dry_run", data, call_hash=call.digest, audit_seq=seq)
 
 
 def _platform_error(exc: PlatformError) -> ToolError:
