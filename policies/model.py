@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 Decision = Literal["allow", "escalate", "deny"]
 
@@ -75,6 +75,12 @@ class Policy(_Strict):
     accounts: tuple[str, ...] = ("*",)
     limits: Limits
 
+    @field_serializer("roles")
+    def _sorted_scopes(self, roles: dict[str, frozenset[str]]) -> dict[str, list[str]]:
+        # A set's iteration order changes with each process's string hashing; the dump (and
+        # so the hash every audit row records) must not.
+        return {role: sorted(scopes) for role, scopes in roles.items()}
+
     @field_validator("accounts")
     @classmethod
     def _accounts(cls, accounts: tuple[str, ...]) -> tuple[str, ...]:
@@ -86,7 +92,7 @@ class Policy(_Strict):
     @property
     def hash(self) -> str:
         """A short content hash recorded with every audit row: which rules decided."""
-        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, default=sorted)
+        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def scopes(self, role: str) -> frozenset[str]:

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 
 from adpilot.errors import PolicyError
@@ -32,6 +36,23 @@ def test_hash_is_stable_and_changes_with_content(tmp_path):
     (tmp_path / "policy.yaml").write_text(changed)
     custom = load_policy(str(tmp_path))
     assert custom.limits.budget.max_increase_pct == 10 and custom.hash != default.hash
+
+
+def test_hash_is_the_same_in_every_process():
+    """Audit rows from different runs of one policy must name the same hash, whatever order
+    this interpreter happens to iterate a role's set of scopes in."""
+    script = "from adpilot.policies import load_policy; print(load_policy().hash)"
+    hashes = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert hashes == {load_policy().hash}
 
 
 def test_bad_pack_names_file_line_and_key(tmp_path):
