@@ -33,6 +33,15 @@ settings.load_profile("adpilot")
 DE = "1112223333"
 AT = "4445556666"
 
+# A responsive search ad for the DE hiking-boots group that passes the default copy rules.
+RSA = {
+    "customer_id": DE,
+    "ad_group_id": "2101",
+    "headlines": ["Wanderschuhe wasserdicht", "Jetzt Größe finden", "Alpine Outfitters"],
+    "descriptions": ["Wasserdichte Wanderschuhe für jede Tour.", "Beratung und Versand in 1–2 Werktagen."],
+    "final_url": "https://www.alpine-outfitters.example/de/wanderschuhe",
+}
+
 
 @pytest.fixture(scope="session")
 def demo_world() -> World:

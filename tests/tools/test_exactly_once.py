@@ -3,16 +3,8 @@
 from adpilot.config import Config
 from adpilot.tools.guard import Guard
 from adpilot.tools.platforms import connect
-from tests.conftest import DE
+from tests.conftest import DE, RSA
 from tests.tools.conftest import FAST_RETRY, FixedGate
-
-RSA = {
-    "customer_id": DE,
-    "ad_group_id": "2101",
-    "headlines": ["Wanderschuhe wasserdicht", "Jetzt Größe finden", "Alpine Outfitters"],
-    "descriptions": ["Wasserdichte Wanderschuhe für jede Tour.", "Beratung und Versand in 1–2 Werktagen."],
-    "final_url": "https://www.alpine-outfitters.example/de/wanderschuhe",
-}
 
 
 def executions(audit, tool):

@@ -3,7 +3,7 @@
 import pytest
 
 from adpilot.tools.guard import Approval
-from tests.conftest import AT, DE
+from tests.conftest import AT, DE, RSA
 from tests.tools.conftest import FixedGate
 
 
@@ -105,15 +105,6 @@ async def test_pausing_down_to_the_last_ad(guard, sandbox):
             "bidding", "set_ad_status", {"customer_id": DE, "ad_group_id": "2101", "ad_id": ad_id, "status": "PAUSED"}
         )
         assert result.decision == expected
-
-
-RSA = {
-    "customer_id": DE,
-    "ad_group_id": "2101",
-    "headlines": ["Wanderschuhe wasserdicht", "Jetzt Größe finden", "Alpine Outfitters"],
-    "descriptions": ["Wasserdichte Wanderschuhe für jede Tour.", "Beratung und Versand in 1–2 Werktagen."],
-    "final_url": "https://www.alpine-outfitters.example/de/wanderschuhe",
-}
 
 
 @pytest.mark.parametrize(("verdict", "decision"), [("pass", "allow"), ("needs_review", "escalate"), ("fail", "deny")])
