@@ -8,6 +8,18 @@ import pytest
 from adpilot.errors import AuditTamperedError
 from adpilot.tools.audit import AuditLog
 
+# The fields every row needs; tests add what they are about.
+ROW = {
+    "run_id": "r",
+    "thread_id": "t",
+    "actor": "a",
+    "role": "r",
+    "tool": "x",
+    "args": {},
+    "call_hash": "h",
+    "policy_hash": "p",
+}
+
 
 def _fill(log: AuditLog, rows: int = 5) -> None:
     for index in range(rows):
@@ -107,17 +119,7 @@ def test_range_since_only_sees_the_window(tmp_path):
 
 def test_range_since_ignores_failed_and_non_numeric_changes(tmp_path):
     audit = AuditLog(tmp_path / "a.sqlite3")
-    common = {
-        "run_id": "r",
-        "thread_id": "t",
-        "actor": "a",
-        "role": "r",
-        "tool": "x",
-        "args": {},
-        "call_hash": "h",
-        "policy_hash": "p",
-        "entity": "e",
-    }
+    common = {**ROW, "entity": "e"}
     audit.append("result", status="error", before=1, after=99, **common)
     audit.append("result", status="ok", before="ENABLED", after="PAUSED", **common)
     audit.append("result", status="ok", before=5, after=7, **common)
@@ -126,16 +128,7 @@ def test_range_since_ignores_failed_and_non_numeric_changes(tmp_path):
 
 def test_completed_and_unfinished_by_idempotency_key(tmp_path):
     audit = AuditLog(tmp_path / "a.sqlite3")
-    common = {
-        "run_id": "r",
-        "thread_id": "t",
-        "actor": "a",
-        "role": "r",
-        "tool": "x",
-        "args": {},
-        "call_hash": "h",
-        "policy_hash": "p",
-    }
+    common = ROW
     audit.append("intent", idempotency_key="k", **common)
     assert audit.unfinished("k") is not None and audit.completed("k") is None
     audit.append("result", idempotency_key="k", status="unknown", **common)
