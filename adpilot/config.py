@@ -65,6 +65,12 @@ class GuardConfig(_Section):
     state_ttl_s: float = Field(
         60.0, ge=0, description="how long a prefetched platform value may judge a change; 0 = always re-read"
     )
+    lease_ttl_s: float = Field(
+        30.0, gt=0, description="an account's lease lapses this long after its holder's last heartbeat"
+    )
+    lease_wait_s: float = Field(
+        5.0, ge=0, description="how long a command waits for an account another actor is working on"
+    )
 
 
 class MemoryConfig(_Section):

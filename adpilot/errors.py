@@ -91,3 +91,15 @@ class AuditTamperedError(AuditError):
     def __init__(self, message: str, seq: int | None) -> None:
         super().__init__(message)
         self.seq = seq
+
+
+class StoppedError(AdpilotError):
+    """The kill switch is engaged (or another stop condition holds): nothing may change now."""
+
+    exit_code = 3
+
+
+class BusyError(AdpilotError):
+    """Another actor holds the lease of an account (or the CMS); the message names the holder."""
+
+    exit_code = 5

@@ -2,50 +2,66 @@
 
 One run is one thread: its state lives in the checkpointer (SQLite in the state directory),
 its side effects in the audit log, and an index row in the run registry — never in process
-globals — so a run can be resumed by another process, hours later.
+globals — so a run can be resumed by another process, hours later. The settings that define a
+run (model, skills, dry run, accounts) are part of its state, so whichever process resumes it
+runs the same run.
 
 Durability is ``sync``: each step's checkpoint is on disk before the next step starts, so a
-crash loses at most the step in progress, whose changes the Guard replays by proposal id
-instead of repeating them (docs/BENCHMARKS.md has the cost of that choice).
+crash loses at most the step in progress — and because role nodes only plan and ``execute``
+only carries out a checkpointed plan, the step in progress is replayed by the Guard from the
+audit log, never re-planned (docs/ARCHITECTURE.md).
+
+One actor per account: a run holds a lease on the thread and, for maintenance, on its accounts
+(or the CMS) while it is driven; a chat run takes account leases on its first change. A lease
+is released when the run pauses for approval, ends, or its process stops; a killed process's
+leases lapse (see :mod:`adpilot.leases`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import uuid
-from collections.abc import Callable, Mapping
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
-from adpilot.agents.graph import RunContext, build_graph
+from adpilot.agents.context import RunContext
+from adpilot.agents.graph import build_graph
 from adpilot.agents.llm import ModelProvider, build_provider
 from adpilot.agents.registry import RunRegistry
 from adpilot.agents.report import build_report
+from adpilot.agents.state import Settings
 from adpilot.agents.stop import KillSwitch, Limits
 from adpilot.config import Config
-from adpilot.errors import UsageError
+from adpilot.errors import StoppedError, UsageError
+from adpilot.leases import CMS, Heartbeat, LeaseStore, Owner, resource_for_account
 from adpilot.memory.store import MemoryStore
 from adpilot.policies.compliance import ComplianceEngine
+from adpilot.statedir import StateDir
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.guard import RunScope, build_guard
+from adpilot.tools.leasing import LeaseKeeper
 from adpilot.tools.platforms import Platforms, connect
 
-CHECKPOINTS = "checkpoints.sqlite"
 CRASH_ENV = "ADPILOT_FAULT_CRASH_AFTER_STEPS"  # fault injection: SIGKILL the process after N steps
-REGISTRY = "runs.sqlite"
-AUDIT = "audit.sqlite3"
+
+
+def run_resource(thread_id: str) -> str:
+    """The lease that makes one process at a time drive (or resume, or approve) a run."""
+    return f"run:{thread_id}"
 
 
 @dataclass
 class RunResult:
     thread_id: str
     run_id: str
-    status: str  # done | waiting | stopped | interrupted (crash simulated by max_steps_this_call)
+    status: str  # done | waiting | stopped | interrupted (ended early: a crash test or a shutdown)
     report: dict[str, Any]
     answer: str | None
     pending: list[dict[str, Any]] = field(default_factory=list)
@@ -53,7 +69,7 @@ class RunResult:
 
 
 class Runner:
-    """Owns the process objects of runs: platforms, audit log, checkpointer, registry, memory."""
+    """Owns the process objects of runs: platforms, audit log, checkpointer, registry, leases, memory."""
 
     def __init__(
         self,
@@ -68,38 +84,43 @@ class Runner:
         approver: str = "operator",
         persist_world: bool = True,
         on_step: Callable[[str, str], None] | None = None,
+        actor: str = "adpilot",
     ) -> None:
         self.config = config
+        self.paths = StateDir(config.state_dir)
         self._platforms = platforms
         self._audit = audit
         self.memory = memory
-        self.models = models or build_provider(config.model)
+        self._models = models
         self.limits = limits or Limits()
         self.skills = skills
         self.approver = approver
         self.persist_world = persist_world
         self.on_step = on_step  # (thread id, node name) after each step, for progress displays
+        self.actor = actor  # who acts, in lease messages: "adpilot maintain", "approval by lena", …
         crash = os.environ.get(CRASH_ENV)
         self._crash_after = int(crash) if crash and crash.isdigit() else None
         self.kill_switch = KillSwitch(config.state_dir)
         self.brand = ComplianceEngine.from_pack(config.policy).brand
+        self.shutdown = asyncio.Event()  # set by a signal: finish the step in flight, then stop driving
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Runner:
-        state_dir = self.config.state_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
         if self._platforms is None:
             self._platforms = await self._stack.enter_async_context(connect(self.config, persist=self.persist_world))
         if self._audit is None:
-            self._audit = AuditLog(state_dir / AUDIT)
+            self._audit = AuditLog(self.paths.audit)
         self.checkpointer = await self._stack.enter_async_context(
-            AsyncSqliteSaver.from_conn_string(str(state_dir / CHECKPOINTS))
+            AsyncSqliteSaver.from_conn_string(str(self.paths.checkpoints))
         )
-        self.registry = RunRegistry(state_dir / REGISTRY)
+        self.registry = RunRegistry(self.paths.registry)
+        self.leases = LeaseStore(self.paths.leases, ttl_s=self.config.guard.lease_ttl_s)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.registry.close()
+        self.leases.close()
         await self._stack.aclose()
 
     @property
@@ -112,19 +133,26 @@ class Runner:
         assert self._audit is not None
         return self._audit
 
-    def _app(self, run_id: str, thread_id: str, accounts: list[str], dry_run: bool) -> Any:
-        scope = RunScope(run_id, thread_id, frozenset(accounts), dry_run=dry_run)
+    def _models_for(self, settings: Settings) -> ModelProvider:
+        if self._models is not None:
+            return self._models
+        return build_provider(settings.get("model") or self.config.model)
+
+    def _app(self, run_id: str, thread_id: str, settings: Settings, keeper: LeaseKeeper) -> Any:
+        scope = RunScope(
+            run_id, thread_id, frozenset(settings.get("accounts") or []), dry_run=bool(settings.get("dry_run"))
+        )
         guard = build_guard(self.config, self.platforms, self.audit, scope, memory=self.memory)
-        guard.halted = lambda: "kill switch engaged" if self.kill_switch.engaged else None
+        guard.leases = keeper
         ctx = RunContext(
             config=self.config,
             guard=guard,
-            models=self.models,
+            models=self._models_for(settings),
             brand=self.brand,
             kill_switch=self.kill_switch,
             limits=self.limits,
             memory=self.memory,
-            skills=self.skills,
+            skills=bool(settings.get("skills", True)),
             approver=self.approver,
         )
         return build_graph(ctx).compile(checkpointer=self.checkpointer)
@@ -133,12 +161,24 @@ class Runner:
         # Our own max_steps check fires first; LangGraph's recursion limit is the backstop.
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": self.limits.max_steps * 2 + 20}
 
+    def _keeper(self, thread_id: str) -> LeaseKeeper:
+        owner = Owner.here(f"{self.actor} (run {thread_id})")
+        return LeaseKeeper(self.leases, owner, wait_s=self.config.guard.lease_wait_s)
+
+    @asynccontextmanager
+    async def _holding(self, keeper: LeaseKeeper, resources: list[str]) -> AsyncIterator[None]:
+        """Hold the leases (taken all or none; BusyError names the holder) while the block runs."""
+        async with Heartbeat(self.leases, keeper.owner):
+            await keeper.take(resources)
+            yield
+
     async def _drive(self, app: Any, payload: Any, thread_id: str, max_steps: int | None) -> bool:
-        """Run until the graph pauses or ends; with ``max_steps``, stop early as a crash would."""
+        """Run until the graph pauses or ends; False when it ended early.
+
+        It ends early with ``max_steps`` (as a crash would) or when :attr:`shutdown` is set: the
+        step in flight finishes and is checkpointed first.
+        """
         config = self._config(thread_id)
-        if max_steps is None and self.on_step is None and self._crash_after is None:
-            await app.ainvoke(payload, config, durability="sync")
-            return True
         steps = 0
         async for update in app.astream(payload, config, stream_mode="updates", durability="sync"):
             steps += 1
@@ -148,7 +188,7 @@ class Runner:
             if self.on_step is not None:
                 for node in update:
                     self.on_step(thread_id, node)
-            if max_steps is not None and steps >= max_steps:
+            if (max_steps is not None and steps >= max_steps) or self.shutdown.is_set():
                 return False
         return True
 
@@ -167,17 +207,27 @@ class Runner:
         report = values.get("report") or build_report(values, stop=values.get("stop_reason"))  # type: ignore[arg-type]
         pending = report["pending_approvals"] if status == "waiting" else []
         record = self.registry.get(thread_id)
+        settings = values.get("settings") or {}
         self.registry.upsert(
             thread_id,
             values.get("run_id", thread_id),
             values.get("trigger", {}).get("kind", "?"),
-            record.accounts if record else list(values.get("trigger", {}).get("accounts") or []),
+            record.accounts if record else list(settings.get("accounts") or []),
             "running" if status == "interrupted" else status,
             pending,
         )
         return RunResult(
             thread_id, values.get("run_id", thread_id), status, report, values.get("answer"), pending, values
         )
+
+    @staticmethod
+    def _upfront(trigger: Mapping[str, Any], accounts: list[str]) -> list[str]:
+        """The leases a maintenance run takes before it starts: its accounts and/or the CMS."""
+        if trigger.get("kind") != "maintenance":
+            return []
+        scope = trigger.get("scope", "all")
+        resources = [] if scope == "cms" else [resource_for_account(a) for a in accounts]
+        return resources + ([CMS] if scope in ("all", "cms") else [])
 
     async def start(
         self,
@@ -199,31 +249,75 @@ class Runner:
         thread = thread_id or run_id
         if thread_id is not None and self.registry.get(thread_id) is not None:
             raise UsageError(f"run {thread_id!r} exists already; resume it or choose another id")
-        self.registry.upsert(thread, run_id, kind, accounts, "running", [])
-        app = self._app(run_id, thread, accounts, dry_run)
-        payload = {"run_id": run_id, "trigger": {**trigger, "accounts": accounts, "dry_run": dry_run}}
-        completed = await self._drive(app, payload, thread, max_steps_this_call)
+        settings: Settings = {
+            "model": self._models.spec if self._models is not None else self.config.model,
+            "skills": self.skills,
+            "dry_run": dry_run,
+            "accounts": accounts,
+        }
+        keeper = self._keeper(thread)
+        app = self._app(run_id, thread, settings, keeper)
+        payload = {
+            "run_id": run_id,
+            "trigger": {**trigger, "accounts": accounts, "dry_run": dry_run},
+            "settings": settings,
+        }
+        upfront = self._upfront(trigger, accounts)
+        # Refused before the run exists when another actor holds what it needs.
+        async with self._holding(keeper, [run_resource(thread), *upfront]):
+            self.registry.upsert(thread, run_id, str(kind), accounts, "running", [])
+            completed = await self._drive(app, payload, thread, max_steps_this_call)
         return await self._result(app, thread, completed)
 
-    async def _app_for(self, thread_id: str) -> Any:
+    async def _saved(self, thread_id: str) -> tuple[str, Settings, dict[str, Any]]:
         record = self.registry.get(thread_id)
         if record is None:
             raise UsageError(f"no run {thread_id!r} (see `adpilot approvals list`)")
-        dry_run = False
         snapshot = await self.checkpointer.aget_tuple(self._config(thread_id))
-        if snapshot is not None:
-            trigger = snapshot.checkpoint.get("channel_values", {}).get("trigger") or {}
-            dry_run = bool(trigger.get("dry_run"))
-        return self._app(record.run_id, thread_id, record.accounts, dry_run)
+        values: dict[str, Any] = dict(snapshot.checkpoint.get("channel_values", {})) if snapshot else {}
+        settings: Settings = values.get("settings") or {"accounts": record.accounts}
+        return record.run_id, settings, values
 
     async def resume(self, thread_id: str, decisions: Mapping[str, Mapping[str, Any]]) -> RunResult:
-        """Answer a run's pending approvals: {pending id: {"decision": approve|reject|edit, …}}."""
-        app = await self._app_for(thread_id)
-        await self._drive(app, Command(resume=dict(decisions)), thread_id, None)
-        return await self._result(app, thread_id, True)
+        """Answer a run's pending approvals: {pending id: {"decision": approve|reject|edit, …}}.
+
+        Refused while the kill switch is engaged (the approvals stay pending), and refused for a
+        pending id that another person has decided meanwhile (checked under the run's lease).
+        """
+        if (stopped := self.kill_switch.message()) is not None:
+            raise StoppedError(f"cannot carry out approvals: {stopped}; they stay pending")
+        run_id, settings, values = await self._saved(thread_id)
+        keeper = self._keeper(thread_id)
+        app = self._app(run_id, thread_id, settings, keeper)
+        upfront = self._upfront(_values_trigger(values), list(settings.get("accounts") or []))
+        async with self._holding(keeper, [run_resource(thread_id), *upfront]):
+            snapshot = await app.aget_state(self._config(thread_id))
+            current = dict(snapshot.values)
+            decided = current.get("decisions") or {}
+            open_ids = {p["id"] for p in current.get("pending") or [] if p["id"] not in decided}
+            for pending_id in decisions:
+                if pending_id in decided:
+                    earlier = decided[pending_id]
+                    raise UsageError(
+                        f"approval {pending_id} was already decided by {earlier.get('approver', 'someone')} "
+                        f"({earlier.get('decision')})"
+                    )
+                if pending_id not in open_ids or not snapshot.tasks:
+                    raise UsageError(f"run {thread_id} has no pending approval {pending_id}")
+            completed = await self._drive(app, Command(resume=dict(decisions)), thread_id, None)
+        return await self._result(app, thread_id, completed)
 
     async def continue_run(self, thread_id: str, *, max_steps_this_call: int | None = None) -> RunResult:
-        """Carry on a run that stopped without finishing (a crash): from its last checkpoint."""
-        app = await self._app_for(thread_id)
-        completed = await self._drive(app, None, thread_id, max_steps_this_call)
+        """Carry on a run that stopped without finishing (a crash, a shutdown): from its last checkpoint."""
+        run_id, settings, values = await self._saved(thread_id)
+        keeper = self._keeper(thread_id)
+        app = self._app(run_id, thread_id, settings, keeper)
+        upfront = self._upfront(_values_trigger(values), list(settings.get("accounts") or []))
+        async with self._holding(keeper, [run_resource(thread_id), *upfront]):
+            completed = await self._drive(app, None, thread_id, max_steps_this_call)
         return await self._result(app, thread_id, completed)
+
+
+def _values_trigger(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    trigger = values.get("trigger")
+    return trigger if isinstance(trigger, Mapping) else {}

@@ -20,6 +20,34 @@ class Task(TypedDict, total=False):
     account: str | None
     text: str  # what to do, in words (chat) or the skill to run (maintenance)
     commands: list[dict[str, Any]]  # pre-parsed operator commands, executed as proposals
+    tool_call_id: str  # the supervisor model's transfer call this task answers
+
+
+class Planned(TypedDict, total=False):
+    """One call a task has fixed before any of its side effects: absolute values, computed once.
+
+    Execution replays from this record: a crash after a write and before its result re-runs the
+    execution with exactly these arguments and idempotency key, so nothing is recomputed from a
+    state the run itself already changed.
+    """
+
+    id: str  # the proposal id: task id + a digest; the Guard's idempotency key is thread + id
+    role: str
+    tool: str
+    args: Any  # as proposed (a model's arguments may be malformed; the Guard judges them)
+    rationale: str
+    account: str | None
+    tool_call_id: str | None  # set for a model's call: its answer goes back into the conversation
+    record: bool  # whether its outcome belongs in the run's outcomes (mutations and refusals)
+
+
+class Settings(TypedDict, total=False):
+    """What defines a run, kept with it so that whichever process resumes it runs the same run."""
+
+    model: str  # model spec
+    skills: bool
+    dry_run: bool
+    accounts: list[str]
 
 
 class Outcome(TypedDict, total=False):
@@ -57,13 +85,17 @@ def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str
 class RunState(TypedDict, total=False):
     run_id: str
     trigger: dict[str, Any]  # {"kind": "maintenance" | "chat", "text": ..., "accounts": [...]}
+    settings: Settings
     plan: list[Task]  # tasks not yet started
     current: Task | None
+    planned: list[Planned]  # the current task's fixed calls, not yet executed
+    conversation: list[Any]  # the current task's model conversation (when a model works on it)
+    task_answer: str | None  # the model's final words on the current task
     outcomes: Annotated[list[Outcome], operator.add]
     pending: list[Pending]  # escalations waiting for a person
     decisions: Annotated[dict[str, dict[str, Any]], merge]  # a person's answers, by pending id
     applied: Annotated[list[str], operator.add]  # pending ids whose decision has been carried out
-    script_positions: Annotated[dict[str, int], merge]  # scripted turns consumed, per agent
+    turns: Annotated[dict[str, int], merge]  # model turns taken, per agent (usage)
     supervisor_messages: Annotated[list[Any], operator.add]  # the chat supervisor's conversation
     transcript: Annotated[list[dict[str, Any]], operator.add]  # chat turns, as plain dicts
     notes: Annotated[list[str], operator.add]  # what agents want the operator to read

@@ -6,15 +6,12 @@ switch before every side effect, so engaging it stops changes even in the middle
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from adpilot.agents.state import RunState, StopReason
+from adpilot.statedir import KillSwitch
 
-KILL_SWITCH_FILE = "KILL_SWITCH"
+__all__ = ["KillSwitch", "Limits", "stop_reason"]
 
 
 @dataclass(frozen=True)
@@ -24,36 +21,6 @@ class Limits:
     max_cost_usd: float = 5.0
     max_tool_errors: int = 8
     anomaly_factor: float = 3.0  # yesterday's spend above this multiple of the daily mean stops the run
-
-
-class KillSwitch:
-    """A flag file in the state directory: any process can engage it, every run obeys it."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / KILL_SWITCH_FILE
-
-    def engage(self, reason: str = "", by: str = "operator") -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"reason": reason, "by": by, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        self.path.write_text(json.dumps(record), encoding="utf-8")
-
-    def release(self) -> bool:
-        existed = self.path.exists()
-        self.path.unlink(missing_ok=True)
-        return existed
-
-    @property
-    def engaged(self) -> bool:
-        return self.path.exists()
-
-    def details(self) -> dict[str, Any] | None:
-        if not self.path.exists():
-            return None
-        try:
-            data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
-            return data
-        except (OSError, ValueError):
-            return {"reason": "unreadable flag file"}
 
 
 def stop_reason(state: RunState, limits: Limits, kill_switch: KillSwitch) -> StopReason | None:

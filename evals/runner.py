@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,38 @@ class ScenarioResult:
             **({"skipped": self.skipped} if self.skipped else {}),
             **({"error": last.error} if last and last.error else {}),
         }
+
+
+class SimulatedCrash(BaseException):
+    """``kill -9`` inside a node: raised where a process would die, caught by nothing in adpilot.
+
+    A BaseException, like the signal it stands for: no ``except Exception`` in the Guard, the
+    clients or LangGraph's node runner turns it into a recorded failure.
+    """
+
+
+def _crash_after_executions(sandbox: Sandbox, count: int) -> None:
+    """Die right after the ``count``-th side effect lands on the platform, before its answer
+    reaches adpilot: the write happened, its result row never will."""
+    landed = 0
+    apply = sandbox.changed
+
+    def changed() -> None:
+        nonlocal landed
+        apply()
+        landed += 1
+        if landed == count:
+            raise SimulatedCrash(f"killed after side effect {count}")
+
+    sandbox.changed = changed  # type: ignore[method-assign]
+
+
+async def _surviving(step: Awaitable[RunResult], runner: Runner, thread_id: str) -> RunResult:
+    """Run a step; if the process "died" in it, resume the run from its checkpoint as a new one would."""
+    try:
+        return await step
+    except SimulatedCrash:
+        return await runner.continue_run(thread_id)
 
 
 def _world(scenario: Scenario) -> World:
@@ -137,16 +171,28 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
                 if scenario.kill_switch:
                     runner.kill_switch.engage("scenario kill_switch")
                 trigger = scenario.trigger.model_dump(exclude_none=True)
-                crash_after = scenario.crash.after_steps if scenario.crash else None
-                result: RunResult = await runner.start(
-                    trigger, dry_run=scenario.dry_run, max_steps_this_call=crash_after
+                crash = scenario.crash
+                if crash is not None and crash.after_executions is not None:
+                    _crash_after_executions(sandbox, crash.after_executions)
+                thread = f"eval-{uuid.uuid4().hex[:10]}"
+                result: RunResult = await _surviving(
+                    runner.start(
+                        trigger,
+                        thread_id=thread,
+                        dry_run=scenario.dry_run,
+                        max_steps_this_call=crash.after_steps if crash is not None else None,
+                    ),
+                    runner,
+                    thread,
                 )
                 if result.status == "interrupted":
                     result = await runner.continue_run(result.thread_id)
                 rounds = 0
                 while result.status == "waiting" and rounds < MAX_APPROVAL_ROUNDS:
                     rounds += 1
-                    result = await runner.resume(result.thread_id, _decide(scenario, result.pending))
+                    result = await _surviving(
+                        runner.resume(result.thread_id, _decide(scenario, result.pending)), runner, thread
+                    )
         records = audit.records()
         gold_spec = next((c["gold"] for c in scenario.expect if "gold" in c), None)
         evidence = Evidence(

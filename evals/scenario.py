@@ -71,7 +71,17 @@ class ApprovalRule(_Strict):
 
 
 class Crash(_Strict):
-    after_steps: int = Field(..., ge=1)
+    """Kill the run once and resume it from the checkpointer: after N graph steps, or right after
+    the N-th side effect landed on a platform (before its answer is recorded: kill -9 semantics)."""
+
+    after_steps: int | None = Field(None, ge=1)
+    after_executions: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Crash:
+        if (self.after_steps is None) == (self.after_executions is None):
+            raise ValueError("crash takes exactly one of after_steps or after_executions")
+        return self
 
 
 class Limits(_Strict):

@@ -130,6 +130,16 @@ class AuditRecord:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class KeyHistory:
+    """What the audit log knows of one idempotency key: the call it names and how far it got."""
+
+    call_hash: str | None = None  # the call the key was first used for
+    first_seq: int | None = None
+    completed: AuditRecord | None = None  # the successful result, if any
+    unfinished: AuditRecord | None = None  # the latest intent without a conclusive result, if any
+
+
 def _record(row: sqlite3.Row) -> AuditRecord:
     data = dict(row)
     for name in _JSON_FIELDS:
@@ -244,35 +254,30 @@ class AuditLog:
             rows = self._db.execute(f"SELECT * FROM audit {where} ORDER BY seq", params).fetchall()
         return [_record(r) for r in rows]
 
-    def completed(self, idempotency_key: str) -> AuditRecord | None:
-        """The successful result row of an earlier execution with this key, if any."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM audit WHERE idempotency_key = ? AND kind = 'result' AND status = 'ok' "
-                "ORDER BY seq DESC LIMIT 1",
-                (idempotency_key,),
-            ).fetchone()
-        return _record(row) if row else None
+    def key_history(self, idempotency_key: str) -> KeyHistory:
+        """Everything one key has seen, in one query: its call, its success, or its loose intent.
 
-    def unfinished(self, idempotency_key: str) -> AuditRecord | None:
-        """The latest intent with this key when no conclusive result followed it.
-
-        Inconclusive: no result at all (the process died mid-call) or a result whose outcome is
-        ``unknown`` (sent, but the answer was lost). A definite ``error`` is conclusive: nothing
-        was applied.
+        Inconclusive means an intent with no result at all (the process died mid-call) or a
+        result whose outcome is ``unknown`` (sent, but the answer was lost). A definite
+        ``error`` is conclusive: nothing was applied.
         """
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM audit WHERE idempotency_key = ? AND kind IN ('intent', 'result') ORDER BY seq",
-                (idempotency_key,),
+                "SELECT * FROM audit WHERE idempotency_key = ? ORDER BY seq", (idempotency_key,)
             ).fetchall()
-        intents = [row for row in rows if row["kind"] == "intent"]
-        if not intents:
-            return None
-        last = rows[-1]
-        if last["kind"] == "intent" or last["status"] == "unknown":
-            return _record(intents[-1])
-        return None
+        if not rows:
+            return KeyHistory()
+        completed = next((r for r in reversed(rows) if r["kind"] == "result" and r["status"] == "ok"), None)
+        effects = [r for r in rows if r["kind"] in ("intent", "result")]
+        unfinished = None
+        if completed is None and effects and (effects[-1]["kind"] == "intent" or effects[-1]["status"] == "unknown"):
+            unfinished = next(r for r in reversed(effects) if r["kind"] == "intent")
+        return KeyHistory(
+            call_hash=rows[0]["call_hash"],
+            first_seq=rows[0]["seq"],
+            completed=_record(completed) if completed is not None else None,
+            unfinished=_record(unfinished) if unfinished is not None else None,
+        )
 
     def range_since(self, entity: str, since: dt.datetime) -> tuple[int, int] | None:
         """Lowest and highest integer value ``entity`` had in successful changes since ``since``.

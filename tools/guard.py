@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from adpilot.config import Config
-from adpilot.errors import PlatformError
+from adpilot.errors import AdpilotError, BusyError, PlatformError
 from adpilot.logs import get_logger
 from adpilot.policies.content import ContentGate, NoRulesGate
 from adpilot.policies.model import Policy, covers
 from adpilot.policies.rules import Ruling, strictest
-from adpilot.tools.audit import AuditLog, canonical
+from adpilot.statedir import KillSwitch
+from adpilot.tools.audit import AuditLog, KeyHistory, canonical
 from adpilot.tools.catalogue import CATALOGUE
+from adpilot.tools.leasing import LeaseKeeper, resource_of
 from adpilot.tools.platforms import Platforms
 from adpilot.tools.result import Decision, ToolError, ToolResult
 from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable
@@ -98,7 +99,8 @@ class Guard:
     locale: str = "de"
     memory: MemoryStore | None = None
     tenant: str = "default"
-    halted: Callable[[], str | None] = field(default=lambda: None)  # e.g. the kill switch
+    kill_switch: KillSwitch | None = None  # engaged, every mutation is denied, whoever asks
+    leases: LeaseKeeper | None = None  # one actor per account: mutations take the account's lease
 
     def __post_init__(self) -> None:
         self.context = ToolContext(
@@ -250,8 +252,17 @@ class Guard:
         self, call: _Call, spec: ToolSpec, parsed: Any, proposal_id: str | None, approval: Approval | None
     ) -> ToolResult:
         tool, digest = call.tool, call.digest
+        if self.kill_switch is not None and (stopped := self.kill_switch.message()) is not None:
+            return self._refuse(call, "deny", ToolError("denied", stopped, "kill_switch"))
         key = f"{self.run.thread_id}:{proposal_id}" if proposal_id else None
-        if key is not None and (done := self.audit.completed(key)) is not None:
+        history = self.audit.key_history(key) if key is not None else KeyHistory()
+        if history.call_hash is not None and history.call_hash != digest:
+            message = (
+                f"idempotency key {key} was used for a different call (audit row {history.first_seq}); "
+                "a key names exactly one change"
+            )
+            return self._refuse(call, "deny", ToolError("denied", message, "idempotency.conflict"))
+        if (done := history.completed) is not None:
             seq = self._row(
                 call,
                 "decision",
@@ -262,7 +273,41 @@ class Guard:
                 entity=done.entity,
             )
             return ToolResult(tool, "allow", done.result, call_hash=digest, audit_seq=seq, replayed=True)
+        if self.leases is not None and not self.run.dry_run:
+            try:
+                if await self.leases.ensure(resource_of(call.args)):
+                    # Newly ours: whatever was cached was read before we held it; decide on fresh state.
+                    self.context.state.invalidate_prefix(_cache_prefix(call.args))
+            except BusyError as exc:
+                return self._refuse(call, "deny", ToolError("denied", str(exc), "lease.busy"))
+        if history.unfinished is not None:
+            # An earlier attempt was sent and never answered: the platform is the truth, not our plan.
+            self.context.state.invalidate_prefix(_cache_prefix(call.args))
+        try:
+            return await self._decide_and_execute(call, spec, parsed, key, history, approval)
+        except (PlatformError, AdpilotError):
+            raise
+        except Exception as exc:  # the one failure policy: an unexpected error is an audited result
+            return self._internal_error(call, key, exc)
 
+    def _internal_error(self, call: _Call, key: str | None, exc: Exception) -> ToolResult:
+        message = f"internal error in {call.tool}: {type(exc).__name__}: {exc}"
+        _log.error("guard.internal_error", tool=call.tool, error=message)
+        seq = self._row(call, "result", status="error", idempotency_key=key, result={"error": message})
+        return ToolResult(
+            call.tool, "allow", error=ToolError("internal_error", message), call_hash=call.digest, audit_seq=seq
+        )
+
+    async def _decide_and_execute(
+        self,
+        call: _Call,
+        spec: ToolSpec,
+        parsed: Any,
+        key: str | None,
+        history: KeyHistory,
+        approval: Approval | None,
+    ) -> ToolResult:
+        tool, digest = call.tool, call.digest
         assert spec.assess is not None
         try:
             assessment = await spec.assess(self.context, parsed)
@@ -279,14 +324,29 @@ class Guard:
             error = ToolError("not_found", assessment.not_found, "entity.not_found")
             return self._refuse(call, "deny", error, assessment.entity)
 
+        if (intent := history.unfinished) is not None and spec.kind == "set" and assessment.before == intent.after:
+            # The unanswered write did land: record its result once, with the values it really changed.
+            seq = self._row(
+                call,
+                "result",
+                status="ok",
+                result={"changed": True, "reconciled": True},
+                idempotency_key=key,
+                reason="reconciled: an earlier attempt had applied it",
+                entity=intent.entity,
+                before=intent.before,
+                after=intent.after,
+            )
+            return ToolResult(
+                tool, "allow", {"changed": True, "reconciled": True}, call_hash=digest, audit_seq=seq, replayed=True
+            )
+
         ruling, extra = self._rulings(call.role, spec, assessment)
         if ruling.decision == "escalate" and approval is not None:
             if approval.call_hash == digest:
                 ruling = Ruling("allow", "approval", f"approved by {approval.approver}: {ruling.reason}")
             else:
                 _log.warning("guard.approval_mismatch", tool=tool, expected=digest, got=approval.call_hash)
-        if (halt := self.halted()) is not None:
-            ruling = Ruling("deny", "run.halted", f"the run is stopping ({halt}); no further changes")
         if ruling.decision == "deny":
             error = ToolError("denied", ruling.reason, ruling.rule, extra or None)
             return self._refuse(call, "deny", error, assessment.entity)
@@ -324,7 +384,7 @@ class Guard:
             idempotency_key=key,
             **common,
         )
-        if spec.reconcile is not None and self.audit.unfinished(key) is not None:
+        if spec.reconcile is not None and history.unfinished is not None:
             self.audit.append_many([decision_row])
             found = await spec.reconcile(self.context, parsed)
             if found is not None:
@@ -346,8 +406,7 @@ class Guard:
         try:
             data = await spec.run(self.context, parsed)
         except PlatformError as exc:
-            if customer := call.args.get("customer_id"):
-                self.context.state.invalidate_prefix(f"google_ads:{customer}:")
+            self.context.state.invalidate_prefix(_cache_prefix(call.args))
             status = "unknown" if exc.outcome_unknown else "error"
             seq = self._row(
                 call,
@@ -358,6 +417,9 @@ class Guard:
                 **common,
             )
             return ToolResult(tool, "allow", error=_platform_error(exc), call_hash=digest, audit_seq=seq)
+        except Exception as exc:  # anything else after the intent is a recorded error result, never an escape
+            self.context.state.invalidate_prefix(_cache_prefix(call.args))
+            return self._internal_error(call, key, exc)
         seq = self._row(call, "result", status="ok", result=data, idempotency_key=key, **common)
         _log.info(
             "guard.executed",
@@ -393,6 +455,12 @@ class Guard:
         return ToolResult(spec.name, "dry_run", data, call_hash=call.digest, audit_seq=seq)
 
 
+def _cache_prefix(args: dict[str, Any]) -> str:
+    """The state-snapshot keys a call's target lives under (its account, or the CMS)."""
+    customer = args.get("customer_id")
+    return f"google_ads:{customer}:" if customer else "wordpress:"
+
+
 def _platform_error(exc: PlatformError) -> ToolError:
     kind = "outcome_unknown" if exc.outcome_unknown else "platform_error"
     message = exc.message
@@ -412,7 +480,8 @@ def build_guard(
     memory: MemoryStore | None = None,
 ) -> Guard:
     """The Guard as configured: the policy pack, its compliance rules (with evidence from the
-    knowledge base when memory is given), locale, snapshot TTL and tenant."""
+    knowledge base when memory is given), locale, snapshot TTL, tenant, and the state directory's
+    kill switch — so every path that changes anything obeys it."""
     from adpilot.memory.store import KnowledgeEvidence
     from adpilot.policies.compliance import ComplianceEngine
     from adpilot.policies.loader import load_policy
@@ -429,4 +498,5 @@ def build_guard(
         locale=config.locale,
         memory=memory,
         tenant=tenant,
+        kill_switch=KillSwitch(config.state_dir),
     )

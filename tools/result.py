@@ -20,6 +20,7 @@ ErrorType = Literal[
     "platform_error",
     "outcome_unknown",
     "unavailable",
+    "internal_error",
 ]
 
 

@@ -126,12 +126,18 @@ def test_range_since_ignores_failed_and_non_numeric_changes(tmp_path):
     assert audit.range_since("e", dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) == (5, 7)
 
 
-def test_completed_and_unfinished_by_idempotency_key(tmp_path):
+def test_key_history_tells_completed_unfinished_and_the_call(tmp_path):
     audit = AuditLog(tmp_path / "a.sqlite3")
-    common = ROW
-    audit.append("intent", idempotency_key="k", **common)
-    assert audit.unfinished("k") is not None and audit.completed("k") is None
-    audit.append("result", idempotency_key="k", status="unknown", **common)
-    assert audit.unfinished("k") is not None
-    audit.append("result", idempotency_key="k", status="ok", result={"id": 1}, **common)
-    assert audit.unfinished("k") is None and audit.completed("k").result == {"id": 1}
+    assert audit.key_history("k").call_hash is None
+    audit.append("intent", idempotency_key="k", **ROW)
+    history = audit.key_history("k")
+    assert history.unfinished is not None and history.completed is None
+    assert history.call_hash == ROW["call_hash"]
+    audit.append("result", idempotency_key="k", status="unknown", **ROW)
+    assert audit.key_history("k").unfinished is not None
+    audit.append("result", idempotency_key="k", status="error", **ROW)
+    assert audit.key_history("k").unfinished is None  # a definite error is conclusive: nothing applied
+    audit.append("intent", idempotency_key="k", **ROW)
+    audit.append("result", idempotency_key="k", status="ok", result={"id": 1}, **ROW)
+    history = audit.key_history("k")
+    assert history.unfinished is None and history.completed.result == {"id": 1}

@@ -85,8 +85,15 @@ async def test_a_set_whose_answer_was_lost_is_safely_repeated(make_guard, sandbo
     assert result.error.type == "outcome_unknown"
     assert sandbox.faults["google_ads"].requests == 6  # absolute set: retried on every timeout
     sandbox.set_faults({})
+    version = sandbox.version
     again = await guard.call("bidding", "set_campaign_budget", args, proposal_id="b-1")
-    assert again.ok and again.data == {"changed": False, "current": 55_000_000}
+    # The platform shows the write landed: recorded once as the change it was, not sent again.
+    assert again.ok and again.replayed and again.data == {"changed": True, "reconciled": True}
+    assert sandbox.version == version  # no second write
+    (landed,) = executions(audit, "set_campaign_budget")
+    assert (landed.before, landed.after) == (50_000_000, 55_000_000)
+    third = await guard.call("bidding", "set_campaign_budget", args, proposal_id="b-1")
+    assert third.replayed and len(executions(audit, "set_campaign_budget")) == 1
 
 
 async def test_under_faults_reads_succeed_and_sets_land_exactly_once(sandbox, audit):

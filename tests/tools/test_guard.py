@@ -272,10 +272,22 @@ async def test_model_text_never_changes_a_decision(guard, sandbox):
     assert result.error.type == "invalid_arguments" and amount(sandbox) == 50_000_000
 
 
-async def test_a_halted_run_makes_no_further_changes(guard, sandbox):
-    guard.halted = lambda: "kill switch engaged"
-    result = await guard.call("bidding", "set_campaign_budget", budget_args(55_000_000))
-    assert result.decision == "deny" and result.error.rule == "run.halted"
+async def test_the_kill_switch_denies_every_change_even_an_approved_one(guard, sandbox, tmp_path):
+    from adpilot.statedir import KillSwitch
+    from adpilot.tools.guard import Approval
+
+    guard.kill_switch = KillSwitch(tmp_path)
+    guard.kill_switch.engage("agency audit", by="lena")
+    args = budget_args(90_000_000)
+    result = await guard.call("bidding", "set_campaign_budget", args)
+    assert result.decision == "deny" and result.error.rule == "kill_switch"
+    assert "kill switch is engaged by lena" in result.error.message and "agency audit" in result.error.message
+    approved = await guard.call(
+        "bidding", "set_campaign_budget", args, approval=Approval(guard.digest("set_campaign_budget", args), "lena")
+    )
+    assert approved.decision == "deny" and approved.error.rule == "kill_switch"
     assert amount(sandbox) == 50_000_000
+    guard.kill_switch.release()
+    assert (await guard.call("bidding", "set_campaign_budget", budget_args(55_000_000))).ok
     read = await guard.call("bidding", "list_campaigns", {"customer_id": DE})
     assert read.ok  # reads still work: the operator can look at what happened

@@ -1,0 +1,247 @@
+"""Planning: a role fixes the calls of its task before any of them happens.
+
+Skills and operator commands read the platforms and propose absolute changes; a model takes one
+turn and its tool calls become the plan. The plan is checkpointed as the node's output, and only
+then does :mod:`adpilot.agents.nodes.execute` carry it out — so a crash between a write and its
+result replays the very same calls instead of re-planning from the state the run had changed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from adpilot.agents.commands import Command
+from adpilot.agents.context import RunContext
+from adpilot.agents.loop import ROLE_BRIEFS, SYSTEM_TEMPLATE, as_data, tool_message
+from adpilot.agents.proposal import Proposal
+from adpilot.agents.skills import bidding as bidding_skills
+from adpilot.agents.skills.compliance import sweep
+from adpilot.agents.skills.creative import creative_proposals
+from adpilot.agents.skills.seo import audit as seo_audit
+from adpilot.agents.state import Planned, RunState, Task
+from adpilot.tools.guard import Guard, call_hash
+from adpilot.tools.langchain_tools import governed_tools
+from adpilot.tools.wordpress import WpPost
+
+MAX_TURNS_PER_TASK = 8
+
+
+async def plan(state: RunState, ctx: RunContext, role: str) -> dict[str, Any]:
+    """Fix the current task's calls: ``planned`` (and, for a model, the conversation so far)."""
+    task = state["current"]
+    assert task is not None
+    ctx.bind(state, role)
+    update: dict[str, Any] = {"steps": 1}
+    if ctx.uses_model(state):
+        return {**update, **await _model_turn(state, ctx, role, task)}
+    proposals: list[Proposal] = []
+    notes: list[str] = []
+    if task.get("commands"):
+        proposals, notes = await _command_proposals(task, ctx.guard)
+    elif state["trigger"]["kind"] == "maintenance" and ctx.skills:
+        proposals, notes = await _skill_proposals(state, ctx, role, task)
+    planned: list[Planned] = [
+        {
+            "id": f"{task['id']}.{p.id}",
+            "role": p.role,
+            "tool": p.tool,
+            "args": p.args,
+            "rationale": p.rationale,
+            "account": p.args.get("customer_id"),
+            "tool_call_id": None,
+            "record": True,
+        }
+        for p in proposals
+    ]
+    return {**update, "planned": planned, "notes": notes}
+
+
+async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -> dict[str, Any]:
+    """One turn of the role's model: its tool calls become the plan; no calls means it has answered."""
+    conversation: list[BaseMessage] = list(state.get("conversation") or [])
+    if not conversation:
+        context = {"accounts": sorted(ctx.guard.run.accounts)}
+        conversation = [
+            SystemMessage(SYSTEM_TEMPLATE.format(role=role, brand=ctx.brand.name, brief=ROLE_BRIEFS.get(role, ""))),
+            HumanMessage(task["text"] + "\n\n" + as_data("run context", context)),
+        ]
+    turn = sum(1 for m in conversation if isinstance(m, AIMessage))
+    if turn >= MAX_TURNS_PER_TASK:
+        return {"planned": [], "task_answer": "Stopped after the maximum number of turns."}
+    taken = (state.get("turns") or {}).get(role, 0)
+    model = ctx.models.for_agent(role, taken - turn)
+    assert model is not None
+    reply = await model.bind_tools(governed_tools(ctx.guard, role)).ainvoke(conversation)
+    assert isinstance(reply, AIMessage)
+    conversation.append(reply)
+    usage = reply.usage_metadata or {}
+    update: dict[str, Any] = {
+        "turns": {role: taken + 1},
+        "tokens": int(usage.get("total_tokens", 0)),
+        "transcript": [{"agent": role, "content": reply.content, "tool_calls": [c["name"] for c in reply.tool_calls]}],
+    }
+    errors = 0
+    for invalid in reply.invalid_tool_calls:
+        errors += 1
+        error = {
+            "ok": False,
+            "error": {
+                "type": "invalid_tool_call",
+                "message": invalid.get("error") or "malformed tool call",
+                "name": invalid.get("name"),
+            },
+        }
+        conversation.append(
+            tool_message(json.dumps(error, ensure_ascii=False), str(invalid.get("name")), str(invalid.get("id")))
+        )
+    planned: list[Planned] = []
+    for index, call in enumerate(reply.tool_calls):
+        args = call["args"]
+        planned.append(
+            {
+                "id": f"{task['id']}.t{turn}.c{index}.{call_hash(call['name'], args)[:12]}",
+                "role": role,
+                "tool": call["name"],
+                "args": args,
+                "rationale": f"{role} agent",
+                "account": args.get("customer_id") if isinstance(args, dict) else None,
+                "tool_call_id": call["id"] or f"call-{turn}-{index}",
+                "record": False,
+            }
+        )
+    if not reply.tool_calls and not reply.invalid_tool_calls:
+        update["task_answer"] = str(reply.content)
+    return {**update, "planned": planned, "conversation": conversation, "tool_errors": errors}
+
+
+async def _command_proposals(task: Task, guard: Guard) -> tuple[list[Proposal], list[str]]:
+    proposals, notes = [], []
+    for raw in task.get("commands", []):
+        command = Command(raw["action"], raw["role"], raw["params"])
+        proposal = await _proposal_for(command, guard)
+        if isinstance(proposal, str):
+            notes.append(proposal)
+        else:
+            proposals.append(proposal)
+    return proposals, notes
+
+
+async def _proposal_for(command: Command, guard: Guard) -> Proposal | str:
+    params = command.params
+    role = command.role or "bidding"
+    for account in sorted(guard.run.accounts):
+        if command.action in ("pause_ad", "enable_ad"):
+            ads = await guard.call(role, "list_ads", {"customer_id": account, "ad_group_id": params["group"]})
+            if ads.ok and any(a["ad_id"] == params["ad"] for a in ads.data):
+                status = "PAUSED" if command.action == "pause_ad" else "ENABLED"
+                args = {
+                    "customer_id": account,
+                    "ad_group_id": params["group"],
+                    "ad_id": params["ad"],
+                    "status": status,
+                }
+                return Proposal(
+                    role,
+                    "set_ad_status",
+                    args,
+                    f"operator: {command.action.replace('_', ' ')} {params['group']}~{params['ad']}",
+                )
+        elif command.action in ("pause_campaign", "enable_campaign", "set_budget"):
+            campaigns = await guard.call(role, "list_campaigns", {"customer_id": account})
+            for campaign in campaigns.data if campaigns.ok else []:
+                if command.action == "set_budget" and campaign["budget_id"] == params["budget"]:
+                    args = {
+                        "customer_id": account,
+                        "budget_id": params["budget"],
+                        "amount_micros": str(params["amount_micros"]),
+                    }
+                    return Proposal(role, "set_campaign_budget", args, f"operator: set budget {params['budget']}")
+                if command.action != "set_budget" and campaign["campaign_id"] == params["campaign"]:
+                    status = "PAUSED" if command.action == "pause_campaign" else "ENABLED"
+                    args = {"customer_id": account, "campaign_id": params["campaign"], "status": status}
+                    return Proposal(
+                        role,
+                        "set_campaign_status",
+                        args,
+                        f"operator: {command.action.replace('_', ' ')} {params['campaign']}",
+                    )
+        elif command.action == "set_bid":
+            keywords = await guard.call(
+                role, "get_performance", {"customer_id": account, "level": "keyword", "days": 30}
+            )
+            if keywords.ok and any(
+                k["ad_group_id"] == params["group"] and k["criterion_id"] == params["criterion"] for k in keywords.data
+            ):
+                args = {
+                    "customer_id": account,
+                    "ad_group_id": params["group"],
+                    "criterion_id": params["criterion"],
+                    "cpc_bid_micros": str(params["amount_micros"]),
+                }
+                return Proposal(
+                    role, "set_keyword_bid", args, f"operator: set bid {params['group']}~{params['criterion']}"
+                )
+    return f"nothing matches that command in the run's accounts ({', '.join(sorted(guard.run.accounts))})"
+
+
+async def _skill_proposals(state: RunState, ctx: RunContext, role: str, task: Task) -> tuple[list[Proposal], list[str]]:
+    account = task.get("account")
+    if role == "bidding" and account:
+        return await _bidding(ctx, account), []
+    if role == "creative" and account:
+        return await creative_proposals(ctx.guard, account, ctx.brand, use_memory=ctx.memory is not None), []
+    if role == "seo":
+        return await _seo(ctx), []
+    if role == "compliance":
+        scope = state["trigger"].get("scope", "all")
+        accounts = [] if scope == "cms" else sorted(ctx.guard.run.accounts)
+        return await sweep(ctx.guard, accounts, include_cms=scope in ("all", "cms"))
+    return [], []
+
+
+async def _bidding(ctx: RunContext, account: str) -> list[Proposal]:
+    guard = ctx.guard
+    campaigns = await guard.call("bidding", "list_campaigns", {"customer_id": account})
+    week = await guard.call("bidding", "get_performance", {"customer_id": account, "level": "campaign", "days": 7})
+    keywords = await guard.call("bidding", "get_performance", {"customer_id": account, "level": "keyword", "days": 14})
+    ads = await guard.call("bidding", "get_performance", {"customer_id": account, "level": "ad", "days": 30})
+    if not (campaigns.ok and week.ok and keywords.ok and ads.ok):
+        return []
+    currency = await guard.context.currency(account)
+    settings = ctx.bidding
+    return [
+        *bidding_skills.pacing(campaigns.data, week.data, settings, account, currency),
+        *bidding_skills.bids(keywords.data, settings, account, currency),
+        *bidding_skills.rotation(ads.data, settings, account),
+    ]
+
+
+async def _seo(ctx: RunContext) -> list[Proposal]:
+    guard = ctx.guard
+    listed = await guard.call("seo", "list_posts", {"status": "publish"})
+    if not listed.ok:
+        return []
+    posts = []
+    for summary in listed.data:
+        got = await guard.call("seo", "get_post", {"post_id": summary["post_id"]})
+        if got.ok:
+            data = got.data
+            posts.append(
+                WpPost(
+                    data["post_id"],
+                    data["type"],
+                    data["status"],
+                    data["title"],
+                    data["content"],
+                    data["excerpt"],
+                    data["slug"],
+                    data["meta_description"],
+                    data["link"],
+                    "",
+                )
+            )
+    site = posts[0].link.split("/", 3)[:3] if posts else []
+    return seo_audit(posts, site="/".join(site), brand=ctx.brand.name).proposals

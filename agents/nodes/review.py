@@ -1,0 +1,39 @@
+"""Review: the compliance agent's look at what a task attempted, and the task's wrap-up.
+
+Whatever the copy rules blocked becomes a note for the operator; the task's summary goes back
+to the supervisor model (when a transfer started it); the task's working state is cleared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import ToolMessage
+
+from adpilot.agents.context import RunContext
+from adpilot.agents.loop import as_data
+from adpilot.agents.outcomes import brief, outcome_text
+from adpilot.agents.state import RunState
+
+
+async def review(state: RunState, ctx: RunContext) -> dict[str, Any]:
+    ctx.bind(state, "compliance")
+    update: dict[str, Any] = {"steps": 1, "current": None, "planned": [], "conversation": [], "task_answer": None}
+    task = state.get("current")
+    if task is None:
+        return update
+    mine = [o for o in state.get("outcomes") or [] if o["task_id"] == task["id"]]
+    update["notes"] = [
+        f"{o['tool']} blocked by the copy rules: {o['error']['message']}"
+        for o in mine
+        if o.get("error") and str(o["error"].get("rule", "")).startswith("content.")
+    ]
+    if task.get("tool_call_id"):
+        summary = state.get("task_answer") or outcome_text(mine) or "nothing to change"
+        update["supervisor_messages"] = [
+            ToolMessage(
+                as_data(f"{task['role']} agent", {"summary": summary, "results": [brief(o) for o in mine]}),
+                tool_call_id=task["tool_call_id"],
+            )
+        ]
+    return update

@@ -1,0 +1,50 @@
+"""Outcomes in words: what a task did, for the operator and for the supervisor model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from adpilot.agents.state import Outcome, Pending, RunState
+
+
+def outcome_text(outcomes: list[Outcome]) -> str:
+    parts = []
+    for o in outcomes:
+        if o["decision"] == "allow" and o["ok"]:
+            parts.append(f"done: {o['tool']} {json.dumps(o['args'], ensure_ascii=False)}")
+        elif o["decision"] == "escalate":
+            parts.append(f"waiting for approval: {o['tool']} ({o['error']['message'] if o.get('error') else ''})")
+        else:
+            parts.append(f"not done: {o['tool']} — {o['error']['message'] if o.get('error') else o['decision']}")
+    return "\n".join(parts)
+
+
+def summarise(state: RunState) -> str:
+    text = outcome_text(list(state.get("outcomes") or []))
+    notes = "\n".join(state.get("notes") or [])
+    return "\n".join(p for p in (text, notes) if p) or "Nothing to do."
+
+
+def brief(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "tool": outcome["tool"],
+        "decision": outcome["decision"],
+        "ok": outcome["ok"],
+        "error": outcome.get("error"),
+    }
+
+
+def from_pending(item: Pending) -> Outcome:
+    """The outcome fields a pending approval already fixes (the decision adds the rest)."""
+    return {
+        "proposal_id": item["id"],
+        "task_id": item["task_id"],
+        "role": item["role"],
+        "tool": item["tool"],
+        "args": item["args"],
+        "rationale": item["rationale"],
+        "call_hash": item["call_hash"],
+        "account": item.get("account"),
+        "data": None,
+    }
