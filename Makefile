@@ -21,8 +21,8 @@ demo: $(STAMP)
 # package: setuptools' package-dir installs agents/ as adpilot.agents, tools/ as adpilot.tools, ..., and
 # the editable install maps them with an import hook that mypy never runs (and `mypy agents/` would check
 # a package named `agents`). scripts/typecheck.py therefore rebuilds build/typecheck/ on every run, a tree
-# of relative symlinks laid out like the installed package and derived from package-dir
-# (build/typecheck/adpilot/config.py -> adpilot/config.py, build/typecheck/adpilot/agents -> agents/, ...),
+# of relative symlinks laid out like the installed package and derived from package-dir (adpilot/config.py
+# at build/typecheck/adpilot/config.py, agents/graph.py at build/typecheck/adpilot/agents/graph.py, ...),
 # runs `mypy -p adpilot` with that tree as mypy_path, so the source files themselves are checked, and
 # prints each message with its source path (agents/x.py). Nothing but python3 and the venv is needed.
 # TYPECHECK_PENDING: files being rewritten on main. Their errors are listed apart and do not fail lint;

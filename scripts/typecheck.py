@@ -6,10 +6,12 @@ import hook, which mypy never runs, and mypy names a module after its directorie
 would check a package called ``agents``. This script therefore:
 
 1. builds ``build/typecheck/`` anew (the ``mypy_path`` of ``[tool.mypy]``): a tree laid out like the
-   installed package whose entries are relative symlinks to the sources, derived from package-dir::
+   installed package, one directory per package-dir entry, holding a relative symlink to every entry
+   of that package's source directory (subdirectories such as tools/sandbox/ included)::
 
-       build/typecheck/adpilot/config.py -> ../../../adpilot/config.py   (every entry of adpilot/)
-       build/typecheck/adpilot/agents    -> ../../../agents               (every entry of agents/)
+       build/typecheck/adpilot/config.py        -> ../../../adpilot/config.py
+       build/typecheck/adpilot/agents/graph.py  -> ../../../../agents/graph.py
+       build/typecheck/adpilot/tools/sandbox    -> ../../../../tools/sandbox
        ...
 
 2. runs ``mypy -p adpilot``: mypy reads the source files themselves through the links (an edit is
