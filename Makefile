@@ -17,9 +17,27 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/adpilot demo
 
+# Type check (mypy, configured in [tool.mypy] of pyproject.toml). The sources are not laid out like the
+# package: setuptools' package-dir installs agents/ as adpilot.agents, tools/ as adpilot.tools, ..., and
+# the editable install maps them with an import hook that mypy never runs (and `mypy agents/` would check
+# a package named `agents`). scripts/typecheck.py therefore rebuilds build/typecheck/ on every run, a tree
+# of relative symlinks laid out like the installed package and derived from package-dir (adpilot/config.py
+# at build/typecheck/adpilot/config.py, agents/graph.py at build/typecheck/adpilot/agents/graph.py, ...),
+# runs `mypy -p adpilot` with that tree as mypy_path, so the source files themselves are checked, and
+# prints each message with its source path (agents/x.py). Nothing but python3 and the venv is needed.
+# TYPECHECK_PENDING: files being rewritten on main. Their errors are listed apart and do not fail lint;
+# the script names those with none left: take them off, and delete the list once it is empty.
+TYPECHECK_PENDING := \
+	adpilot/errors.py \
+	agents/graph.py agents/loop.py agents/run.py agents/state.py agents/stop.py \
+	app/cli.py app/governed.py app/runs.py app/schedule.py \
+	evals/runner.py evals/scenario.py \
+	tools/audit.py tools/guard.py tools/platforms.py tools/spec.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/typecheck.py --report-only $(TYPECHECK_PENDING)
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -36,4 +54,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .adpilot
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis .adpilot build/typecheck

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 _LEVELS["error"] = logging.ERROR
@@ -28,7 +29,7 @@ class _StderrLogger:
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
 
-def _redact_pii(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact_pii(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
     """No e-mail address, phone number or IBAN reaches a log line."""
     from adpilot.pii import redact
 

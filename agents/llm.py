@@ -74,7 +74,7 @@ class ScriptedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "adpilot-scripted"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
         return self
 
     def _turn(self, messages: Sequence[BaseMessage]) -> AIMessage:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adpilot.agents.state import RunState
+from adpilot.agents.state import Outcome, RunState
 from adpilot.tools.catalogue import CATALOGUE
 
 # Tools that change a platform; read and meta tools never appear in "changed" or "denied".
@@ -17,7 +17,7 @@ def build_report(state: RunState, *, stop: str | None) -> dict[str, Any]:
         o["proposal_id"] for o in outcomes if o["decision"] in ("allow", "reject", "deny") and o["tool"] in MUTATING
     }
 
-    def entry(o: dict[str, Any]) -> dict[str, Any]:
+    def entry(o: Outcome) -> dict[str, Any]:
         return {
             "id": o["proposal_id"],
             "role": o["role"],

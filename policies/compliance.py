@@ -311,9 +311,11 @@ class ComplianceEngine:
         ) -> None:
             found.append(Finding(rule, severity, field, match.start(), match.end(), match.group(), message, suggestion))
 
+        # Each claim group keeps one pattern list per severity: "<group>.fail" and "<group>.review".
+        levels: tuple[tuple[Severity, str], ...] = (("fail", "fail"), ("needs_review", "review"))
         for group, noun in (("superlatives", "superlative"), ("health", "health claim")):
-            for severity, key in (("fail", f"{group}.fail"), ("needs_review", f"{group}.review")):
-                for pattern in patterns[key]:
+            for severity, level in levels:
+                for pattern in patterns[f"{group}.{level}"]:
                     for match in pattern.finditer(text):
                         if group == "superlatives" and self._backed(
                             match.group(), text, match.start(), match.end(), content
@@ -325,7 +327,7 @@ class ComplianceEngine:
                         else:
                             message = f"“{match.group()}” is a {noun} that advertising may not make"
                             suggestion = "describe the product's properties instead"
-                        add(f"{group}", severity, match, message, suggestion)  # type: ignore[arg-type]
+                        add(f"{group}", severity, match, message, suggestion)
         for pattern in patterns["free.terms"]:
             for match in pattern.finditer(text):
                 if not any(c.search(text) for c in patterns["free.conditions"]):
@@ -337,8 +339,8 @@ class ComplianceEngine:
                         "state the condition, e.g. “ab 50 € Bestellwert”",
                     )
         substantiated = any(s.search(text) for s in patterns["green.substantiation"])
-        for severity, key in (("fail", "green.fail"), ("needs_review", "green.review")):
-            for pattern in patterns[key]:
+        for severity, level in levels:
+            for pattern in patterns[f"green.{level}"]:
                 for match in pattern.finditer(text):
                     if not substantiated:
                         add(
@@ -347,7 +349,7 @@ class ComplianceEngine:
                             match,
                             f"“{match.group()}” is a generic environmental claim without substantiation",
                             "name the certification or the measurable property",
-                        )  # type: ignore[arg-type]
+                        )
         if not any(r.search(text) for r in patterns["price.reference"]):
             for pattern in patterns["price.claims"]:
                 for match in pattern.finditer(text):

@@ -57,4 +57,4 @@ class StateCache:
         if value is MISSING:
             value = await load()
             self.put(key, value)
-        return value  # type: ignore[no-any-return]
+        return value

@@ -54,7 +54,7 @@ class OperationError(Exception):
         self.family, self.code, self.message, self.path = family, code, message, path or []
 
     def to_error(self, index: int, kind: str) -> dict[str, Any]:
-        location = [{"fieldName": "operations", "index": index}, {"fieldName": kind}]
+        location: list[dict[str, Any]] = [{"fieldName": "operations", "index": index}, {"fieldName": kind}]
         location += [{"fieldName": part} for part in self.path]
         return ads_error(self.family, self.code, self.message, location=location)
 
@@ -274,7 +274,7 @@ def _create_ad(sandbox: Sandbox, customer: Customer, body: dict[str, Any]) -> Ca
     status = _status(body.get("status", "ENABLED"))
     ad = body.get("ad")
     rsa = ad.get("responsiveSearchAd") if isinstance(ad, dict) else None
-    if not isinstance(rsa, dict):
+    if not isinstance(ad, dict) or not isinstance(rsa, dict):
         raise OperationError("adError", "AD_TYPE_REQUIRED", "ad.responsiveSearchAd is required", ["ad"])
     headlines = _text_assets(rsa.get("headlines"), "headlines", 30, 3, 15)
     descriptions = _text_assets(rsa.get("descriptions"), "descriptions", 90, 2, 4)

@@ -447,7 +447,7 @@ def execute(query: Query, customer: Customer, today: dt.date) -> tuple[list[dict
     for ordering, spec in reversed(orderings):
         present = [r for r in rows if _value(r, spec) is not None]
         missing = [r for r in rows if _value(r, spec) is None]
-        present.sort(key=lambda r, s=spec: _comparable(_value(r, s), s), reverse=ordering.descending)
+        present.sort(key=lambda r: _comparable(_value(r, spec), spec), reverse=ordering.descending)
         rows = present + missing
     if query.limit is not None:
         rows = rows[: query.limit]

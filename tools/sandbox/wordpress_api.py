@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from adpilot.tools.sandbox.envelopes import wp_error
-from adpilot.tools.sandbox.world import Post, User
+from adpilot.tools.sandbox.world import Post, PostType, User
 
 if TYPE_CHECKING:
     from adpilot.tools.sandbox.server import Sandbox
@@ -272,7 +272,7 @@ class WordPressApi:
             "modified": lambda p: (p.modified, p.id),
             "slug": lambda p: p.slug,
         }[orderby]
-        posts.sort(key=key, reverse=order == "desc")  # type: ignore[arg-type]
+        posts.sort(key=key, reverse=order == "desc")
         total = len(posts)
         pages = math.ceil(total / per_page) if total else 0
         if page > max(pages, 1):
@@ -306,7 +306,7 @@ class WordPressApi:
             return wp_error("rest_forbidden_context", "Sorry, you are not allowed to edit this post.", 401)
         return JSONResponse(self._serialise(post, context == "edit"))
 
-    async def create(self, request: Request, kind: str) -> Response:
+    async def create(self, request: Request, kind: PostType) -> Response:
         user = self._user(request)
         if user is None:
             return wp_error(
@@ -333,7 +333,7 @@ class WordPressApi:
             date=self.sandbox.now(),
             modified=self.sandbox.now(),
             author=user.id,
-        )  # type: ignore[arg-type]
+        )
         error = self._apply_fields(post, data, user)
         if error is not None:
             return error
@@ -404,7 +404,7 @@ class WordPressApi:
             return await self.me(request)
         match = re.fullmatch(r"wp/v2/(posts|pages)(?:/(\d+))?", path)
         if match is not None:
-            kind = match.group(1)[:-1]
+            kind: PostType = "post" if match.group(1) == "posts" else "page"
             post_id = match.group(2)
             if post_id is None and method == "GET":
                 return await self.list(request, kind)

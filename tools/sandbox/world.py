@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 CampaignStatus = Literal["ENABLED", "PAUSED", "REMOVED"]
 MatchType = Literal["EXACT", "PHRASE", "BROAD"]
 PostStatus = Literal["publish", "future", "draft", "pending", "private", "trash"]
+PostType = Literal["post", "page"]
 
 
 class _Model(BaseModel):
@@ -127,7 +128,7 @@ class GoogleAds(_Model):
 
 class Post(_Model):
     id: int
-    type: Literal["post", "page"] = "post"
+    type: PostType = "post"
     status: PostStatus
     title: str
     content: str
