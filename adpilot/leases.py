@@ -17,7 +17,8 @@ shared memory and its locking is not reliable over network file systems.
 A crashed actor must not block the next one forever. Each lease therefore expires ``ttl_s``
 seconds after its last heartbeat (:class:`Heartbeat` renews it from an asyncio task), and a lease
 whose holder ran on this host under a process id that no longer exists is free at once, so a
-``kill -9``'d run does not block the next one for the TTL. The shortcut trusts the host name to
+``kill -9``'d run does not block the next one for the TTL (should the process id have been
+reused meanwhile, the lease simply waits for its expiry). The shortcut trusts the host name to
 name the process-id namespace: containers sharing the state directory must have distinct host
 names (Docker's default); leases of other hosts are only ever freed by expiry.
 
@@ -240,7 +241,7 @@ class LeaseStore:
             for resource in wanted:
                 current = self._row(db, resource)
                 if current is not None and current.owner_id != owner.id and _is_live(current, now):
-                    return current  # leaving the block without an exception commits nothing written
+                    continue  # leaving the block without an exception commits nothing written
             for resource in wanted:
                 self._upsert(db, resource, owner, now)
             self._taken.setdefault(owner.id, set()).update(wanted)
@@ -261,7 +262,8 @@ class LeaseStore:
         """Take every resource, polling for up to ``wait_s`` seconds; else raise :class:`BusyError`.
 
         Polling starts at 50 ms and doubles up to 0.5 s, so a short wait reacts quickly and a
-        long one does not keep the file's write lock busy.
+        long one does not keep the file's write lock busy. This blocks the calling thread; from
+        async code run it in a worker thread (``asyncio.to_thread``).
         """
         wanted = _as_list(resources)
         deadline = time.monotonic() + max(wait_s, 0.0)
@@ -334,8 +336,8 @@ def _busy_message(blocker: Lease, *, wait_s: float, what: str) -> str:
 class Heartbeat:
     """Keeps ``owner``'s leases alive from an asyncio task; leaving the block releases them all.
 
-    Renewal runs every ``interval_s`` (default: a third of the TTL, so two beats may be missed
-    before a lease expires) in a worker thread, so a busy SQLite file never stalls the event
+    Renewal runs every ``interval_s`` (default: a third of the TTL, so a lease survives one
+    missed or late beat) in a worker thread, so a busy SQLite file never stalls the event
     loop. Resources found lost collect in :attr:`lost`; the actor must check it before each
     mutation. ``sleep`` is injectable so tests can drive the beats with a fake clock.
     """
@@ -365,11 +367,17 @@ class Heartbeat:
         try:
             if self._task is not None:
                 self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+                # asyncio.wait, not `await task`: a cancellation of *this* task must propagate.
+                await asyncio.wait([self._task])
+                if not self._task.cancelled() and self._task.exception() is not None:
+                    _log.warning("lease_heartbeat_failed", owner=self.owner.id, error=repr(self._task.exception()))
         finally:
-            # Synchronous on purpose: it must happen even when this task is being cancelled.
-            self.store.release(self.owner)
+            # Synchronous on purpose: it must happen even when this task is being cancelled. A
+            # failure must not hide the block's own exception; the leases then lapse by expiry.
+            try:
+                self.store.release(self.owner)
+            except AdpilotError as exc:
+                _log.warning("lease_release_failed", owner=self.owner.id, error=str(exc))
 
     async def _run(self) -> None:
         while True:

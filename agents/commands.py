@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from adpilot.agents.state import Role
 from adpilot.errors import MoneyError
 from adpilot.money import parse_amount
 
@@ -27,7 +28,7 @@ HELP = __doc__.split("\n\n", 1)[1] if __doc__ else ""
 class Command:
     # pause_ad | enable_ad | pause_campaign | enable_campaign | set_budget | set_bid | performance | approvals | help
     action: str
-    role: str | None
+    role: Role | None
     params: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
@@ -39,7 +40,7 @@ class CommandError(ValueError):
 
 
 _AMOUNT = r"(?P<amount>[0-9]+(?:[.,][0-9]+)?\s*(?:eur|€)?)"
-_PATTERNS: list[tuple[re.Pattern[str], str, str | None]] = [
+_PATTERNS: list[tuple[re.Pattern[str], str, Role | None]] = [
     (re.compile(r"^(?:pause|pausiere|stoppe)\s+(?:ad|anzeige)\s+(?P<group>\d+)~(?P<ad>\d+)$"), "pause_ad", "bidding"),
     (
         re.compile(r"^(?:enable|aktiviere|starte)\s+(?:ad|anzeige)\s+(?P<group>\d+)~(?P<ad>\d+)$"),

@@ -16,7 +16,7 @@ makes a crash at any point safe: see docs/ARCHITECTURE.md.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.messages import ToolMessage
 from langgraph.graph import END, START, StateGraph
@@ -33,7 +33,11 @@ from adpilot.agents.state import RunState
 
 __all__ = ["ROLES", "RunContext", "build_graph"]
 
-Node = Callable[[RunState], Awaitable[dict[str, Any]]]
+
+class Node(Protocol):
+    """A graph node as LangGraph calls it: the state in, a partial update out."""
+
+    def __call__(self, state: RunState) -> Awaitable[dict[str, Any]]: ...
 
 
 def build_graph(ctx: RunContext) -> StateGraph[RunState]:

@@ -11,12 +11,13 @@ from adpilot.agents.state import Outcome, Pending, RunState
 def outcome_text(outcomes: list[Outcome]) -> str:
     parts = []
     for o in outcomes:
+        message = (o.get("error") or {}).get("message")
         if o["decision"] == "allow" and o["ok"]:
             parts.append(f"done: {o['tool']} {json.dumps(o['args'], ensure_ascii=False)}")
         elif o["decision"] == "escalate":
-            parts.append(f"waiting for approval: {o['tool']} ({o['error']['message'] if o.get('error') else ''})")
+            parts.append(f"waiting for approval: {o['tool']} ({message or ''})")
         else:
-            parts.append(f"not done: {o['tool']} — {o['error']['message'] if o.get('error') else o['decision']}")
+            parts.append(f"not done: {o['tool']} — {message or o['decision']}")
     return "\n".join(parts)
 
 

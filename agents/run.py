@@ -273,9 +273,9 @@ class Runner:
         record = self.registry.get(thread_id)
         if record is None:
             raise UsageError(f"no run {thread_id!r} (see `adpilot approvals list`)")
-        snapshot = await self.checkpointer.aget_tuple(self._config(thread_id))
+        snapshot = await self.checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
         values: dict[str, Any] = dict(snapshot.checkpoint.get("channel_values", {})) if snapshot else {}
-        settings: Settings = values.get("settings") or {"accounts": record.accounts}
+        settings: Settings = values.get("settings") or Settings(accounts=record.accounts)
         return record.run_id, settings, values
 
     async def resume(self, thread_id: str, decisions: Mapping[str, Mapping[str, Any]]) -> RunResult:

@@ -17,10 +17,6 @@ would check a package called ``agents``. This script therefore:
 2. runs ``mypy -p adpilot``: mypy reads the source files themselves through the links (an edit is
    seen at once, no reinstall) and resolves ``adpilot.agents.x`` to ``agents/x.py``;
 3. prints every message with the source path (``agents/x.py``), not the path inside the tree.
-
-``--report-only FILE ...`` names source files whose errors are listed apart and do not fail the run
-(files being rewritten elsewhere); a file on that list with no error left is pointed out, so that the
-list only ever shrinks.
 """
 
 from __future__ import annotations
@@ -75,17 +71,7 @@ def to_source(path: str, prefixes: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--report-only",
-        nargs="*",
-        default=[],
-        metavar="FILE",
-        help="source files (e.g. agents/graph.py) whose errors are listed but do not fail the run",
-    )
-    args = parser.parse_args(argv)
-    report_only = {Path(p).as_posix() for p in args.report_only}
-
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     config = _config()
     package_dirs: dict[str, str] = config["tool"]["setuptools"]["package-dir"]
     mypy_path = str(config["tool"]["mypy"]["mypy_path"]).replace("$MYPY_CONFIG_FILE_DIR", str(ROOT))
@@ -98,32 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     sys.stderr.write(done.stderr)
 
-    failing: list[str] = []  # lines that fail the run: messages outside --report-only, anything unexpected
-    reported: list[str] = []
+    failing: list[str] = []  # every message, with its source path; anything unexpected as it came
     errors = 0
-    files_with_errors: set[str] = set()
     for line in done.stdout.splitlines():
         match = _MESSAGE.match(line)
         if match is None:
             failing.append(line)
             continue
-        path = to_source(match["path"], prefixes)
-        line = path + line[len(match["path"]) :]
-        is_error = match["severity"] == "error"
-        if is_error:
-            files_with_errors.add(path)
-        if path in report_only:
-            reported.append(line)
-        else:
-            failing.append(line)
-            errors += is_error
+        failing.append(to_source(match["path"], prefixes) + line[len(match["path"]) :])
+        errors += match["severity"] == "error"
 
-    if reported:
-        print("-- type errors in files listed with --report-only (they do not fail this run) --")
-        print("\n".join(reported))
-        print("-- end of --report-only errors --")
-    if clean := sorted(report_only - files_with_errors):
-        print(f"typecheck: no type error left in {', '.join(clean)}: take them off the --report-only list")
     if failing:
         print("\n".join(failing))
     names = ", ".join(packages)
@@ -133,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     if failing:
         print(f"typecheck: {errors} error(s) in {names}", file=sys.stderr)
         return 1
-    print(f"typecheck: no type error in {names}" + (" outside the --report-only files" if reported else ""))
+    print(f"typecheck: no type error in {names}")
     return 0
 
 

@@ -136,7 +136,7 @@ def test_racing_processes_exactly_one_wins_each_round(tmp_path: Path) -> None:
     for racer in racers:
         racer.start()
     try:
-        outcomes = []
+        outcomes: list[tuple[int, str, str | None]] = []
         while len(outcomes) < n * rounds:
             outcome = results.get(timeout=60)
             assert outcome[0] >= 0, f"a racer failed: {outcome[2]}"
@@ -409,6 +409,19 @@ async def test_heartbeat_reports_a_lease_lost_after_a_stall(store: LeaseStore, c
         assert store.holds(a, CMS)
     assert holder_id(store, DE) == b.id  # leaving released only a's own leases
     assert store.holder(CMS) is None
+
+
+async def test_heartbeat_releases_when_the_block_fails(store: LeaseStore, clock: FakeClock) -> None:
+    a = Owner.here("adpilot maintain")
+    store.acquire([DE], a)
+
+    async def fail_while_holding() -> None:
+        async with Heartbeat(store, a, sleep=Beats(clock).sleep):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await fail_while_holding()
+    assert store.holder(DE) is None
 
 
 def test_heartbeat_interval_defaults_to_a_third_of_the_ttl(store: LeaseStore) -> None:

@@ -35,7 +35,7 @@ from adpilot.tools.audit import AuditLog, KeyHistory, canonical
 from adpilot.tools.catalogue import CATALOGUE
 from adpilot.tools.leasing import LeaseKeeper, resource_of
 from adpilot.tools.platforms import Platforms
-from adpilot.tools.result import Decision, ToolError, ToolResult
+from adpilot.tools.result import Decision, ErrorType, ToolError, ToolResult
 from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable
 from adpilot.tools.state import StateCache
 
@@ -462,7 +462,7 @@ def _cache_prefix(args: dict[str, Any]) -> str:
 
 
 def _platform_error(exc: PlatformError) -> ToolError:
-    kind = "outcome_unknown" if exc.outcome_unknown else "platform_error"
+    kind: ErrorType = "outcome_unknown" if exc.outcome_unknown else "platform_error"
     message = exc.message
     if exc.outcome_unknown:
         message += " (the change may or may not have been applied; it will be reconciled, not blindly repeated)"

@@ -23,10 +23,11 @@ async def review(state: RunState, ctx: RunContext) -> dict[str, Any]:
     if task is None:
         return update
     mine = [o for o in state.get("outcomes") or [] if o["task_id"] == task["id"]]
+    errors = [(o["tool"], o.get("error") or {}) for o in mine]
     update["notes"] = [
-        f"{o['tool']} blocked by the copy rules: {o['error']['message']}"
-        for o in mine
-        if o.get("error") and str(o["error"].get("rule", "")).startswith("content.")
+        f"{tool} blocked by the copy rules: {error.get('message')}"
+        for tool, error in errors
+        if str(error.get("rule", "")).startswith("content.")
     ]
     if task.get("tool_call_id"):
         summary = state.get("task_answer") or outcome_text(mine) or "nothing to change"

@@ -108,9 +108,9 @@ async def _with_model(state: RunState, ctx: RunContext) -> dict[str, Any]:
     reply = await bound.ainvoke(history + new)
     assert isinstance(reply, AIMessage)
     new.append(reply)
-    usage = reply.usage_metadata or {}
+    tokens = reply.usage_metadata["total_tokens"] if reply.usage_metadata else 0
     update: dict[str, Any] = {
-        "tokens": int(usage.get("total_tokens", 0)),
+        "tokens": tokens,
         "transcript": [
             {"agent": "supervisor", "content": reply.content, "tool_calls": [c["name"] for c in reply.tool_calls]}
         ],
