@@ -241,7 +241,7 @@ class LeaseStore:
             for resource in wanted:
                 current = self._row(db, resource)
                 if current is not None and current.owner_id != owner.id and _is_live(current, now):
-                    continue  # leaving the block without an exception commits nothing written
+                    return current  # leaving the block without an exception commits nothing written
             for resource in wanted:
                 self._upsert(db, resource, owner, now)
             self._taken.setdefault(owner.id, set()).update(wanted)

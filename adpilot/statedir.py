@@ -91,7 +91,12 @@ class KillSwitch:
         details = self.details()
         if details is None:
             return None
-        reason = f": {details['reason']}" if details.get("reason") else ""
-        who = f" by {details['by']}" if details.get("by") else ""
-        when = f" at {details['at']}" if details.get("at") else ""
-        return f"the kill switch is engaged{who}{when}{reason}; nothing changes until `adpilot resume`"
+        parts = []
+        if details.get("by"):
+            parts.append(f"by {details['by']}")
+        if details.get("at"):
+            parts.append(f"since {str(details['at'])[:16].replace('T', ' ')} UTC")
+        if details.get("reason"):
+            parts.append(f"reason: {details['reason']}")
+        said = f" ({', '.join(parts)})" if parts else ""
+        return f"the kill switch is engaged{said}; nothing changes until `adpilot resume`"

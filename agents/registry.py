@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adpilot.errors import UsageError
+
+MIN_PREFIX = 8  # the shortest id prefix that may name an approval
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     thread_id TEXT PRIMARY KEY,
@@ -73,8 +77,25 @@ class RunRegistry:
         marks = ", ".join("?" * len(statuses))
         return self._rows(f"WHERE status IN ({marks})", statuses)
 
-    def find_pending(self, pending_id: str) -> RunRecord | None:
-        for record in self.with_status("waiting"):
-            if any(p["id"] == pending_id or p["id"].endswith(pending_id) for p in record.pending):
-                return record
-        return None
+    def find_pending(self, pending_id: str) -> tuple[RunRecord, str]:
+        """The waiting run and the full id of the approval ``pending_id`` names.
+
+        An id names an approval exactly, or by a prefix of at least 8 characters that no other
+        waiting approval shares; anything else is an error, never a guess.
+        """
+        waiting = [(record, p["id"]) for record in self.with_status("waiting") for p in record.pending]
+        exact = [(record, full) for record, full in waiting if full == pending_id]
+        if exact:
+            return exact[0]
+        if len(pending_id) < MIN_PREFIX:
+            raise UsageError(
+                f"no pending approval {pending_id!r}: give the whole id or at least {MIN_PREFIX} of its first "
+                "characters (see `adpilot approvals list`)"
+            )
+        matches = [(record, full) for record, full in waiting if full.startswith(pending_id)]
+        if not matches:
+            raise UsageError(f"no pending approval {pending_id!r} (see `adpilot approvals list`)")
+        if len(matches) > 1:
+            names = ", ".join(full for _, full in matches[:5])
+            raise UsageError(f"{pending_id!r} matches {len(matches)} approvals ({names}); give more of the id")
+        return matches[0]

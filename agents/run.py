@@ -40,7 +40,7 @@ from adpilot.agents.state import Settings
 from adpilot.agents.stop import KillSwitch, Limits
 from adpilot.config import Config
 from adpilot.errors import StoppedError, UsageError
-from adpilot.leases import CMS, Heartbeat, LeaseStore, Owner, resource_for_account
+from adpilot.leases import CMS, Heartbeat, Lease, LeaseStore, Owner, resource_for_account
 from adpilot.memory.store import MemoryStore
 from adpilot.policies.compliance import ComplianceEngine
 from adpilot.statedir import StateDir
@@ -85,6 +85,7 @@ class Runner:
         persist_world: bool = True,
         on_step: Callable[[str, str], None] | None = None,
         actor: str = "adpilot",
+        shutdown: asyncio.Event | None = None,
     ) -> None:
         self.config = config
         self.paths = StateDir(config.state_dir)
@@ -102,7 +103,8 @@ class Runner:
         self._crash_after = int(crash) if crash and crash.isdigit() else None
         self.kill_switch = KillSwitch(config.state_dir)
         self.brand = ComplianceEngine.from_pack(config.policy).brand
-        self.shutdown = asyncio.Event()  # set by a signal: finish the step in flight, then stop driving
+        # Set (by a signal): every run of this runner finishes its step in flight, then stops driving.
+        self.shutdown = shutdown or asyncio.Event()
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Runner:
@@ -160,6 +162,10 @@ class Runner:
     def _config(self, thread_id: str) -> dict[str, Any]:
         # Our own max_steps check fires first; LangGraph's recursion limit is the backstop.
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": self.limits.max_steps * 2 + 20}
+
+    def holder(self, thread_id: str) -> Lease | None:
+        """Who is driving a run right now (None: nobody — it may be continued)."""
+        return self.leases.holder(run_resource(thread_id))
 
     def _keeper(self, thread_id: str) -> LeaseKeeper:
         owner = Owner.here(f"{self.actor} (run {thread_id})")

@@ -2,7 +2,8 @@
 
 Start-up stays fast: this module imports only the standard library; each command imports
 what it needs when it runs. Exit codes: 0 done, 1 internal error, 2 usage or configuration
-error, 3 run stopped, 4 evaluation below threshold.
+error, 3 run stopped (or refused: the kill switch is engaged), 4 evaluation below threshold, 5 busy (another
+actor holds the account; the message names it).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_STOPPED, EXIT_EVAL = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_STOPPED, EXIT_EVAL, EXIT_BUSY = 0, 1, 2, 3, 4, 5
 
 
 def _print_json(data: Any) -> None:
@@ -54,8 +55,16 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     import asyncio
 
     from adpilot.app.runs import exit_code, maintain, progress_printer, render_reports
+    from adpilot.app.signals import graceful
 
-    results = asyncio.run(maintain(config, args.account, dry_run=args.dry_run, progress=progress_printer()))
+    async def run() -> list[Any]:
+        shutdown = asyncio.Event()
+        with graceful(shutdown):
+            return await maintain(
+                config, args.account, dry_run=args.dry_run, progress=progress_printer(), shutdown=shutdown
+            )
+
+    results = asyncio.run(run())
     if args.json:
         _print_json([{"thread_id": r.thread_id, "status": r.status, "report": r.report} for r in results])
     else:
@@ -73,8 +82,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     def ready(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    async def job(cfg: Any, accounts: list[str]) -> Any:
-        return await maintain(cfg, accounts, dry_run=False)
+    async def job(cfg: Any, accounts: list[str], shutdown: asyncio.Event) -> Any:
+        return await maintain(cfg, accounts, dry_run=False, shutdown=shutdown)
 
     return asyncio.run(run_scheduler(config, job, ready=ready))
 
@@ -274,7 +283,10 @@ def cmd_tool_call(args: argparse.Namespace) -> int:
         detail = outcome.get("data") if outcome["ok"] else outcome["error"]
         where = f"run {outcome['run_id']}, audit row {outcome['audit_seq']}"
         print(f"{outcome['decision']}: {json.dumps(detail, ensure_ascii=False)}  ({where})")
-    return EXIT_OK if outcome["ok"] else EXIT_INTERNAL
+    if outcome["ok"]:
+        return EXIT_OK
+    rule = str((outcome.get("error") or {}).get("rule"))
+    return {"kill_switch": EXIT_STOPPED, "lease.busy": EXIT_BUSY}.get(rule, EXIT_INTERNAL)
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 import uuid
 from typing import Any, TextIO
 
 from adpilot.agents.run import Runner, RunResult
-from adpilot.agents.stop import KillSwitch
-from adpilot.app.runs import describe_target, open_memory
+from adpilot.app.runs import decide_with, describe_target, open_memory
+from adpilot.app.signals import graceful
 from adpilot.config import Config
+from adpilot.errors import AdpilotError
+from adpilot.statedir import KillSwitch, StateDir
 
 HELP = """/approvals            what waits for a person
 /approve ID           approve it (the change is applied once)
@@ -69,7 +72,7 @@ def explain(config: Config, seq: int, memory: Any) -> str:
 class Console:
     def __init__(self, config: Config, runner: Runner, out: TextIO) -> None:
         self.config, self.runner, self.out = config, runner, out
-        self.session_file = config.state_dir / "console-session.json"
+        self.session_file = StateDir(config.state_dir).console_session
         self.history: list[dict[str, str]] = []
         if self.session_file.exists():
             self.history = json.loads(self.session_file.read_text(encoding="utf-8"))
@@ -115,17 +118,10 @@ class Console:
         elif text.startswith(("/approve ", "/reject ")):
             command, _, rest = text.partition(" ")
             pending_id, _, reason = rest.strip().partition(" ")
-            record = self.runner.registry.find_pending(pending_id)
-            if record is None:
-                self.say(f"no pending approval {pending_id}")
-            else:
-                full = next(p["id"] for p in record.pending if p["id"] == pending_id or p["id"].endswith(pending_id))
-                decision = "approve" if command == "/approve" else "reject"
-                result = await self.runner.resume(
-                    record.thread_id, {full: {"decision": decision, "reason": reason, "approver": "console operator"}}
-                )
-                self.say(f"{decision}d." if decision == "approve" else "rejected.")
-                self.show(result)
+            decision = "approve" if command == "/approve" else "reject"
+            result = await decide_with(self.runner, pending_id, decision, reason, "console operator")
+            self.say(f"{decision}d." if decision == "approve" else "rejected.")
+            self.show(result)
         elif text.startswith("/why "):
             seq = text.split(" ", 1)[1].strip()
             self.say(
@@ -142,22 +138,64 @@ class Console:
         return True
 
 
+def _lines(stdin: TextIO) -> asyncio.Queue[str]:
+    """Lines of ``stdin`` as they come ("" at its end), read by a daemon thread: a person who never
+    types again must not keep the process alive after a signal."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            line = stdin.readline()
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+            if not line:
+                return
+
+    threading.Thread(target=read, name="console stdin", daemon=True).start()
+    return queue
+
+
+async def _next_line(lines: asyncio.Queue[str], shutdown: asyncio.Event) -> str | None:
+    """The next line, or None once a signal asked the console to stop."""
+    reading = asyncio.ensure_future(lines.get())
+    stopping = asyncio.ensure_future(shutdown.wait())
+    done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    for future in (reading, stopping):
+        if future not in done:
+            future.cancel()
+    return reading.result() if reading in done else None
+
+
 async def _loop(config: Config, with_memory: bool, stdin: TextIO, out: TextIO) -> int:
     def step(thread: str, node: str) -> None:
         print(f"  · {NODE_LABELS.get(node, node)}", file=out, flush=True)
 
+    shutdown = asyncio.Event()
     async with Runner(
-        config, memory=open_memory(config, with_memory), on_step=step, approver="console operator"
+        config,
+        memory=open_memory(config, with_memory),
+        on_step=step,
+        approver="console operator",
+        actor="adpilot chat console",
+        shutdown=shutdown,
     ) as runner:
         console = Console(config, runner, out)
         console.say(f"adpilot console — {len(console.history)} earlier message(s) in this session; /help for commands")
-        while True:
-            print("adpilot> ", end="", file=out, flush=True)
-            line = await asyncio.get_running_loop().run_in_executor(None, stdin.readline)
-            if not line:
-                break
-            if not await console.handle(line):
-                break
+        lines = _lines(stdin)
+        with graceful(shutdown):
+            while not shutdown.is_set():
+                print("adpilot> ", end="", file=out, flush=True)
+                line = await _next_line(lines, shutdown)
+                if not line:
+                    break
+                try:
+                    if not await console.handle(line):
+                        break
+                except AdpilotError as exc:  # refused (kill switch, busy account, unknown id): say so, go on
+                    console.say(f"✗ {exc}")
+    if shutdown.is_set():
+        print("\nconsole stopped; a run it was driving continues with the next start", file=out, flush=True)
+        return 3
     return 0
 
 

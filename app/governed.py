@@ -4,27 +4,44 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from adpilot.app.tables import table
 from adpilot.config import Config
-from adpilot.errors import UsageError
+from adpilot.errors import StoppedError, UsageError
+from adpilot.leases import Heartbeat, LeaseStore, Owner
 from adpilot.policies import load_policy
+from adpilot.statedir import KillSwitch, StateDir
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.guard import Guard, RunScope, build_guard
+from adpilot.tools.leasing import LeaseKeeper
 from adpilot.tools.platforms import Platforms, connect
 from adpilot.tools.rollback import rollback_run
 
-AUDIT_FILE = "audit.sqlite3"
-
 
 def open_audit(config: Config) -> AuditLog:
-    return AuditLog(config.state_dir / AUDIT_FILE)
+    return AuditLog(StateDir(config.state_dir).audit)
 
 
-def _guard(config: Config, platforms: Platforms, audit: AuditLog, run_id: str, *, dry_run: bool = False) -> Guard:
+@asynccontextmanager
+async def acting(
+    config: Config, platforms: Platforms, audit: AuditLog, run_id: str, *, label: str, dry_run: bool = False
+) -> AsyncIterator[Guard]:
+    """A Guard for one command outside a run: it takes the lease of each account it changes
+    (waiting ``guard.lease_wait_s``, then refusing with the holder's name) and releases them
+    all when the command ends."""
     scope = RunScope(run_id, run_id, frozenset(config.accounts), dry_run=dry_run, actor="cli")
-    return build_guard(config, platforms, audit, scope)
+    guard = build_guard(config, platforms, audit, scope)
+    store = LeaseStore(StateDir(config.state_dir).leases, ttl_s=config.guard.lease_ttl_s)
+    owner = Owner.here(label)
+    guard.leases = LeaseKeeper(store, owner, wait_s=config.guard.lease_wait_s)
+    try:
+        async with Heartbeat(store, owner):
+            yield guard
+    finally:
+        store.close()
 
 
 async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_run: bool) -> dict[str, Any]:
@@ -34,8 +51,11 @@ async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_
         raise UsageError(f"tool arguments must be a JSON object: {exc}") from exc
     run_id = f"cli-{uuid.uuid4().hex[:8]}"
     audit = open_audit(config)
-    async with connect(config, persist=True) as platforms:
-        result = await _guard(config, platforms, audit, run_id, dry_run=dry_run).call(role, tool, args)
+    async with (
+        connect(config, persist=True) as platforms,
+        acting(config, platforms, audit, run_id, label="adpilot tool call", dry_run=dry_run) as guard,
+    ):
+        result = await guard.call(role, tool, args)
     return {"run_id": run_id, **json.loads(result.for_model()), "audit_seq": result.audit_seq}
 
 
@@ -84,12 +104,17 @@ def render_audit(rows: list[dict[str, Any]]) -> str:
 
 
 async def rollback(config: Config, run_id: str) -> dict[str, Any]:
+    if (stopped := KillSwitch(config.state_dir).message()) is not None:
+        raise StoppedError(f"cannot roll back run {run_id}: {stopped}")
     audit = open_audit(config)
     if not audit.records(run_id=run_id):
         raise UsageError(f"no audit rows for run {run_id!r} (see `adpilot audit show`)")
     rollback_id = f"rollback-{run_id}-{uuid.uuid4().hex[:6]}"
-    async with connect(config, persist=True) as platforms:
-        steps = await rollback_run(_guard(config, platforms, audit, rollback_id), run_id, approver="cli operator")
+    async with (
+        connect(config, persist=True) as platforms,
+        acting(config, platforms, audit, rollback_id, label=f"adpilot audit rollback {run_id}") as guard,
+    ):
+        steps = await rollback_run(guard, run_id, approver="cli operator")
     return {
         "run_id": rollback_id,
         "rolled_back": run_id,

@@ -7,15 +7,17 @@ import datetime as dt
 import shutil
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from adpilot.agents.report import build_report
 from adpilot.agents.run import Runner, RunResult
 from adpilot.app.tables import table
 from adpilot.config import Config
-from adpilot.errors import UsageError
+from adpilot.errors import BusyError, UsageError
 from adpilot.money import format_micros
+from adpilot.statedir import StateDir
 
 STEP_LABELS = {
     "intake": "checking spend and loading the account",
@@ -28,6 +30,13 @@ STEP_LABELS = {
     "apply": "applying decisions",
     "finalize": "report",
     "stop": "stopped",
+}
+STOP_REASONS = {
+    "kill_switch": "the kill switch is engaged; nothing changes until `adpilot resume`",
+    "max_steps": "the step limit was reached",
+    "budget": "the token or cost budget is spent",
+    "error_budget": "too many tool errors",
+    "anomaly": "a spend anomaly needs a person's look",
 }
 MEMORY_DEMO = Path(__file__).resolve().parents[1] / "memory" / "knowledge" / "demo"
 
@@ -48,8 +57,12 @@ async def maintain(
     dry_run: bool,
     progress: Callable[[str], None] | None = None,
     with_memory: bool = True,
+    shutdown: asyncio.Event | None = None,
 ) -> list[RunResult]:
-    """One maintenance pass: unfinished runs first, then one run per account and one for the CMS."""
+    """One maintenance pass: unfinished runs first, then one run per account and one for the CMS.
+
+    Setting ``shutdown`` stops every run after its step in flight (see :mod:`adpilot.app.signals`).
+    """
     accounts = accounts or list(config.accounts)
     unknown = sorted(set(accounts) - set(config.accounts))
     if unknown:
@@ -60,34 +73,68 @@ async def maintain(
         if progress is not None:
             progress(f"{thread}: {STEP_LABELS.get(node, node)}")
 
-    async with Runner(config, memory=memory, on_step=step if progress else None) as runner:
+    async with Runner(
+        config, memory=memory, on_step=step if progress else None, actor="adpilot maintain", shutdown=shutdown
+    ) as runner:
         unfinished = [r for r in runner.registry.with_status("running") if r.kind == "maintenance"]
-        if unfinished:
-            # An earlier pass was interrupted (Ctrl-C, kill -9): finish it, and only it.
-            for record in unfinished:
+        held = {r.thread_id: runner.holder(r.thread_id) for r in unfinished}
+        orphaned = [r for r in unfinished if held[r.thread_id] is None]
+        if unfinished and not orphaned:
+            busy = next(lease for lease in held.values() if lease is not None)
+            raise BusyError(
+                f"maintenance is already running: {busy.describe()} is working on {len(unfinished)} run(s); "
+                "this pass changes nothing (try again when it has finished)"
+            )
+        if orphaned:
+            # An earlier pass was interrupted (Ctrl-C, kill -9): finish what nobody is working on, and only it.
+            for record in orphaned:
                 if progress:
                     progress(f"continuing interrupted run {record.thread_id}")
-            return list(await asyncio.gather(*(runner.continue_run(r.thread_id) for r in unfinished)))
+            continued = [(r.thread_id, runner.continue_run(r.thread_id)) for r in orphaned]
+            return await _all_or_busy(continued)
         # Unique per pass: a thread id that existed before would continue that run's state.
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:4]
         jobs = [
-            runner.start(
-                {"kind": "maintenance", "accounts": [a], "scope": "ads"},
-                thread_id=f"maint-{stamp}-{a}",
-                dry_run=dry_run,
+            (
+                f"maint-{stamp}-{a}",
+                runner.start(
+                    {"kind": "maintenance", "accounts": [a], "scope": "ads"},
+                    thread_id=f"maint-{stamp}-{a}",
+                    dry_run=dry_run,
+                ),
             )
             for a in accounts
         ]
         jobs.append(
-            runner.start(
-                {"kind": "maintenance", "accounts": accounts, "scope": "cms"},
-                thread_id=f"maint-{stamp}-cms",
-                dry_run=dry_run,
+            (
+                f"maint-{stamp}-cms",
+                runner.start(
+                    {"kind": "maintenance", "accounts": accounts, "scope": "cms"},
+                    thread_id=f"maint-{stamp}-cms",
+                    dry_run=dry_run,
+                ),
             )
         )
         if progress:
             progress(f"maintaining {len(accounts)} account(s) and the CMS concurrently")
-        results = list(await asyncio.gather(*jobs))
+        return await _all_or_busy(jobs)
+
+
+async def _all_or_busy(jobs: Sequence[tuple[str, Awaitable[RunResult]]]) -> list[RunResult]:
+    """Run every job; one refused because another actor holds its account becomes a ``busy``
+    result naming the holder (the others still run); all refused is a BusyError."""
+    outcomes = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
+    results: list[RunResult] = []
+    for (thread, _), outcome in zip(jobs, outcomes, strict=True):
+        if isinstance(outcome, BusyError):
+            report = build_report({"run_id": thread, "notes": [str(outcome)]}, stop=None)
+            results.append(RunResult(thread, thread, "busy", report, None))
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            results.append(outcome)
+    if results and all(r.status == "busy" for r in results):
+        raise BusyError("; ".join(r.report["notes"][0] for r in results))
     return results
 
 
@@ -95,11 +142,18 @@ def render_reports(results: list[RunResult]) -> str:
     out = []
     for result in results:
         report = result.report
+        if result.status == "busy":
+            out.append(f"== run {result.thread_id}: not started — {report['notes'][0]}\n")
+            continue
         trigger = report.get("trigger") or {}
         label = ", ".join(trigger.get("accounts") or []) if trigger.get("scope") != "cms" else "CMS"
         out.append(
             f"== run {result.thread_id} ({label}): {result.status}"
-            + (f" — stopped: {report['stop_reason']}" if report.get("stop_reason") else "")
+            + (
+                f" — {STOP_REASONS.get(report['stop_reason'], report['stop_reason'])}"
+                if report.get("stop_reason")
+                else ""
+            )
         )
         if report["applied"]:
             rows = [
@@ -128,7 +182,9 @@ def render_reports(results: list[RunResult]) -> str:
             out.append(f"anomaly: campaign {anomaly['campaign_id']} spent {spent} yesterday, {factor}× its daily mean")
         for note in report["notes"]:
             out.append(f"note: {note}")
-        if not any(report[k] for k in ("applied", "dry_run", "pending_approvals", "denied", "failed", "anomalies")):
+        if result.status == "interrupted":
+            out.append("interrupted between two steps (nothing is lost); `adpilot maintain` continues it")
+        elif not any(report[k] for k in ("applied", "dry_run", "pending_approvals", "denied", "failed", "anomalies")):
             out.append("nothing to change")
         out.append("")
     return "\n".join(out)
@@ -153,13 +209,17 @@ def describe_target(entry: dict[str, Any]) -> str:
 
 
 def exit_code(results: list[RunResult]) -> int:
-    return 3 if any(r.status == "stopped" for r in results) else 0
+    """3 when a run stopped (or was interrupted by a signal), 5 when a run was refused because
+    another actor holds its account."""
+    if any(r.status in ("stopped", "interrupted") for r in results):
+        return 3
+    return 5 if any(r.status == "busy" for r in results) else 0
 
 
 async def list_approvals(config: Config) -> list[dict[str, Any]]:
     from adpilot.agents.registry import RunRegistry
 
-    registry = RunRegistry(config.state_dir / "runs.sqlite")
+    registry = RunRegistry(StateDir(config.state_dir).registry)
     try:
         return [
             {**p, "thread_id": record.thread_id, "run_kind": record.kind}
@@ -171,14 +231,19 @@ async def list_approvals(config: Config) -> list[dict[str, Any]]:
 
 
 async def decide(config: Config, pending_id: str, decision: str, reason: str, approver: str) -> RunResult:
-    async with Runner(config, memory=open_memory(config, False), approver=approver) as runner:
-        record = runner.registry.find_pending(pending_id)
-        if record is None:
-            raise UsageError(f"no pending approval {pending_id!r} (see `adpilot approvals list`)")
-        full_id = next(p["id"] for p in record.pending if p["id"] == pending_id or p["id"].endswith(pending_id))
-        return await runner.resume(
-            record.thread_id, {full_id: {"decision": decision, "reason": reason, "approver": approver}}
-        )
+    """Carry out one person's decision on one pending approval (refused while the kill switch is
+    engaged, and when someone else decided it first)."""
+    async with Runner(
+        config, memory=open_memory(config, False), approver=approver, actor=f"approval by {approver}"
+    ) as runner:
+        return await decide_with(runner, pending_id, decision, reason, approver)
+
+
+async def decide_with(runner: Runner, pending_id: str, decision: str, reason: str, approver: str) -> RunResult:
+    record, full_id = runner.registry.find_pending(pending_id)
+    return await runner.resume(
+        record.thread_id, {full_id: {"decision": decision, "reason": reason, "approver": approver}}
+    )
 
 
 async def chat_once(config: Config, text: str, *, with_memory: bool) -> RunResult:

@@ -1,24 +1,27 @@
 """Scheduled maintenance: APScheduler fires `maintain` on each schedule entry's cron expression.
 
 Entries name account groups; two firings never work on the same account at once (a firing whose
-accounts are busy is skipped and logged, never queued behind the other). SIGTERM and SIGINT stop
-the scheduler after the running maintenance finishes its current step's checkpoint.
+accounts are busy is skipped and logged, never queued behind the other) — and across processes
+the accounts' leases keep a scheduler and a person's `adpilot maintain` apart. The first SIGTERM
+or SIGINT stops new firings, lets each running maintenance finish its step in flight (checkpoint,
+leases released) and exits 3; a second aborts at once. APScheduler's own shutdown would cancel a
+running job mid-step, so the scheduler is only shut down once no job runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from adpilot.app.signals import graceful
 from adpilot.config import Config, ScheduleEntry
-from adpilot.errors import ConfigError
+from adpilot.errors import AdpilotError, ConfigError
 from adpilot.logs import get_logger
 
 _log = get_logger("adpilot.schedule")
 
-MaintainFn = Callable[[Config, list[str]], Awaitable[Any]]
+MaintainFn = Callable[[Config, list[str], asyncio.Event], Awaitable[Any]]
 
 
 class ScheduledMaintenance:
@@ -26,25 +29,43 @@ class ScheduledMaintenance:
         self.config = config
         self.maintain = maintain
         self.busy: set[str] = set()
+        self.shutdown = asyncio.Event()
+        self.running: set[asyncio.Task[Any]] = set()
 
     async def fire(self, entry: ScheduleEntry) -> str:
         """Run one entry's maintenance unless one of its accounts is already being maintained."""
+        if self.shutdown.is_set():
+            return "skipped"
         accounts = entry.accounts or list(self.config.accounts)
         overlap = self.busy.intersection(accounts)
         if overlap:
             _log.warning("schedule.skipped", entry=entry.name, busy=sorted(overlap))
             return "skipped"
         self.busy.update(accounts)
+        task = asyncio.current_task()
+        if task is not None:
+            self.running.add(task)
         try:
             _log.info("schedule.run", entry=entry.name, accounts=accounts)
-            results = await self.maintain(self.config, accounts)
+            results = await self.maintain(self.config, accounts, self.shutdown)
             _log.info("schedule.done", entry=entry.name, runs=[getattr(r, "status", "?") for r in results or []])
             return "done"
-        except Exception as exc:  # a failed run must not stop the scheduler; it is logged and retried next time
+        except AdpilotError as exc:  # busy accounts, a platform down: logged, tried again at the next firing
             _log.error("schedule.failed", entry=entry.name, error=str(exc))
+            return "failed"
+        except Exception as exc:  # a failed run must not stop the scheduler; it is logged and retried next time
+            _log.error("schedule.failed", entry=entry.name, error=f"{type(exc).__name__}: {exc}")
             return "failed"
         finally:
             self.busy.difference_update(accounts)
+            if task is not None:
+                self.running.discard(task)
+
+    async def drain(self) -> None:
+        """Ask running maintenance to stop after its step in flight, and wait until it has."""
+        self.shutdown.set()
+        if self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
 
 
 def build_scheduler(config: Config, jobs: ScheduledMaintenance) -> Any:
@@ -67,15 +88,18 @@ def build_scheduler(config: Config, jobs: ScheduledMaintenance) -> Any:
 
 
 async def run_scheduler(config: Config, maintain: MaintainFn, *, ready: Callable[[str], None]) -> int:
+    """Run until a signal; exit code 3 (stopped on request) once running maintenance has checkpointed."""
+    jobs = ScheduledMaintenance(config, maintain)
+    scheduler = build_scheduler(config, jobs)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    scheduler = build_scheduler(config, ScheduledMaintenance(config, maintain))
-    scheduler.start()
-    upcoming = ", ".join(f"{job.id} at {job.next_run_time:%Y-%m-%d %H:%M} UTC" for job in scheduler.get_jobs())
-    ready(f"scheduler started: {upcoming}")
-    await stop.wait()
-    scheduler.shutdown(wait=False)
+    with graceful(stop, say=False):
+        scheduler.start()
+        upcoming = ", ".join(f"{job.id} at {job.next_run_time:%Y-%m-%d %H:%M} UTC" for job in scheduler.get_jobs())
+        ready(f"scheduler started: {upcoming}")
+        await stop.wait()
+        scheduler.pause()
+        ready(f"stopping: {len(jobs.running)} maintenance run(s) finish their current step")
+        await jobs.drain()
+        scheduler.shutdown(wait=False)
     ready("scheduler stopped")
-    return 0
+    return 3

@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/graph_overhead.py [--runs 60]
 
-Both graphs have the same nodes and edges and the same AsyncSqliteSaver on a file; the bare
-one's nodes do nothing and route like ours. Both walk the same path (a chat "help" command:
-intake → supervisor → finalize, three steps, no platform call), so the difference is our
-state, reducers, stop checks and report, not work. Measured per durability mode; adpilot uses
-"sync" (see agents/run.py for why).
+Both graphs have the same nodes and edges (agents/graph.py: intake, supervisor, the four role
+planners, execute, review, escalate, apply, finalize, stop) and the same AsyncSqliteSaver on a
+file; the bare one's nodes do nothing and route like ours. Both are driven as Runner._drive
+drives a run (``astream`` with ``stream_mode="updates"``) along the same path (a chat "help"
+command: intake → supervisor → finalize, three steps, no platform call), so the difference is
+our state, reducers, stop checks and report, not work. adpilot's graph is the one Runner._app
+compiles (Guard with its LeaseKeeper, RunContext) and gets the payload Runner.start gives it.
+Measured per durability mode; adpilot uses "sync" (see agents/run.py for why).
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from typing import Annotated, Any, TypedDict
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 
+from adpilot.agents.graph import ROLES
 from adpilot.agents.llm import build_provider
 from adpilot.agents.run import Runner
+from adpilot.agents.state import Settings
 from adpilot.config import Config
 
-NODES = ("intake", "supervisor", "creative", "bidding", "seo", "compliance", "escalate", "apply", "finalize", "stop")
+STEPS = 3  # intake → supervisor → finalize
 
 
 class BareState(TypedDict, total=False):
@@ -38,6 +43,7 @@ class BareState(TypedDict, total=False):
 
 
 def bare_graph() -> StateGraph:
+    """agents/graph.py's nodes and edges, with nodes that do nothing and fixed routes."""
     graph = StateGraph(BareState)
 
     async def step(state: BareState) -> dict[str, Any]:
@@ -46,16 +52,18 @@ def bare_graph() -> StateGraph:
     async def finalize(state: BareState) -> dict[str, Any]:
         return {"steps": 1, "answer": "help"}
 
-    for name in NODES:
-        graph.add_node(name, finalize if name == "finalize" else step)
+    for name in ("intake", "supervisor", *ROLES, "execute", "review", "escalate", "apply", "stop"):
+        graph.add_node(name, step)
+    graph.add_node("finalize", finalize)
     graph.add_edge(START, "intake")
     graph.add_conditional_edges("intake", lambda s: "supervisor", ["supervisor", "stop"])
     graph.add_conditional_edges(
-        "supervisor", lambda s: "finalize", [*NODES[2:6], "escalate", "finalize", "supervisor", "stop"]
+        "supervisor", lambda s: "finalize", [*ROLES, "escalate", "finalize", "supervisor", "stop"]
     )
-    for role in ("creative", "bidding", "seo"):
-        graph.add_conditional_edges(role, lambda s: "compliance", ["compliance", "stop"])
-    graph.add_conditional_edges("compliance", lambda s: "supervisor", ["supervisor", "escalate", "stop"])
+    for role in ROLES:
+        graph.add_conditional_edges(role, lambda s: "review", ["execute", "review", "stop"])
+    graph.add_conditional_edges("execute", lambda s: "review", [*ROLES, "review", "stop"])
+    graph.add_conditional_edges("review", lambda s: "supervisor", ["supervisor", "escalate", "stop"])
     graph.add_conditional_edges("escalate", lambda s: "apply", ["apply", "stop"])
     graph.add_conditional_edges("apply", lambda s: "supervisor", ["supervisor", "stop"])
     graph.add_edge("finalize", END)
@@ -63,32 +71,38 @@ def bare_graph() -> StateGraph:
     return graph
 
 
+async def _drive(app: Any, payload: Any, config: dict[str, Any], durability: str) -> int:
+    """Runner._drive's loop (without its crash and progress hooks), at a chosen durability."""
+    steps = 0
+    async for _update in app.astream(payload, config, stream_mode="updates", durability=durability):
+        steps += 1
+    return steps
+
+
 async def measure(runs: int, durability: str, folder: Path) -> tuple[float, float]:
     config = Config(state_dir=folder / durability)
     async with Runner(config, models=build_provider("none"), persist_world=False) as runner:
-        ours = runner._app("bench", "bench", list(config.accounts), False)
+        accounts = list(config.accounts)
+        settings: Settings = {"model": "none", "skills": True, "dry_run": False, "accounts": accounts}
+        ours = runner._app("bench", "bench", settings, runner._keeper("bench"))
         async with AsyncSqliteSaver.from_conn_string(str(folder / f"bare-{durability}.sqlite")) as saver:
             bare = bare_graph().compile(checkpointer=saver)
             times: dict[str, list[float]] = {"ours": [], "bare": []}
             for index in range(runs + 5):
+                trigger = {"kind": "chat", "text": "help", "accounts": accounts, "dry_run": False}
                 for name, app, payload in (
-                    (
-                        "ours",
-                        ours,
-                        {
-                            "run_id": f"r{index}",
-                            "trigger": {"kind": "chat", "text": "help", "accounts": list(config.accounts)},
-                        },
-                    ),
+                    ("ours", ours, {"run_id": f"r{index}", "trigger": trigger, "settings": settings}),
                     ("bare", bare, {"trigger": {"kind": "chat", "text": "help"}}),
                 ):
-                    cfg = {"configurable": {"thread_id": f"{name}-{index}"}}
+                    cfg = runner._config(f"{name}-{index}")
                     start = time.perf_counter()
-                    result = await app.ainvoke(payload, cfg, durability=durability)
+                    steps = await _drive(app, payload, cfg, durability)
                     elapsed = time.perf_counter() - start
-                    assert result["steps"] == 3, result
+                    assert steps == STEPS, (name, steps)
+                    values = (await app.aget_state(cfg)).values
+                    assert values["steps"] == STEPS and values["answer"], values
                     if index >= 5:  # warm-up
-                        times[name].append(elapsed / 3)
+                        times[name].append(elapsed / STEPS)
     return statistics.median(times["ours"]) * 1000, statistics.median(times["bare"]) * 1000
 
 

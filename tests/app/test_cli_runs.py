@@ -42,6 +42,8 @@ def test_maintain_then_decide_pending_changes(capsys, config_file):
     pending = {p["args"]["post_id"]: p for p in json.loads(out.out)}
     assert set(pending) == {501, 502, 504}
     code, out = run(capsys, config_file, "approvals", "approve", pending[502]["id"][-8:])
+    assert code == 2  # a suffix names nothing: ids are exact or a unique prefix
+    code, out = run(capsys, config_file, "approvals", "approve", pending[502]["id"])
     assert code == 0 and "approved by cli operator" in out.out
     assert world(config_file)["cms"]["posts"]["502"]["title"] == "Regenjacken für Damen und Herren"
     code, out = run(capsys, config_file, "approvals", "reject", pending[504]["id"], "--reason", "rewrite pending")
@@ -63,7 +65,7 @@ def test_maintain_dry_run_changes_nothing(capsys, config_file):
 def test_stop_makes_runs_stop_and_resume_releases(capsys, config_file):
     run(capsys, config_file, "stop", "--reason", "incident")
     code, out = run(capsys, config_file, "maintain", "--account", DE)
-    assert code == 3 and "stopped: kill_switch" in out.out
+    assert code == 3 and "stopped — the kill switch is engaged" in out.out
     code, out = run(capsys, config_file, "resume")
     assert "released" in out.out
     code, out = run(capsys, config_file, "maintain", "--account", DE)

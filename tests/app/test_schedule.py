@@ -22,7 +22,7 @@ def test_entries_become_cron_jobs():
             ScheduleEntry(name="de", cron="30 * * * *", accounts=[DE]),
         ]
     )
-    scheduler = build_scheduler(config, ScheduledMaintenance(config, lambda c, a: asyncio.sleep(0)))
+    scheduler = build_scheduler(config, ScheduledMaintenance(config, lambda c, a, s: asyncio.sleep(0)))
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"nightly", "de"}
     assert "hour='5'" in str(jobs["nightly"].trigger) and jobs["de"].max_instances == 1
@@ -39,14 +39,14 @@ def test_entries_become_cron_jobs():
 def test_bad_schedules_name_the_problem(entries, fragment):
     config = Config(schedule=entries)
     with pytest.raises(ConfigError, match=fragment):
-        build_scheduler(config, ScheduledMaintenance(config, lambda c, a: asyncio.sleep(0)))
+        build_scheduler(config, ScheduledMaintenance(config, lambda c, a, s: asyncio.sleep(0)))
 
 
 async def test_the_same_accounts_are_never_maintained_twice_at_once():
     release = asyncio.Event()
     calls = []
 
-    async def maintain(config, accounts):
+    async def maintain(config, accounts, shutdown):
         calls.append(accounts)
         await release.wait()
         return []
@@ -63,7 +63,7 @@ async def test_the_same_accounts_are_never_maintained_twice_at_once():
 
 
 async def test_a_failing_run_does_not_stop_the_scheduler():
-    async def maintain(config, accounts):
+    async def maintain(config, accounts, shutdown):
         raise RuntimeError("platform down")
 
     jobs = ScheduledMaintenance(Config(), maintain)
@@ -86,5 +86,22 @@ def test_schedule_stops_cleanly_on_sigterm(tmp_path):
             assert "nightly at" in line
             break
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
+    assert process.wait(timeout=30) == 3  # stopped on request
     assert "scheduler stopped" in process.stderr.read()
+
+
+async def test_draining_lets_a_running_maintenance_finish_its_step_instead_of_cancelling_it():
+    started, finished = asyncio.Event(), []
+
+    async def maintain(config, accounts, shutdown):
+        started.set()
+        await shutdown.wait()  # a run notices the request between two steps ...
+        finished.append(accounts)  # ... and ends normally: checkpointed, leases released
+        return []
+
+    jobs = ScheduledMaintenance(Config(), maintain)
+    firing = asyncio.create_task(jobs.fire(ScheduleEntry(name="all", cron="0 5 * * *")))
+    await started.wait()
+    await jobs.drain()
+    assert await firing == "done" and finished == [[DE, AT]]
+    assert await jobs.fire(ScheduleEntry(name="all", cron="0 5 * * *")) == "skipped"  # no new firing after

@@ -281,7 +281,8 @@ async def test_the_kill_switch_denies_every_change_even_an_approved_one(guard, s
     args = budget_args(90_000_000)
     result = await guard.call("bidding", "set_campaign_budget", args)
     assert result.decision == "deny" and result.error.rule == "kill_switch"
-    assert "kill switch is engaged by lena" in result.error.message and "agency audit" in result.error.message
+    assert "kill switch is engaged (by lena, since " in result.error.message
+    assert "reason: agency audit" in result.error.message
     approved = await guard.call(
         "bidding", "set_campaign_budget", args, approval=Approval(guard.digest("set_campaign_budget", args), "lena")
     )
