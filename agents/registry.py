@@ -28,8 +28,28 @@ CREATE TABLE IF NOT EXISTS runs (
     pending TEXT NOT NULL DEFAULT '[]',
     created TEXT NOT NULL,
     updated TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    pending_id TEXT PRIMARY KEY,   -- one decision per approval: the first INSERT wins
+    thread_id TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    approver TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 """
+
+
+@dataclass(frozen=True)
+class Decided:
+    decision: str
+    approver: str
+    at: str
+
+    def __str__(self) -> str:
+        verb = {"approve": "approved", "reject": "rejected", "edit": "edited and approved"}.get(
+            self.decision, self.decision
+        )
+        return f"{verb} by {self.approver} at {self.at.replace('T', ' ')[:19]} UTC"
 
 
 @dataclass(frozen=True)
@@ -49,7 +69,8 @@ class RunRegistry:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -77,6 +98,24 @@ class RunRegistry:
         marks = ", ".join("?" * len(statuses))
         return self._rows(f"WHERE status IN ({marks})", statuses)
 
+    def claim_decision(self, pending_id: str, thread_id: str, decision: str, approver: str) -> Decided | None:
+        """Record a person's decision on one approval, unless someone decided it first (returned)."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        try:
+            self._db.execute(
+                "INSERT INTO decisions (pending_id, thread_id, decision, approver, at) VALUES (?, ?, ?, ?, ?)",
+                (pending_id, thread_id, decision, approver, now),
+            )
+        except sqlite3.IntegrityError:
+            return self.decision(pending_id)
+        return None
+
+    def decision(self, pending_id: str) -> Decided | None:
+        row = self._db.execute(
+            "SELECT decision, approver, at FROM decisions WHERE pending_id = ?", (pending_id,)
+        ).fetchone()
+        return Decided(row[0], row[1], row[2]) if row else None
+
     def find_pending(self, pending_id: str) -> tuple[RunRecord, str]:
         """The waiting run and the full id of the approval ``pending_id`` names.
 
@@ -94,6 +133,8 @@ class RunRegistry:
             )
         matches = [(record, full) for record, full in waiting if full.startswith(pending_id)]
         if not matches:
+            if (earlier := self.decision(pending_id)) is not None:
+                raise UsageError(f"approval {pending_id} was already decided: {earlier}")
             raise UsageError(f"no pending approval {pending_id!r} (see `adpilot approvals list`)")
         if len(matches) > 1:
             names = ", ".join(full for _, full in matches[:5])

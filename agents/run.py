@@ -167,9 +167,11 @@ class Runner:
         """Who is driving a run right now (None: nobody — it may be continued)."""
         return self.leases.holder(run_resource(thread_id))
 
-    def _keeper(self, thread_id: str) -> LeaseKeeper:
+    def _keeper(self, thread_id: str, *, patient: bool = True) -> LeaseKeeper:
+        """The run's lease holder. A maintenance run is not patient: an account that another actor
+        is working on is skipped at once rather than maintained twice in a row."""
         owner = Owner.here(f"{self.actor} (run {thread_id})")
-        return LeaseKeeper(self.leases, owner, wait_s=self.config.guard.lease_wait_s)
+        return LeaseKeeper(self.leases, owner, wait_s=self.config.guard.lease_wait_s if patient else 0.0)
 
     @asynccontextmanager
     async def _holding(self, keeper: LeaseKeeper, resources: list[str]) -> AsyncIterator[None]:
@@ -261,7 +263,7 @@ class Runner:
             "dry_run": dry_run,
             "accounts": accounts,
         }
-        keeper = self._keeper(thread)
+        keeper = self._keeper(thread, patient=kind != "maintenance")
         app = self._app(run_id, thread, settings, keeper)
         payload = {
             "run_id": run_id,
@@ -301,15 +303,19 @@ class Runner:
             current = dict(snapshot.values)
             decided = current.get("decisions") or {}
             open_ids = {p["id"] for p in current.get("pending") or [] if p["id"] not in decided}
-            for pending_id in decisions:
-                if pending_id in decided:
-                    earlier = decided[pending_id]
-                    raise UsageError(
-                        f"approval {pending_id} was already decided by {earlier.get('approver', 'someone')} "
-                        f"({earlier.get('decision')})"
-                    )
+            for pending_id, decision in decisions.items():
+                verb = str(decision.get("decision"))
                 if pending_id not in open_ids or not snapshot.tasks:
+                    if (earlier := self.registry.decision(pending_id)) is not None:
+                        raise UsageError(f"approval {pending_id} was already decided: {earlier}")
                     raise UsageError(f"run {thread_id} has no pending approval {pending_id}")
+                earlier = self.registry.claim_decision(
+                    pending_id, thread_id, verb, str(decision.get("approver") or self.approver)
+                )
+                # The same decision again is a re-delivery (an earlier attempt died before the run
+                # recorded it); a different one comes too late.
+                if earlier is not None and earlier.decision != verb:
+                    raise UsageError(f"approval {pending_id} was already decided: {earlier}")
             completed = await self._drive(app, Command(resume=dict(decisions)), thread_id, None)
         return await self._result(app, thread_id, completed)
 

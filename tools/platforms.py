@@ -36,7 +36,9 @@ class Platforms:
     async def aclose(self) -> None:
         for http in self._http:
             await http.aclose()
-        if self.sandbox is not None and self.world_file is not None:
+        # Every change was saved as it landed; only a world never saved before is written now (a
+        # later save of a stale copy would undo what other processes changed meanwhile).
+        if self.sandbox is not None and self.world_file is not None and not self.world_file.exists():
             self.sandbox.save(self.world_file)
 
     async def __aenter__(self) -> Platforms:
@@ -71,7 +73,7 @@ def connect(
     if config.uses_sandbox and sandbox is None:
         if world_file is not None:
             sandbox = Sandbox.load_or_seed(world_file, seed=config.sandbox.seed)
-            sandbox.autosave = world_file
+            sandbox.share(world_file)
         else:
             sandbox = Sandbox(seed=config.sandbox.seed)
     https: list[httpx.AsyncClient] = []

@@ -31,7 +31,7 @@ def world(config_file):
 
 
 def pending(capsys, config_file):
-    code, out = run(capsys, config_file, "approvals", "list", "--json")
+    _, out = run(capsys, config_file, "approvals", "list", "--json")
     return json.loads(out.out)
 
 

@@ -13,8 +13,12 @@ uvicorn (``adpilot sandbox serve``). Control routes:
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from adpilot.errors import ConfigError
+
+try:  # POSIX: processes sharing a world file take turns; elsewhere one process per state dir
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 from adpilot.tools.sandbox.demo import (
     SANDBOX_ACCESS_TOKEN,
     SANDBOX_APP_PASSWORD,
@@ -42,6 +51,14 @@ from adpilot.tools.sandbox.world import World, get_path, patched
 
 PLATFORMS = ("google_ads", "wordpress")
 DEFAULT_BASE_URL = "http://sandbox.adpilot.local"
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 @dataclass(frozen=True)
@@ -61,7 +78,11 @@ class Sandbox:
         self.credentials = SandboxCredentials()
         self.faults = {platform: FaultState() for platform in PLATFORMS}
         self.version = 0
-        self.autosave: Path | None = None  # like a real platform, keep every change the moment it lands
+        # Like a real platform, keep every change the moment it lands — and, since several adpilot
+        # processes may share this file, see theirs: see _shared().
+        self.autosave: Path | None = None
+        self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of the file as last read or written
+        self._local = asyncio.Lock()
         self._google_ads = GoogleAdsApi(self)
         self._wordpress = WordPressApi(self)
         self._app: Starlette | None = None
@@ -82,9 +103,41 @@ class Sandbox:
     def save(self, path: Path) -> None:
         """Write the world atomically (a crash never leaves half a file)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(self.world.model_dump_json(), encoding="utf-8")
         partial.replace(path)
+        if path == self.autosave:
+            self._seen = _stamp(path)
+
+    def share(self, path: Path) -> None:
+        """Keep the world in ``path``: every change is saved there, and every request first sees
+        the changes other processes saved (the world this sandbox was loaded from is the start)."""
+        self.autosave = path
+        self._seen = _stamp(path)
+
+    @asynccontextmanager
+    async def _shared(self) -> AsyncIterator[None]:
+        """One request at a time across every process that shares the world file.
+
+        A real platform is one service that all clients see; a world file that each process had
+        loaded once would let one process overwrite another's changes. So each request runs
+        under an exclusive file lock, on the world as the last writer left it.
+        """
+        if self.autosave is None or fcntl is None:
+            yield
+            return
+        async with self._local:  # a task of this process first; then the other processes
+            self.autosave.parent.mkdir(parents=True, exist_ok=True)
+            with (self.autosave.with_suffix(".lock")).open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    stamp = _stamp(self.autosave)
+                    if stamp is not None and stamp != self._seen:
+                        self.world = World.model_validate_json(self.autosave.read_text(encoding="utf-8"))
+                        self._seen = stamp
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     # --- world bookkeeping used by the API modules -------------------------------------
     def next_id(self) -> int:
@@ -175,7 +228,8 @@ class Sandbox:
         if verdict is Verdict.HANG_BEFORE:
             await state.hang()
             return self._timeout(platform)
-        response = await handler(request)
+        async with self._shared():
+            response = await handler(request)
         if verdict is Verdict.HANG_AFTER:
             await state.hang()
             return self._timeout(platform)
