@@ -37,17 +37,18 @@ from adpilot.agents.llm import ModelProvider, build_provider
 from adpilot.agents.registry import RunRegistry
 from adpilot.agents.report import build_report
 from adpilot.agents.state import Settings
-from adpilot.agents.stop import KillSwitch, Limits
+from adpilot.agents.stop import Limits
+from adpilot.compose.deployment import Deployment
 from adpilot.config import Config
 from adpilot.errors import StoppedError, UsageError
-from adpilot.leases import CMS, Heartbeat, Lease, LeaseStore, Owner, resource_for_account
+from adpilot.leases import CMS, Heartbeat, Lease, resource_for_account
 from adpilot.memory.store import MemoryStore
 from adpilot.policies.compliance import ComplianceEngine
 from adpilot.statedir import StateDir
 from adpilot.tools.audit import AuditLog
-from adpilot.tools.guard import RunScope, build_guard
+from adpilot.tools.guard import RunScope
 from adpilot.tools.leasing import LeaseKeeper
-from adpilot.tools.platforms import Platforms, connect
+from adpilot.tools.platforms import Platforms
 
 CRASH_ENV = "ADPILOT_FAULT_CRASH_AFTER_STEPS"  # fault injection: SIGKILL the process after N steps
 
@@ -75,6 +76,7 @@ class Runner:
         self,
         config: Config,
         *,
+        deployment: Deployment | None = None,
         platforms: Platforms | None = None,
         audit: AuditLog | None = None,
         memory: MemoryStore | None = None,
@@ -89,51 +91,47 @@ class Runner:
     ) -> None:
         self.config = config
         self.paths = StateDir(config.state_dir)
-        self._platforms = platforms
-        self._audit = audit
-        self.memory = memory
+        # The process objects come from the composition root; one given is the caller's to enter.
+        self._owns_deployment = deployment is None
+        self.deployment = deployment or Deployment(
+            config, platforms=platforms, audit=audit, memory=memory, persist_world=persist_world
+        )
+        self.memory = self.deployment.memory
         self._models = models
         self.limits = limits or Limits()
         self.skills = skills
         self.approver = approver
-        self.persist_world = persist_world
         self.on_step = on_step  # (thread id, node name) after each step, for progress displays
         self.actor = actor  # who acts, in lease messages: "adpilot maintain", "approval by lena", …
         crash = os.environ.get(CRASH_ENV)
         self._crash_after = int(crash) if crash and crash.isdigit() else None
-        self.kill_switch = KillSwitch(config.state_dir)
+        self.kill_switch = self.deployment.kill_switch
         self.brand = ComplianceEngine.from_pack(config.policy).brand
         # Set (by a signal): every run of this runner finishes its step in flight, then stops driving.
         self.shutdown = shutdown or asyncio.Event()
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Runner:
-        self.config.state_dir.mkdir(parents=True, exist_ok=True)
-        if self._platforms is None:
-            self._platforms = await self._stack.enter_async_context(connect(self.config, persist=self.persist_world))
-        if self._audit is None:
-            self._audit = AuditLog(self.paths.audit)
+        if self._owns_deployment:
+            await self._stack.enter_async_context(self.deployment)
         self.checkpointer = await self._stack.enter_async_context(
             AsyncSqliteSaver.from_conn_string(str(self.paths.checkpoints))
         )
         self.registry = RunRegistry(self.paths.registry)
-        self.leases = LeaseStore(self.paths.leases, ttl_s=self.config.guard.lease_ttl_s)
+        self.leases = self.deployment.leases
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.registry.close()
-        self.leases.close()
         await self._stack.aclose()
 
     @property
     def platforms(self) -> Platforms:
-        assert self._platforms is not None
-        return self._platforms
+        return self.deployment.platforms
 
     @property
     def audit(self) -> AuditLog:
-        assert self._audit is not None
-        return self._audit
+        return self.deployment.audit
 
     def _models_for(self, settings: Settings) -> ModelProvider:
         if self._models is not None:
@@ -144,8 +142,7 @@ class Runner:
         scope = RunScope(
             run_id, thread_id, frozenset(settings.get("accounts") or []), dry_run=bool(settings.get("dry_run"))
         )
-        guard = build_guard(self.config, self.platforms, self.audit, scope, memory=self.memory)
-        guard.leases = keeper
+        guard = self.deployment.guard(scope, keeper)
         ctx = RunContext(
             config=self.config,
             guard=guard,
@@ -170,8 +167,7 @@ class Runner:
     def _keeper(self, thread_id: str, *, patient: bool = True) -> LeaseKeeper:
         """The run's lease holder. A maintenance run is not patient: an account that another actor
         is working on is skipped at once rather than maintained twice in a row."""
-        owner = Owner.here(f"{self.actor} (run {thread_id})")
-        return LeaseKeeper(self.leases, owner, wait_s=self.config.guard.lease_wait_s if patient else 0.0)
+        return self.deployment.keeper(f"{self.actor} (run {thread_id})", patient=patient)
 
     @asynccontextmanager
     async def _holding(self, keeper: LeaseKeeper, resources: list[str]) -> AsyncIterator[None]:

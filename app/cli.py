@@ -133,7 +133,7 @@ def cmd_approvals_list(args: argparse.Namespace) -> int:
     import asyncio
 
     from adpilot.app.runs import describe_target, list_approvals
-    from adpilot.app.tables import table
+    from adpilot.tables import table
 
     pending = asyncio.run(list_approvals(config))
     if args.json:
@@ -255,7 +255,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 def cmd_tool_list(args: argparse.Namespace) -> int:
     config = _load_config(args)
     from adpilot.app.governed import list_tools
-    from adpilot.app.tables import table
+    from adpilot.tables import table
 
     rows = list_tools(config, args.role)
     if args.json:
@@ -318,7 +318,7 @@ def cmd_audit_rollback(args: argparse.Namespace) -> int:
     import asyncio
 
     from adpilot.app.governed import rollback
-    from adpilot.app.tables import table
+    from adpilot.tables import table
 
     outcome = asyncio.run(rollback(config, args.run))
     if args.json:
@@ -335,10 +335,10 @@ def cmd_audit_rollback(args: argparse.Namespace) -> int:
 
 def cmd_check_copy(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    from adpilot.app.tables import table
     from adpilot.errors import UsageError
     from adpilot.policies.compliance import ComplianceEngine
     from adpilot.policies.content import Content
+    from adpilot.tables import table
 
     if not (args.texts or args.headline or args.description):
         raise UsageError("give copy to check: TEXT arguments, --headline or --description")
@@ -371,7 +371,7 @@ def cmd_seo_audit(args: argparse.Namespace) -> int:
     import asyncio
 
     from adpilot.app.governed import seo_audit
-    from adpilot.app.tables import table
+    from adpilot.tables import table
 
     report = asyncio.run(seo_audit(config))
     if args.json:

@@ -17,8 +17,9 @@ import uuid
 from typing import Any, TextIO
 
 from adpilot.agents.run import Runner, RunResult
-from adpilot.app.runs import decide_with, describe_target, open_memory
+from adpilot.app.runs import decide_with, describe_target
 from adpilot.app.signals import graceful
+from adpilot.compose import open_memory
 from adpilot.config import Config
 from adpilot.errors import AdpilotError
 from adpilot.statedir import KillSwitch, StateDir

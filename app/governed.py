@@ -8,16 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from adpilot.app.tables import table
+from adpilot.compose import Deployment, connect
 from adpilot.config import Config
 from adpilot.errors import StoppedError, UsageError
-from adpilot.leases import Heartbeat, LeaseStore, Owner
+from adpilot.leases import Heartbeat
 from adpilot.policies import load_policy
 from adpilot.statedir import KillSwitch, StateDir
+from adpilot.tables import table
 from adpilot.tools.audit import AuditLog
-from adpilot.tools.guard import Guard, RunScope, build_guard
-from adpilot.tools.leasing import LeaseKeeper
-from adpilot.tools.platforms import Platforms, connect
+from adpilot.tools.guard import Guard, RunScope
 from adpilot.tools.rollback import rollback_run
 
 
@@ -26,22 +25,15 @@ def open_audit(config: Config) -> AuditLog:
 
 
 @asynccontextmanager
-async def acting(
-    config: Config, platforms: Platforms, audit: AuditLog, run_id: str, *, label: str, dry_run: bool = False
-) -> AsyncIterator[Guard]:
+async def acting(config: Config, run_id: str, *, label: str, dry_run: bool = False) -> AsyncIterator[Guard]:
     """A Guard for one command outside a run: it takes the lease of each account it changes
     (waiting ``guard.lease_wait_s``, then refusing with the holder's name) and releases them
     all when the command ends."""
     scope = RunScope(run_id, run_id, frozenset(config.accounts), dry_run=dry_run, actor="cli")
-    guard = build_guard(config, platforms, audit, scope)
-    store = LeaseStore(StateDir(config.state_dir).leases, ttl_s=config.guard.lease_ttl_s)
-    owner = Owner.here(label)
-    guard.leases = LeaseKeeper(store, owner, wait_s=config.guard.lease_wait_s)
-    try:
-        async with Heartbeat(store, owner):
-            yield guard
-    finally:
-        store.close()
+    async with Deployment(config) as deployment:
+        keeper = deployment.keeper(label)
+        async with Heartbeat(deployment.leases, keeper.owner):
+            yield deployment.guard(scope, keeper)
 
 
 async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_run: bool) -> dict[str, Any]:
@@ -50,11 +42,7 @@ async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_
     except json.JSONDecodeError as exc:
         raise UsageError(f"tool arguments must be a JSON object: {exc}") from exc
     run_id = f"cli-{uuid.uuid4().hex[:8]}"
-    audit = open_audit(config)
-    async with (
-        connect(config, persist=True) as platforms,
-        acting(config, platforms, audit, run_id, label="adpilot tool call", dry_run=dry_run) as guard,
-    ):
+    async with acting(config, run_id, label="adpilot tool call", dry_run=dry_run) as guard:
         result = await guard.call(role, tool, args)
     return {"run_id": run_id, **json.loads(result.for_model()), "audit_seq": result.audit_seq}
 
@@ -110,10 +98,7 @@ async def rollback(config: Config, run_id: str) -> dict[str, Any]:
     if not audit.records(run_id=run_id):
         raise UsageError(f"no audit rows for run {run_id!r} (see `adpilot audit show`)")
     rollback_id = f"rollback-{run_id}-{uuid.uuid4().hex[:6]}"
-    async with (
-        connect(config, persist=True) as platforms,
-        acting(config, platforms, audit, rollback_id, label=f"adpilot audit rollback {run_id}") as guard,
-    ):
+    async with acting(config, rollback_id, label=f"adpilot audit rollback {run_id}") as guard:
         steps = await rollback_run(guard, run_id, approver="cli operator")
     return {
         "run_id": rollback_id,
@@ -139,6 +124,6 @@ async def seo_audit(config: Config) -> dict[str, Any]:
 
     async with connect(config, persist=True) as platforms:
         posts = await platforms.wordpress.list_posts()
-        site = platforms.sandbox.base_url if platforms.sandbox is not None else config.wordpress.base_url
+        site = platforms.site_url
     brand = ComplianceEngine.from_pack(config.policy).brand.name
     return audit(posts, site=site.rstrip("/"), brand=brand).as_dict()

@@ -13,11 +13,12 @@ from typing import Any
 
 from adpilot.agents.report import build_report
 from adpilot.agents.run import Runner, RunResult
-from adpilot.app.tables import table
+from adpilot.compose import open_memory
 from adpilot.config import Config
 from adpilot.errors import BusyError, UsageError
 from adpilot.money import format_micros
 from adpilot.statedir import StateDir
+from adpilot.tables import table
 
 STEP_LABELS = {
     "intake": "checking spend and loading the account",
@@ -39,15 +40,6 @@ STOP_REASONS = {
     "anomaly": "a spend anomaly needs a person's look",
 }
 MEMORY_DEMO = Path(__file__).resolve().parents[1] / "memory" / "knowledge" / "demo"
-
-
-def open_memory(config: Config, enabled: bool) -> Any:
-    """The configured memory store, or None; Chroma is imported only when memory is on."""
-    if not enabled:
-        return None
-    from adpilot.memory.store import MemoryStore
-
-    return MemoryStore.from_config(config)
 
 
 async def maintain(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adpilot.app.tables import table
 from adpilot.money import format_micros
+from adpilot.tables import table
 from adpilot.tools.sandbox.gaql import parse
 from adpilot.tools.sandbox.search import execute
 from adpilot.tools.sandbox.world import World

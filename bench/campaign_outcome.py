@@ -26,10 +26,10 @@ from typing import Any
 
 from adpilot.agents.llm import build_provider
 from adpilot.agents.run import Runner
+from adpilot.compose import connect
 from adpilot.config import Config
 from adpilot.money import round_to_unit
 from adpilot.tools.audit import AuditLog
-from adpilot.tools.platforms import connect
 from adpilot.tools.sandbox import Sandbox, World, advance_day
 
 TARGET_ROAS = 4.0

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from adpilot.compose import build_guard, connect
 from adpilot.config import Config
 from adpilot.leases import Heartbeat, LeaseStore, Owner, resource_for_account
 from adpilot.policies import covers, load_policy
@@ -32,9 +33,8 @@ from adpilot.policies.rules import bid_change
 from adpilot.statedir import StateDir
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.catalogue import SetKeywordBid
-from adpilot.tools.guard import RunScope, build_guard
+from adpilot.tools.guard import RunScope
 from adpilot.tools.leasing import LeaseKeeper
-from adpilot.tools.platforms import connect
 from adpilot.tools.sandbox import Sandbox
 
 DE = "1112223333"

@@ -30,9 +30,9 @@ from typing import Any
 
 from adpilot.agents.llm import build_provider
 from adpilot.agents.run import Runner
+from adpilot.compose import connect
 from adpilot.config import Config
 from adpilot.tools.audit import AuditLog
-from adpilot.tools.platforms import connect
 from adpilot.tools.sandbox import Sandbox
 from adpilot.tools.sandbox.demo import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_PASSWORD, SANDBOX_DEVELOPER_TOKEN
 from adpilot.tools.sandbox.synthetic import customer_id, synthetic_world

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adpilot.app.tables import table
 from adpilot.evals.runner import ScenarioResult
+from adpilot.tables import table
 
 
 def summary(results: list[ScenarioResult], *, trials: int, duration_s: float) -> dict[str, Any]:

@@ -21,13 +21,13 @@ from typing import Any
 from adpilot.agents.llm import build_provider
 from adpilot.agents.run import Runner, RunResult
 from adpilot.agents.stop import Limits
+from adpilot.compose import connect
 from adpilot.config import Config
 from adpilot.evals.checks import CheckResult, Evidence, args_match, evaluate
 from adpilot.evals.scenario import Scenario
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.catalogue import CATALOGUE
 from adpilot.tools.http import RetryPolicy
-from adpilot.tools.platforms import connect
 from adpilot.tools.sandbox import Sandbox, World, patched
 from adpilot.tools.spec import ToolContext
 

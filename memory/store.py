@@ -31,6 +31,7 @@ from adpilot.errors import AdpilotError, ConfigError
 from adpilot.memory.chunking import chunk_file, text_files
 from adpilot.memory.embeddings import EmbeddingBackend, embedding_backend
 from adpilot.pii import redact
+from adpilot.statedir import StateDir
 
 COLLECTIONS = ("knowledge", "decisions", "creatives")
 _BATCH = 500
@@ -99,7 +100,7 @@ class MemoryStore:
 
     @classmethod
     def from_config(cls, config: Any) -> MemoryStore:
-        location = config.memory.server_url or config.state_dir / "chroma"
+        location = config.memory.server_url or StateDir(config.state_dir).chroma
         return cls(location, embedding_backend(config.memory.embedding))
 
     def collection(self, name: str, tenant: str) -> Any:

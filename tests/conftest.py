@@ -10,13 +10,14 @@ import httpx
 import pytest
 from hypothesis import settings
 
+from adpilot.compose import connect
 from adpilot.config import Config
 from adpilot.policies import load_policy
 from adpilot.policies.content import Content, ContentVerdict, NoRulesGate
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.guard import Guard, RunScope
 from adpilot.tools.http import RetryPolicy
-from adpilot.tools.platforms import Platforms, connect
+from adpilot.tools.platforms import Platforms
 from adpilot.tools.sandbox import Sandbox, World
 from adpilot.tools.sandbox.demo import (
     SANDBOX_ACCESS_TOKEN,

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from adpilot.config import Config
 from adpilot.errors import AdpilotError, BusyError, PlatformError
 from adpilot.logs import get_logger
 from adpilot.policies.content import ContentGate, NoRulesGate
@@ -467,36 +466,3 @@ def _platform_error(exc: PlatformError) -> ToolError:
     if exc.outcome_unknown:
         message += " (the change may or may not have been applied; it will be reconciled, not blindly repeated)"
     return ToolError(kind, message, exc.code, {"status": exc.status} if exc.status else None)
-
-
-def build_guard(
-    config: Config,
-    platforms: Platforms,
-    audit: AuditLog,
-    run: RunScope,
-    *,
-    policy: Policy | None = None,
-    content_gate: ContentGate | None = None,
-    memory: MemoryStore | None = None,
-) -> Guard:
-    """The Guard as configured: the policy pack, its compliance rules (with evidence from the
-    knowledge base when memory is given), locale, snapshot TTL, tenant, and the state directory's
-    kill switch — so every path that changes anything obeys it."""
-    from adpilot.memory.store import KnowledgeEvidence
-    from adpilot.policies.compliance import ComplianceEngine
-    from adpilot.policies.loader import load_policy
-
-    tenant = config.memory.tenant
-    evidence = [KnowledgeEvidence(memory, tenant)] if memory is not None else []
-    return Guard(
-        platforms,
-        policy or load_policy(config.policy),
-        audit,
-        run,
-        content_gate=content_gate or ComplianceEngine.from_pack(config.policy, extra_evidence=evidence),
-        state_ttl_s=config.guard.state_ttl_s,
-        locale=config.locale,
-        memory=memory,
-        tenant=tenant,
-        kill_switch=KillSwitch(config.state_dir),
-    )

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from adpilot.agents.llm import build_provider
 from adpilot.agents.run import Runner
+from adpilot.compose import connect
 from adpilot.config import Config
 from adpilot.evals.checks import VOLATILE
 from adpilot.evals.runner import SimulatedCrash
 from adpilot.tools.audit import AuditLog, canonical
-from adpilot.tools.platforms import connect
 from adpilot.tools.sandbox import Sandbox, World
 from tests.conftest import AT, DE, FAST_RETRY
 

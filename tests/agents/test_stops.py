@@ -44,9 +44,9 @@ async def test_the_kill_switch_mid_run_stops_every_further_change(make_runner, a
 
 
 async def test_a_crash_between_steps_then_resume_applies_nothing_twice(make_runner, sandbox, audit, world):
+    from adpilot.compose import connect
     from adpilot.config import Config
     from adpilot.tools.audit import AuditLog
-    from adpilot.tools.platforms import connect
     from adpilot.tools.sandbox import Sandbox
     from tests.conftest import FAST_RETRY
 

@@ -1,8 +1,8 @@
 """Exactly once: repeated proposals, lost answers and flaky platforms never apply a change twice."""
 
+from adpilot.compose import connect
 from adpilot.config import Config
 from adpilot.tools.guard import Guard
-from adpilot.tools.platforms import connect
 from tests.conftest import DE, RSA
 from tests.tools.conftest import FAST_RETRY, FixedGate
 

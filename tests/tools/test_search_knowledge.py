@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
+from adpilot.compose import build_guard
 from adpilot.config import Config
 from adpilot.memory.embeddings import embedding_backend
 from adpilot.memory.store import MemoryStore
-from adpilot.tools.guard import RunScope, build_guard
+from adpilot.tools.guard import RunScope
 from tests.conftest import DE
 
 DEMO_KB = Path(__file__).resolve().parents[2] / "memory" / "knowledge" / "demo"

@@ -1,0 +1,143 @@
+"""The composition root: everything one process needs to act, built from the configuration once.
+
+Entry points (the CLI, the console, the scheduler, the eval harness) build a
+:class:`Deployment`; runs, single tool calls and rollbacks take their Guard from it. This is the
+only place that decides which platform clients, audit log, lease store, kill switch, policy pack,
+compliance rules and memory a process uses — so pointing adpilot at the real services, or at
+the sandbox, or at a Chroma server, is a change of configuration and nothing else.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+from adpilot.compose.platforms import connect
+from adpilot.config import Config
+from adpilot.leases import LeaseStore, Owner
+from adpilot.statedir import KillSwitch, StateDir
+from adpilot.tools.audit import AuditLog
+from adpilot.tools.guard import Guard, RunScope
+from adpilot.tools.http import RetryPolicy
+from adpilot.tools.leasing import LeaseKeeper
+from adpilot.tools.platforms import Platforms
+
+if TYPE_CHECKING:
+    from adpilot.memory.store import MemoryStore
+    from adpilot.policies.content import ContentGate
+    from adpilot.policies.model import Policy
+    from adpilot.tools.sandbox import Sandbox
+
+
+def open_memory(config: Config, enabled: bool) -> MemoryStore | None:
+    """The configured memory store, or None; Chroma is imported only when memory is on."""
+    if not enabled:
+        return None
+    from adpilot.memory.store import MemoryStore
+
+    return MemoryStore.from_config(config)
+
+
+def build_guard(
+    config: Config,
+    platforms: Platforms,
+    audit: AuditLog,
+    run: RunScope,
+    *,
+    policy: Policy | None = None,
+    content_gate: ContentGate | None = None,
+    memory: MemoryStore | None = None,
+    leases: LeaseKeeper | None = None,
+) -> Guard:
+    """The Guard as configured: the policy pack, its compliance rules (with evidence from the
+    knowledge base when memory is given), locale, snapshot TTL, tenant, the state directory's
+    kill switch — so every path that changes anything obeys it — and the actor's leases."""
+    from adpilot.memory.store import KnowledgeEvidence
+    from adpilot.policies.compliance import ComplianceEngine
+    from adpilot.policies.loader import load_policy
+
+    tenant = config.memory.tenant
+    evidence = [KnowledgeEvidence(memory, tenant)] if memory is not None else []
+    return Guard(
+        platforms,
+        policy or load_policy(config.policy),
+        audit,
+        run,
+        content_gate=content_gate or ComplianceEngine.from_pack(config.policy, extra_evidence=evidence),
+        state_ttl_s=config.guard.state_ttl_s,
+        locale=config.locale,
+        memory=memory,
+        tenant=tenant,
+        kill_switch=KillSwitch(config.state_dir),
+        leases=leases,
+    )
+
+
+class Deployment:
+    """Platforms, audit log, leases, kill switch and memory of one process, from its configuration.
+
+    Anything given is used as is (tests and the eval harness inject an in-process sandbox and
+    their own audit log); everything else is built from ``config`` on entering, closed on exit.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        platforms: Platforms | None = None,
+        audit: AuditLog | None = None,
+        memory: MemoryStore | None = None,
+        sandbox: Sandbox | None = None,
+        retry: RetryPolicy | None = None,
+        persist_world: bool = True,
+    ) -> None:
+        self.config = config
+        self.paths = StateDir(config.state_dir)
+        self.memory = memory
+        self.kill_switch = KillSwitch(config.state_dir)
+        self._platforms = platforms
+        self._audit = audit
+        self._sandbox = sandbox
+        self._retry = retry
+        self._persist_world = persist_world
+        self._leases: LeaseStore | None = None
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Deployment:
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        if self._platforms is None:
+            self._platforms = await self._stack.enter_async_context(
+                connect(self.config, sandbox=self._sandbox, retry=self._retry, persist=self._persist_world)
+            )
+        if self._audit is None:
+            self._audit = AuditLog(self.paths.audit)
+        self._leases = LeaseStore(self.paths.leases, ttl_s=self.config.guard.lease_ttl_s)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._leases is not None:
+            self._leases.close()
+        await self._stack.aclose()
+
+    @property
+    def platforms(self) -> Platforms:
+        assert self._platforms is not None, "enter the Deployment first"
+        return self._platforms
+
+    @property
+    def audit(self) -> AuditLog:
+        assert self._audit is not None, "enter the Deployment first"
+        return self._audit
+
+    @property
+    def leases(self) -> LeaseStore:
+        assert self._leases is not None, "enter the Deployment first"
+        return self._leases
+
+    def keeper(self, label: str, *, patient: bool = True) -> LeaseKeeper:
+        """A new actor's lease holder; an impatient one refuses at once instead of waiting."""
+        wait = self.config.guard.lease_wait_s if patient else 0.0
+        return LeaseKeeper(self.leases, Owner.here(label), wait_s=wait)
+
+    def guard(self, scope: RunScope, keeper: LeaseKeeper) -> Guard:
+        return build_guard(self.config, self.platforms, self.audit, scope, memory=self.memory, leases=keeper)
