@@ -99,3 +99,21 @@ async def test_a_second_run_supplies_only_groups_left_thin(make_runner, sandbox)
         if a["tool"] == "create_responsive_search_ad"
     }
     assert created <= thin
+
+
+async def test_a_resumed_run_keeps_its_own_settings_whoever_resumes_it(make_runner, sandbox, audit):
+    """The settings that define a run live in its checkpointed state, not in the resuming process."""
+    first = make_runner(skills=False)
+    async with first:
+        started = await first.start(
+            {"kind": "maintenance", "accounts": [DE]}, thread_id="m-1", dry_run=True, max_steps_this_call=2
+        )
+    assert started.status == "interrupted"
+    second = make_runner(skills=True)  # a process configured differently continues the run
+    async with second:
+        result = await second.continue_run("m-1")
+    assert result.status == "done"
+    assert result.state["settings"] == {"model": "none", "skills": False, "dry_run": True, "accounts": [DE]}
+    # skills off and dry run, as the run was started: nothing planned, nothing executed
+    assert result.report["applied"] == [] and result.report["dry_run"] == []
+    assert [r for r in audit.records() if r.kind in ("intent", "result")] == []

@@ -115,3 +115,15 @@ async def test_under_faults_reads_succeed_and_sets_land_exactly_once(sandbox, au
     assert len(executions(audit, "set_keyword_bid")) == len(bids)
     fired = sandbox.faults["google_ads"].fired
     assert fired.get("error", 0) > 0 and fired.get("rate_limited", 0) > 0  # faults struck, and were retried
+
+
+async def test_a_key_names_one_call_the_same_key_with_other_arguments_is_refused(guard, sandbox, audit):
+    first = {"customer_id": DE, "budget_id": "9001", "amount_micros": "55000000"}
+    assert (await guard.call("bidding", "set_campaign_budget", first, proposal_id="p-1")).ok
+    version = sandbox.version
+    other = {**first, "amount_micros": "45000000"}
+    refused = await guard.call("bidding", "set_campaign_budget", other, proposal_id="p-1")
+    assert refused.decision == "deny" and refused.error.rule == "idempotency.conflict"
+    assert not refused.replayed and sandbox.version == version  # neither replayed nor executed
+    assert sandbox.world.customer(DE).campaign_budgets["9001"].amount_micros == "55000000"
+    assert len(executions(audit, "set_campaign_budget")) == 1
