@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,47 @@ def test_two_people_answering_one_approval_at_once_one_decision_wins(config_file
     rows = json.loads(audit.stdout)
     decided = [r for r in rows if r["rule"] in ("approval", "approval.rejected")]
     assert len(decided) == 1  # applied or rejected, never both, never twice
+
+
+def test_maintenance_console_tool_call_and_two_approvers_at_once_keep_every_invariant(config_file):
+    ((code, _, err),) = together(config_file, ["maintain", "--json"])
+    assert code == 0, err
+    ((_, listed, _),) = together(config_file, ["approvals", "list", "--json"])
+    pending = json.loads(listed)[0]["id"]
+    before = {
+        (customer, key.split("~")[0])
+        for customer, data in world(config_file)["google_ads"]["customers"].items()
+        for key, ad in data["ad_group_ads"].items()
+        if ad["status"] == "ENABLED"
+    }
+    outcomes = together(
+        config_file,
+        ["maintain", "--json"],
+        ["chat", "--once", "pause ad 2201~31006", "--no-memory"],
+        pause("31005"),
+        ["approvals", "approve", pending, "--approver", "lena"],
+        ["approvals", "reject", pending, "--approver", "tom"],
+    )
+    for code, _, err in outcomes:
+        assert "Traceback" not in err, err
+        assert code in (0, 1, 2, 3, 5), err
+    # No ad group that had an enabled ad is left without one.
+    after = world(config_file)["google_ads"]["customers"]
+    for customer, group in before:
+        ads = after[customer]["ad_group_ads"]
+        assert any(k.startswith(f"{group}~") and a["status"] == "ENABLED" for k, a in ads.items()), (customer, group)
+    # One decision on the approval; no change applied twice; the audit chain intact.
+    assert sorted(code for code, _, _ in outcomes[3:]) == [0, 2]
+    verify = subprocess.run(
+        [sys.executable, "-m", "adpilot.app.cli", "--config", str(config_file), "audit", "verify"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stderr
+    with sqlite3.connect(config_file.parent / "state" / "audit.sqlite3") as db:
+        repeated = db.execute(
+            "SELECT idempotency_key, COUNT(*) FROM audit WHERE kind = 'result' AND status = 'ok' "
+            "GROUP BY idempotency_key HAVING COUNT(*) > 1"
+        ).fetchall()
+    assert repeated == []
