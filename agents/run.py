@@ -20,8 +20,6 @@ leases lapse (see :mod:`adpilot.leases`).
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -49,8 +47,6 @@ from adpilot.tools.audit import AuditLog
 from adpilot.tools.guard import RunScope
 from adpilot.tools.leasing import LeaseKeeper
 from adpilot.tools.platforms import Platforms
-
-CRASH_ENV = "ADPILOT_FAULT_CRASH_AFTER_STEPS"  # fault injection: SIGKILL the process after N steps
 
 
 def run_resource(thread_id: str) -> str:
@@ -103,8 +99,6 @@ class Runner:
         self.approver = approver
         self.on_step = on_step  # (thread id, node name) after each step, for progress displays
         self.actor = actor  # who acts, in lease messages: "adpilot maintain", "approval by lena", …
-        crash = os.environ.get(CRASH_ENV)
-        self._crash_after = int(crash) if crash and crash.isdigit() else None
         self.kill_switch = self.deployment.kill_switch
         self.brand = ComplianceEngine.from_pack(config.policy).brand
         # Set (by a signal): every run of this runner finishes its step in flight, then stops driving.
@@ -186,9 +180,6 @@ class Runner:
         steps = 0
         async for update in app.astream(payload, config, stream_mode="updates", durability="sync"):
             steps += 1
-            if self._crash_after is not None and steps >= self._crash_after:
-                # Fault injection for crash tests: die as `kill -9` would, mid-run.
-                os.kill(os.getpid(), signal.SIGKILL)
             if self.on_step is not None:
                 for node in update:
                     self.on_step(thread_id, node)

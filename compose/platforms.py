@@ -59,7 +59,9 @@ def connect(
             assert sandbox is not None
             client = sandbox.client()
         else:
-            client = httpx.AsyncClient(base_url=base_url)
+            # No httpx timeout of its own: its 5 s default would cut every attempt short of the
+            # configured timeout_s, which tools/http.py enforces per attempt.
+            client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(None))
         https.append(client)
         return client
 
