@@ -329,7 +329,7 @@ def _busy_message(blocker: Lease, *, wait_s: float, what: str) -> str:
     waited = f" (waited {wait_s:g} s)" if wait_s > 0 else ""
     return (
         f"{prefix}{describe_resource(blocker.resource)} is in use by {blocker.describe()}{waited}; "
-        "try again when it has finished (or wait longer with --wait SECONDS)"
+        "try again when it has finished (guard.lease_wait_s sets how long commands wait)"
     )
 
 

@@ -303,6 +303,12 @@ class Runner:
                 # recorded it); a different one comes too late.
                 if earlier is not None and earlier.decision != verb:
                     raise UsageError(f"approval {pending_id} was already decided: {earlier}")
+            # Until the decisions are carried out the run is running again: should this process die
+            # meanwhile, the next start continues it instead of finding it "waiting" for a decision
+            # that was already taken.
+            record = self.registry.get(thread_id)
+            kind = record.kind if record is not None else "?"
+            self.registry.upsert(thread_id, run_id, kind, list(settings.get("accounts") or []), "running", [])
             completed = await self._drive(app, Command(resume=dict(decisions)), thread_id, None)
         return await self._result(app, thread_id, completed)
 

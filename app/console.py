@@ -93,6 +93,17 @@ class Console:
         if result.status == "stopped":
             self.say(f"■ run stopped: {result.report.get('stop_reason')}")
 
+    async def finish_interrupted(self) -> None:
+        """Chat requests a stopped console left between two steps are carried on first, in view."""
+        for record in self.runner.registry.with_status("running"):
+            if record.kind != "chat" or self.runner.holder(record.thread_id) is not None:
+                continue
+            self.say(f"continuing your interrupted request (run {record.thread_id}) …")
+            try:
+                self.show(await self.runner.continue_run(record.thread_id))
+            except AdpilotError as exc:
+                self.say(f"✗ {exc}")
+
     async def handle(self, line: str) -> bool:
         text = line.strip()
         if not text:
@@ -182,6 +193,7 @@ async def _loop(config: Config, with_memory: bool, stdin: TextIO, out: TextIO) -
     ) as runner:
         console = Console(config, runner, out)
         console.say(f"adpilot console — {len(console.history)} earlier message(s) in this session; /help for commands")
+        await console.finish_interrupted()
         lines = _lines(stdin)
         with graceful(shutdown):
             while not shutdown.is_set():
@@ -195,7 +207,11 @@ async def _loop(config: Config, with_memory: bool, stdin: TextIO, out: TextIO) -
                 except AdpilotError as exc:  # refused (kill switch, busy account, unknown id): say so, go on
                     console.say(f"✗ {exc}")
     if shutdown.is_set():
-        print("\nconsole stopped; a run it was driving continues with the next start", file=out, flush=True)
+        print(
+            "\nconsole stopped; a request it was working on continues when the console starts again",
+            file=out,
+            flush=True,
+        )
         return 3
     return 0
 

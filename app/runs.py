@@ -69,14 +69,8 @@ async def maintain(
         config, memory=memory, on_step=step if progress else None, actor="adpilot maintain", shutdown=shutdown
     ) as runner:
         unfinished = [r for r in runner.registry.with_status("running") if r.kind == "maintenance"]
-        held = {r.thread_id: runner.holder(r.thread_id) for r in unfinished}
-        orphaned = [r for r in unfinished if held[r.thread_id] is None]
-        if unfinished and not orphaned:
-            busy = next(lease for lease in held.values() if lease is not None)
-            raise BusyError(
-                f"maintenance is already running: {busy.describe()} is working on {len(unfinished)} run(s); "
-                "this pass changes nothing (try again when it has finished)"
-            )
+        # Runs another live process drives are its business; the accounts' leases keep us apart.
+        orphaned = [r for r in unfinished if runner.holder(r.thread_id) is None]
         if orphaned:
             # An earlier pass was interrupted (Ctrl-C, kill -9): finish what nobody is working on, and only it.
             for record in orphaned:

@@ -291,7 +291,7 @@ def test_busy_error_names_resource_holder_and_remedy(path: Path) -> None:
         assert str(caught.value) == (
             "cannot pause ad 2101~31001: account 1112223333 is in use by adpilot maintain "
             "(pid 4242 on host-a, since 19:02:11 UTC); try again when it has finished "
-            "(or wait longer with --wait SECONDS)"
+            "(guard.lease_wait_s sets how long commands wait)"
         )
         assert caught.value.exit_code == 5
         assert isinstance(caught.value, AdpilotError)

@@ -224,6 +224,10 @@ class Guard:
             return ToolResult(
                 spec.name, "allow", error=ToolError("unavailable", str(exc)), call_hash=digest, audit_seq=seq
             )
+        except AdpilotError:
+            raise
+        except Exception as exc:  # the one failure policy: an unexpected error is an audited result
+            return self._internal_error(call, None, exc)
         if data is None:
             error = ToolError("not_found", f"{spec.name}: nothing found for {call.args}", "entity.not_found")
             return ToolResult(spec.name, "allow", error=error, call_hash=digest, audit_seq=seq)
@@ -284,10 +288,14 @@ class Guard:
             self.context.state.invalidate_prefix(_cache_prefix(call.args))
         try:
             return await self._decide_and_execute(call, spec, parsed, key, history, approval)
-        except (PlatformError, AdpilotError):
+        except PlatformError as exc:  # e.g. the read-back of a reconcile failed: nothing was sent
+            return self._refuse(call, "deny", _platform_error(exc))
+        except AdpilotError:
             raise
-        except Exception as exc:  # the one failure policy: an unexpected error is an audited result
-            return self._internal_error(call, key, exc)
+        except Exception as exc:  # while deciding, before any side effect: an audited refusal
+            message = f"internal error in {call.tool} while deciding: {type(exc).__name__}: {exc}"
+            _log.error("guard.internal_error", tool=call.tool, error=message)
+            return self._refuse(call, "deny", ToolError("internal_error", message, "internal_error"))
 
     def _internal_error(self, call: _Call, key: str | None, exc: Exception) -> ToolResult:
         message = f"internal error in {call.tool}: {type(exc).__name__}: {exc}"

@@ -36,10 +36,11 @@ class LeaseKeeper:
         """Hold ``resource`` (raises BusyError naming the holder); True when newly taken."""
         if resource in self._held and self.store.holds(self.owner, resource):
             return False
+        # Not held (never, or it lapsed and may have been someone else's meanwhile): take it, and
+        # tell the caller that what it read before is no longer to be trusted.
         await self._acquire([resource])
-        fresh = resource not in self._held
         self._held.add(resource)
-        return fresh
+        return True
 
     async def take(self, resources: list[str]) -> None:
         """Take several leases at once, all or none (a run takes its accounts up front)."""

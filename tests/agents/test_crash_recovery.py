@@ -139,3 +139,31 @@ async def test_a_kill_at_any_point_is_recovered(tmp_path, baseline, data):
     point = data.draw(st.sampled_from(POINTS), label="point")
     count = data.draw(st.integers(1, baseline[2][point]), label="count")
     await _check(tmp_path, baseline, point, count)
+
+
+async def test_a_crash_while_carrying_out_an_approval_is_finished_by_the_next_start(tmp_path):
+    """The decision was taken, the change landed, the process died: the run must not be stranded
+    "waiting" for a decision that was already made — the next start finishes it, once."""
+    sandbox = Sandbox(World.demo(7))
+    config = Config(state_dir=tmp_path / "state")
+    audit = AuditLog(tmp_path / "state" / "audit.sqlite3")
+    async with connect(config, sandbox=sandbox, retry=FAST_RETRY) as platforms:
+
+        def runner() -> Runner:
+            return Runner(config, platforms=platforms, audit=audit, models=build_provider("none"))
+
+        async with runner() as first:
+            waiting = await first.start({"kind": "maintenance", "accounts": [DE], "scope": "cms"}, thread_id="cms-1")
+            assert waiting.status == "waiting"
+            approved = waiting.pending[0]
+            _arm("write", 1, sandbox, audit)
+            with pytest.raises(SimulatedCrash):
+                await first.resume("cms-1", {approved["id"]: {"decision": "approve", "approver": "lena"}})
+            assert first.registry.get("cms-1").status == "running"  # not "waiting": the decision was taken
+        async with runner() as second:
+            finished = await second.continue_run("cms-1")
+    assert finished.status in ("waiting", "done")
+    assert approved["id"] not in {p["id"] for p in finished.pending}
+    key = f"cms-1:{approved['id']}"
+    results = [r for r in audit.records(kind="result") if r.idempotency_key == key]
+    assert [r.status for r in results] == ["ok"] and results[0].reason.startswith("reconciled")
