@@ -239,16 +239,17 @@ async def chat_once(config: Config, text: str, *, with_memory: bool) -> RunResul
 
 def archive_state(state_dir: Path) -> Path | None:
     """Move an earlier state directory's contents aside (nothing is deleted)."""
-    if not state_dir.exists() or not any(p.name != "archive" for p in state_dir.iterdir()):
+    paths = StateDir(state_dir)
+    if not state_dir.exists() or not any(p != paths.archive for p in state_dir.iterdir()):
         return None
-    if "chromadb" in sys.modules and (state_dir / "chroma").exists():
+    if "chromadb" in sys.modules and paths.chroma.exists():
         # chromadb keeps a handle per path inside its native bindings that cannot be released from
         # Python; moving the files under it would leave this process with an empty store.
         raise UsageError("the demo archives the state directory: run it in a fresh process")
-    target = state_dir / "archive" / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:4])
+    target = paths.archive / (dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:4])
     target.mkdir(parents=True)
     for item in list(state_dir.iterdir()):
-        if item.name != "archive":
+        if item != paths.archive:
             shutil.move(str(item), target / item.name)
     return target
 

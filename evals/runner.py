@@ -25,6 +25,7 @@ from adpilot.compose import connect
 from adpilot.config import Config
 from adpilot.evals.checks import CheckResult, Evidence, args_match, evaluate
 from adpilot.evals.scenario import Scenario
+from adpilot.statedir import StateDir
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.catalogue import CATALOGUE
 from adpilot.tools.http import RetryPolicy
@@ -156,7 +157,7 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
         limits = Limits(
             **{k: v for k, v in scenario.limits.model_dump().items() if v is not None},
         )
-        audit = AuditLog(Path(tmp) / "audit.sqlite3")
+        audit = AuditLog(StateDir(Path(tmp)).audit)
         async with connect(config, sandbox=sandbox, retry=EVAL_RETRY) as platforms:
             runner = Runner(
                 config,
