@@ -193,9 +193,9 @@ async def _loop(config: Config, with_memory: bool, stdin: TextIO, out: TextIO) -
     ) as runner:
         console = Console(config, runner, out)
         console.say(f"adpilot console — {len(console.history)} earlier message(s) in this session; /help for commands")
-        await console.finish_interrupted()
         lines = _lines(stdin)
         with graceful(shutdown):
+            await console.finish_interrupted()
             while not shutdown.is_set():
                 print("adpilot> ", end="", file=out, flush=True)
                 line = await _next_line(lines, shutdown)

@@ -209,7 +209,12 @@ class Guard:
             return await self._read(call, spec, parsed)
         if spec.kind == "meta":
             seq = self._row(call, "decision", decision="escalate", rule="agent.escalate", reason=clean.get("reason"))
-            data = await spec.run(self.context, parsed)
+            try:
+                data = await spec.run(self.context, parsed)
+            except AdpilotError:
+                raise
+            except Exception as exc:  # the one failure policy: an unexpected error is an audited result
+                return self._internal_error(call, None, exc)
             return ToolResult(tool, "escalate", data, call_hash=call.digest, audit_seq=seq)
         return await self._mutate(call, spec, parsed, proposal_id, approval)
 
