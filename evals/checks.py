@@ -88,11 +88,12 @@ def _state(spec: dict[str, Any], ev: Evidence) -> tuple[bool, str]:
     return result, f"{path} = {actual!r}"
 
 
-def _strip(data: Any) -> Any:
+def without_volatile(data: Any) -> Any:
+    """A world dump without the fields that change on their own (statistics, timestamps, id counters)."""
     if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if k not in VOLATILE}
+        return {k: without_volatile(v) for k, v in data.items() if k not in VOLATILE}
     if isinstance(data, list):
-        return [_strip(v) for v in data]
+        return [without_volatile(v) for v in data]
     return data
 
 
@@ -145,7 +146,7 @@ def evaluate(check: dict[str, Any], ev: Evidence) -> CheckResult:
             before, after = get_path(ev.before, spec), get_path(ev.after, spec)
         except KeyError as missing:
             return CheckResult(label, False, f"no {missing.args[0]!r}")
-        passed = _strip(before) == _strip(after)
+        passed = without_volatile(before) == without_volatile(after)
         detail = "unchanged" if passed else "changed"
     elif name in ("called", "not_called"):
         found = _executions(ev, spec["tool"], spec.get("args"))
@@ -168,7 +169,7 @@ def evaluate(check: dict[str, Any], ev: Evidence) -> CheckResult:
     elif name == "trajectory":
         passed, detail = _trajectory(spec, ev)
     elif name == "gold":
-        passed = ev.gold_world is not None and _strip(ev.gold_world) == _strip(ev.after)
+        passed = ev.gold_world is not None and without_volatile(ev.gold_world) == without_volatile(ev.after)
         detail = "final world equals the gold replay" if passed else "final world differs from the gold replay"
     else:  # max_tool_calls
         passed = len(ev.tool_calls) <= spec

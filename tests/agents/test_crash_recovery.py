@@ -20,7 +20,7 @@ from adpilot.agents.llm import build_provider
 from adpilot.agents.run import Runner
 from adpilot.compose import connect
 from adpilot.config import Config
-from adpilot.evals.checks import VOLATILE
+from adpilot.evals.checks import without_volatile
 from adpilot.evals.runner import SimulatedCrash
 from adpilot.tools.audit import AuditLog, canonical
 from adpilot.tools.sandbox import Sandbox, World
@@ -28,14 +28,6 @@ from tests.conftest import AT, DE, FAST_RETRY
 
 TRIGGER = {"kind": "maintenance", "accounts": [DE, AT]}
 POINTS = ("intent", "write", "result")
-
-
-def _strip(data):
-    if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if k not in VOLATILE}
-    if isinstance(data, list):
-        return [_strip(v) for v in data]
-    return data
 
 
 def _arm(point: str, count: int, sandbox: Sandbox, audit: AuditLog) -> dict[str, int]:
@@ -95,7 +87,7 @@ async def _maintain(tmp_path, name: str, crash: tuple[str, int] | None):
             async with runner() as second:  # a new process: new graph, new Guard, empty snapshot
                 result = await second.continue_run("maint-1")
     assert result.status in ("done", "waiting"), result.status
-    return _strip(sandbox.world.dump()), audit, fired
+    return without_volatile(sandbox.world.dump()), audit, fired
 
 
 @pytest.fixture(scope="module")

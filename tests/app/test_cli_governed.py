@@ -3,23 +3,8 @@
 import json
 import sqlite3
 
-import pytest
-
-from adpilot.app.cli import main
+from tests.app.conftest import run
 from tests.conftest import DE
-
-
-@pytest.fixture
-def config_file(tmp_path, monkeypatch):
-    file = tmp_path / "config.yaml"
-    file.write_text(f"state_dir: {tmp_path / 'state'}\nlog: {{level: warning}}\n")
-    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
-    return str(file)
-
-
-def run(capsys, config_file, *argv):
-    code = main(["--config", config_file, *argv])
-    return code, capsys.readouterr()
 
 
 def test_tool_call_then_audit_then_rollback(capsys, config_file):

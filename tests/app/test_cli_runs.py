@@ -6,30 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from adpilot.agents.proposal import Proposal
 from adpilot.app.cli import main
+from tests.app.conftest import run, world
 from tests.conftest import DE
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def config_file(tmp_path, monkeypatch):
-    file = tmp_path / "config.yaml"
-    file.write_text(f"state_dir: {tmp_path / 'state'}\nlog: {{level: warning}}\n")
-    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
-    return file
-
-
-def run(capsys, config_file, *argv):
-    code = main(["--config", str(config_file), *argv])
-    return code, capsys.readouterr()
-
-
-def world(config_file):
-    return json.loads((config_file.parent / "state" / "sandbox-world.json").read_text())
 
 
 def test_maintain_then_decide_pending_changes(capsys, config_file):

@@ -18,10 +18,8 @@ database with a deadline.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -36,10 +34,10 @@ import pytest
 
 from adpilot.agents.run import Runner, RunResult
 from adpilot.config import load_config
-from adpilot.evals.checks import VOLATILE  # ("stats", "modified", "date", "next_id")
 from adpilot.tools.audit import AuditLog, canonical
 from adpilot.tools.sandbox import World
 from tests.conftest import DE
+from tests.worlds import differences, normalised
 
 DEADLINE_S = 60.0
 SLOW = {"google_ads": {"requests_per_second": 4}}  # a maintenance pass
@@ -183,46 +181,7 @@ def _world(state: Path) -> Any:
     names drawn from their content (the two accounts' runs create ads concurrently, in either
     order). Equal content gets a running number, so an ad created twice still shows twice."""
     world = json.loads((state / "sandbox-world.json").read_text(encoding="utf-8"))
-    new: list[tuple[str, str]] = []
-    for customer_id, customer in world["google_ads"]["customers"].items():
-        for ad in customer["ad_group_ads"].values():
-            if int(ad["ad"]["id"]) >= FIRST_NEW_ID:
-                content = [customer_id, ad["ad_group"], ad["ad"]["final_urls"], ad["ad"]["responsive_search_ad"]]
-                new.append((canonical(content), str(ad["ad"]["id"])))
-        for criterion in customer["ad_group_criteria"].values():
-            if int(criterion["criterion_id"]) >= FIRST_NEW_ID:
-                content = [customer_id, criterion["ad_group"], criterion["keyword"], criterion.get("negative")]
-                new.append((canonical(content), str(criterion["criterion_id"])))
-    names: dict[str, str] = {}
-    seen: Counter[str] = Counter()
-    for content, entity_id in sorted(new):
-        digest = hashlib.sha256(content.encode()).hexdigest()[:12]
-        names[entity_id] = f"new-{digest}-{seen[digest]}"
-        seen[digest] += 1
-
-    def strip(data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: strip(v) for k, v in data.items() if k not in VOLATILE}
-        if isinstance(data, list):
-            return [strip(v) for v in data]
-        return data
-
-    text = json.dumps(strip(world), sort_keys=True, ensure_ascii=False)
-    # Ids stand alone in a JSON string or after "~" or "/" (keys, resource names, hidden CTRs).
-    text = re.sub(r'(?<=[~/"])(\d+)(?=")', lambda m: names.get(m.group(1), m.group(1)), text)
-    return json.loads(text)
-
-
-def _differences(actual: Any, expected: Any, path: str = "") -> list[str]:
-    if isinstance(actual, dict) and isinstance(expected, dict):
-        found: list[str] = []
-        for key in sorted(set(actual) | set(expected)):
-            if key not in actual or key not in expected:
-                found.append(f"{path}.{key}: only in {'actual' if key in actual else 'expected'}")
-            else:
-                found += _differences(actual[key], expected[key], f"{path}.{key}")
-        return found
-    return [] if actual == expected else [f"{path}: {actual!r} != {expected!r}"]
+    return normalised(world, FIRST_NEW_ID)
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +220,7 @@ def _finish_and_compare(finish: Path, state: Path, baseline: dict[str, Any], lef
     assert "running" not in _scopes(state).values()
     assert _scopes(state) == baseline["scopes"]
     world = _world(state)
-    assert world == baseline["world"], _differences(world, baseline["world"])[:10]
+    assert world == baseline["world"], differences(world, baseline["world"])[:10]
     rows = _audit(state)
     changes = _ok_changes(rows)
     assert changes == baseline["changes"], {

@@ -21,11 +21,9 @@ served platform (a bug found on the way: the client had httpx's 5 s default).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
-import re
 import signal
 import socket
 import sqlite3
@@ -39,7 +37,6 @@ from typing import Any
 import httpx
 import pytest
 
-from adpilot.evals.checks import VOLATILE
 from adpilot.tools.audit import canonical
 from adpilot.tools.sandbox.demo import (
     SANDBOX_ACCESS_TOKEN,
@@ -48,6 +45,7 @@ from adpilot.tools.sandbox.demo import (
     SANDBOX_USER,
 )
 from tests.conftest import AT, DE
+from tests.worlds import differences, normalised
 
 SEED = 7
 HOST = "127.0.0.1"
@@ -255,53 +253,6 @@ def _landed(world: dict[str, Any], intent: dict[str, Any]) -> bool:
     raise AssertionError(f"the test does not know how to read back {intent['entity']}")
 
 
-def _strip(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _strip(v) for k, v in data.items() if k not in VOLATILE}
-    if isinstance(data, list):
-        return [_strip(v) for v in data]
-    return data
-
-
-def _normalised(world: dict[str, Any], first_new_id: int) -> Any:
-    """The world without volatile fields, and with the ids of created entities replaced by names
-    drawn from their content: concurrent runs may create the same ads in another order. Equal
-    content gets a running number, so an entity created twice still shows twice."""
-    names: dict[str, str] = {}
-    seen: Counter[str] = Counter()
-    new: list[tuple[str, str]] = []
-    for customer_id, customer in world["google_ads"]["customers"].items():
-        for ad in customer["ad_group_ads"].values():
-            if int(ad["ad"]["id"]) >= first_new_id:
-                content = [customer_id, ad["ad_group"], ad["ad"]["final_urls"], ad["ad"]["responsive_search_ad"]]
-                new.append((canonical(content), ad["ad"]["id"]))
-        for criterion in customer["ad_group_criteria"].values():
-            if int(criterion["criterion_id"]) >= first_new_id:
-                content = [customer_id, criterion["ad_group"], criterion["keyword"], criterion.get("negative")]
-                new.append((canonical(content), criterion["criterion_id"]))
-    for content, entity_id in sorted(new):
-        digest = hashlib.sha256(content.encode()).hexdigest()[:12]
-        names[entity_id] = f"new-{digest}-{seen[digest]}"
-        seen[digest] += 1
-    text = json.dumps(_strip(world), sort_keys=True, ensure_ascii=False)
-    # Ids stand alone in a JSON string or after "~" or "/" (keys, resource names, hidden CTRs).
-    text = re.sub(r'(?<=[~/"])(\d+)(?=")', lambda m: names.get(m.group(1), m.group(1)), text)
-    return json.loads(text)
-
-
-def _differences(actual: Any, expected: Any, path: str = "") -> list[str]:
-    """Where two world dumps differ, as dotted paths (for a readable failure)."""
-    if isinstance(actual, dict) and isinstance(expected, dict):
-        found = []
-        for key in sorted(set(actual) | set(expected)):
-            if key not in actual or key not in expected:
-                found.append(f"{path}.{key}: only in {'actual' if key in actual else 'expected'}")
-            else:
-                found += _differences(actual[key], expected[key], f"{path}.{key}")
-        return found
-    return [] if actual == expected else [f"{path}: {actual!r} != {expected!r}"]
-
-
 # --- the passes ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def baseline(served, tmp_path_factory):
@@ -315,7 +266,7 @@ def baseline(served, tmp_path_factory):
     world = served.state()
     served.reset()
     baseline = {
-        "world": _normalised(world, first_new_id),
+        "world": normalised(world, first_new_id),
         "changes": _ok_changes(rows),
         "statuses": _run_statuses(state_dir),
     }
@@ -405,8 +356,8 @@ def test_kill_9_while_a_write_is_held_then_resume_ends_like_an_uninterrupted_pas
     assert _run_statuses(state_dir) == baseline["statuses"]
 
     rows = _rows(state_dir)
-    world = _normalised(served.state(), first_new_id)
-    assert world == baseline["world"], _differences(world, baseline["world"])[:10]
+    world = normalised(served.state(), first_new_id)
+    assert world == baseline["world"], differences(world, baseline["world"])[:10]
     changes = _ok_changes(rows)
     assert changes == baseline["changes"], {
         "missing": baseline["changes"] - changes,

@@ -6,28 +6,11 @@ import json
 
 import pytest
 
-from adpilot.app.cli import main
 from adpilot.config import load_config
+from tests.app.conftest import run, world
 from tests.conftest import DE
 
 BUDGET = json.dumps({"customer_id": DE, "budget_id": "9001", "amount_micros": "55000000"})
-
-
-@pytest.fixture
-def config_file(tmp_path, monkeypatch):
-    file = tmp_path / "config.yaml"
-    file.write_text(f"state_dir: {tmp_path / 'state'}\nlog: {{level: warning}}\n")
-    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
-    return file
-
-
-def run(capsys, config_file, *argv):
-    code = main(["--config", str(config_file), *argv])
-    return code, capsys.readouterr()
-
-
-def world(config_file):
-    return json.loads((config_file.parent / "state" / "sandbox-world.json").read_text())
 
 
 def pending(capsys, config_file):
