@@ -5,7 +5,8 @@
                                  │                   └→ review → supervisor (until the plan is done)
                                  ├→ escalate (interrupt) → apply → supervisor
                                  ├→ finalize → END
-                                 └→ stop → END            (stop conditions are checked on every edge)
+                                 └→ stop → END            (stop conditions are checked on every edge;
+                                         └→ escalate       a stopped run keeps its waiting approvals)
 
 Each node is a plain async function of the state (and the run's :class:`RunContext`) in its own
 module under :mod:`adpilot.agents.nodes`. A role node only plans: it fixes absolute calls in the
@@ -99,8 +100,11 @@ def build_graph(ctx: RunContext) -> StateGraph[RunState]:
         graph.add_conditional_edges(role, guarded(after_plan), ["execute", "review", "stop"])
     graph.add_conditional_edges("execute", guarded(after_execute), [*ROLES, "review", "stop"])
     graph.add_conditional_edges("review", guarded(after_review), ["supervisor", "escalate", "stop"])
-    graph.add_conditional_edges("escalate", guarded(lambda _: "apply"), ["apply", "stop"])
+    # A run stopped with approvals waiting pauses for them instead of dropping them; what a person
+    # approves is carried out (the Guard still refuses it while the kill switch is engaged), then
+    # the run ends with its recorded stop reason.
+    graph.add_edge("escalate", "apply")
     graph.add_conditional_edges("apply", guarded(lambda _: "supervisor"), ["supervisor", "stop"])
     graph.add_edge("finalize", END)
-    graph.add_edge("stop", END)
+    graph.add_conditional_edges("stop", lambda state: "escalate" if waiting(state) else END, ["escalate", END])
     return graph

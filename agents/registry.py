@@ -110,6 +110,10 @@ class RunRegistry:
             return self.decision(pending_id)
         return None
 
+    def forget_decision(self, pending_id: str) -> None:
+        """The decision was not carried out (the kill switch): the approval is open again."""
+        self._db.execute("DELETE FROM decisions WHERE pending_id = ?", (pending_id,))
+
     def decision(self, pending_id: str) -> Decided | None:
         row = self._db.execute(
             "SELECT decision, approver, at FROM decisions WHERE pending_id = ?", (pending_id,)

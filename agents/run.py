@@ -289,7 +289,7 @@ class Runner:
             snapshot = await app.aget_state(self._config(thread_id))
             current = dict(snapshot.values)
             decided = current.get("decisions") or {}
-            open_ids = {p["id"] for p in current.get("pending") or [] if p["id"] not in decided}
+            open_ids = {p["id"] for p in current.get("pending") or [] if decided.get(p["id"]) is None}
             for pending_id, decision in decisions.items():
                 verb = str(decision.get("decision"))
                 if pending_id not in open_ids or not snapshot.tasks:
@@ -310,7 +310,11 @@ class Runner:
             kind = record.kind if record is not None else "?"
             self.registry.upsert(thread_id, run_id, kind, list(settings.get("accounts") or []), "running", [])
             completed = await self._drive(app, Command(resume=dict(decisions)), thread_id, None)
-        return await self._result(app, thread_id, completed)
+            result = await self._result(app, thread_id, completed)
+            for item in result.pending:  # answered, but the kill switch kept it from happening
+                if item["id"] in decisions:
+                    self.registry.forget_decision(item["id"])
+        return result
 
     async def continue_run(self, thread_id: str, *, max_steps_this_call: int | None = None) -> RunResult:
         """Carry on a run that stopped without finishing (a crash, a shutdown): from its last checkpoint."""

@@ -23,7 +23,7 @@ DECISIONS = ("approve", "reject", "edit")
 def waiting(state: RunState) -> list[Any]:
     """Pending approvals no decision has answered yet."""
     decided = state.get("decisions") or {}
-    return [p for p in state.get("pending") or [] if p["id"] not in decided]
+    return [p for p in state.get("pending") or [] if decided.get(p["id"]) is None]
 
 
 async def escalate(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -42,6 +42,7 @@ async def apply(state: RunState, ctx: RunContext) -> dict[str, Any]:
     done = set(state.get("applied") or [])
     outcomes: list[Outcome] = []
     applied: list[str] = []
+    undecided: dict[str, None] = {}
     for item in state.get("pending") or []:
         decision = decisions.get(item["id"])
         if decision is None or item["id"] in done:
@@ -72,6 +73,11 @@ async def apply(state: RunState, ctx: RunContext) -> dict[str, Any]:
                 proposal_id=proposal_id,
                 approval=Approval(digest or "", approver, str(decision.get("reason", ""))),
             )
+            if result.error is not None and result.error.rule == "kill_switch":
+                # Engaged since the decision came in: nothing happened, and the approval waits
+                # for a person again once the kill switch is released.
+                undecided[item["id"]] = None
+                continue
             outcome, _ = record(
                 result,
                 proposal_id=proposal_id,
@@ -85,4 +91,4 @@ async def apply(state: RunState, ctx: RunContext) -> dict[str, Any]:
             outcomes.append(outcome)
         applied.append(item["id"])
     remaining = [p for p in state.get("pending") or [] if p["id"] not in applied and p["id"] not in done]
-    return {"outcomes": outcomes, "applied": applied, "pending": remaining, "steps": 1}
+    return {"outcomes": outcomes, "applied": applied, "pending": remaining, "decisions": undecided, "steps": 1}

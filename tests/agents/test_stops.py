@@ -1,5 +1,7 @@
 """Stop conditions, dry runs, crashes and resumes."""
 
+import pytest
+
 from adpilot.agents.stop import Limits
 from tests.agents.conftest import results
 from tests.conftest import DE
@@ -87,3 +89,26 @@ async def test_max_steps_stops_the_run(make_runner, audit):
     async with make_runner(limits=Limits(max_steps=3)) as runner:
         result = await runner.start({"kind": "maintenance"})
     assert result.status == "stopped" and result.report["stop_reason"] == "max_steps"
+
+
+async def test_a_run_stopped_by_the_kill_switch_keeps_its_waiting_approvals(make_runner, sandbox, audit):
+    from adpilot.errors import StoppedError
+
+    runner = make_runner()
+    async with runner:
+        first = await runner.start(
+            {"kind": "maintenance", "accounts": [DE], "scope": "cms"}, thread_id="cms-k", max_steps_this_call=6
+        )
+        assert first.status == "interrupted" and first.state["pending"]  # the SEO task escalated
+        runner.kill_switch.engage("incident", by="lena")
+        stopped = await runner.continue_run("cms-k")
+        assert stopped.status == "waiting" and stopped.report["stop_reason"] == "kill_switch"
+        kept = [p["id"] for p in stopped.pending]
+        assert kept == [p["id"] for p in first.state["pending"]]
+        with pytest.raises(StoppedError, match="stay pending"):
+            await runner.resume("cms-k", {kept[0]: {"decision": "approve", "approver": "lena"}})
+        runner.kill_switch.release()
+        done = await runner.resume("cms-k", {kept[0]: {"decision": "approve", "approver": "lena"}})
+    assert [p["id"] for p in done.pending] == kept[1:]
+    changed = [r for r in audit.records(kind="result") if r.status == "ok" and r.tool == "update_post"]
+    assert len(changed) == 1  # the approved change, once; nothing else after the stop
