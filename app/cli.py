@@ -455,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     maintain.add_argument("--dry-run", action="store_true", help="validate every change on the platform, apply none")
     maintain.add_argument("--json", action="store_true")
 
-    evaluation = add("eval", cmd_eval, "run eval scenarios (SCENARIOS.md §4) and score them")
+    evaluation = add("eval", cmd_eval, "run eval scenarios (docs/EVALS.md) and score them")
     evaluation.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
     evaluation.add_argument("--model", default=None, help="model for scenarios that name none (default: config)")
     evaluation.add_argument("--trials", type=int, default=1, help="runs per scenario; pass^k counts all-pass")
