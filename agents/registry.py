@@ -137,8 +137,11 @@ class RunRegistry:
             )
         matches = [(record, full) for record, full in waiting if full.startswith(pending_id)]
         if not matches:
-            if (earlier := self.decision(pending_id)) is not None:
-                raise UsageError(f"approval {pending_id} was already decided: {earlier}")
+            decided = self._db.execute(
+                "SELECT pending_id FROM decisions WHERE substr(pending_id, 1, ?) = ?", (len(pending_id), pending_id)
+            ).fetchall()
+            if len(decided) == 1 and (earlier := self.decision(decided[0][0])) is not None:
+                raise UsageError(f"approval {decided[0][0]} was already decided: {earlier}")
             raise UsageError(f"no pending approval {pending_id!r} (see `adpilot approvals list`)")
         if len(matches) > 1:
             names = ", ".join(full for _, full in matches[:5])
