@@ -170,7 +170,9 @@ class Runner:
             await keeper.take(resources)
             yield
 
-    async def _drive(self, app: Any, payload: Any, thread_id: str, max_steps: int | None) -> bool:
+    async def _drive(
+        self, app: Any, payload: Any, thread_id: str, max_steps: int | None, keeper: LeaseKeeper | None = None
+    ) -> bool:
         """Run until the graph pauses or ends; False when it ended early.
 
         It ends early with ``max_steps`` (as a crash would) or when :attr:`shutdown` is set: the
@@ -184,6 +186,9 @@ class Runner:
                 for node in update:
                     self.on_step(thread_id, node)
             if (max_steps is not None and steps >= max_steps) or self.shutdown.is_set():
+                return False
+            if keeper is not None and not keeper.still_holds(run_resource(thread_id)):
+                # This process stalled past the lease and another may be driving the run now.
                 return False
         return True
 
@@ -261,7 +266,7 @@ class Runner:
         # Refused before the run exists when another actor holds what it needs.
         async with self._holding(keeper, [run_resource(thread), *upfront]):
             self.registry.upsert(thread, run_id, str(kind), accounts, "running", [])
-            completed = await self._drive(app, payload, thread, max_steps_this_call)
+            completed = await self._drive(app, payload, thread, max_steps_this_call, keeper)
         return await self._result(app, thread, completed)
 
     async def _saved(self, thread_id: str) -> tuple[str, Settings, dict[str, Any]]:
@@ -309,7 +314,7 @@ class Runner:
             record = self.registry.get(thread_id)
             kind = record.kind if record is not None else "?"
             self.registry.upsert(thread_id, run_id, kind, list(settings.get("accounts") or []), "running", [])
-            completed = await self._drive(app, Command(resume=dict(decisions)), thread_id, None)
+            completed = await self._drive(app, Command(resume=dict(decisions)), thread_id, None, keeper)
             result = await self._result(app, thread_id, completed)
             for item in result.pending:  # answered, but the kill switch kept it from happening
                 if item["id"] in decisions:
@@ -323,7 +328,7 @@ class Runner:
         app = self._app(run_id, thread_id, settings, keeper)
         upfront = self._upfront(_values_trigger(values), list(settings.get("accounts") or []))
         async with self._holding(keeper, [run_resource(thread_id), *upfront]):
-            completed = await self._drive(app, None, thread_id, max_steps_this_call)
+            completed = await self._drive(app, None, thread_id, max_steps_this_call, keeper)
         return await self._result(app, thread_id, completed)
 
 

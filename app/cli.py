@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -576,6 +577,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AdpilotError as exc:
         print(f"adpilot: {exc}", file=sys.stderr)
         return exc.exit_code
+    except (OSError, sqlite3.Error) as exc:
+        # The state directory or one of its databases cannot be used: say which, without a traceback.
+        where = getattr(exc, "filename", None)
+        print(f"adpilot: {type(exc).__name__}{f' ({where})' if where else ''}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         print("adpilot: interrupted", file=sys.stderr)
         return 130

@@ -97,7 +97,8 @@ async def rollback(config: Config, run_id: str) -> dict[str, Any]:
     audit = open_audit(config)
     if not audit.records(run_id=run_id):
         raise UsageError(f"no audit rows for run {run_id!r} (see `adpilot audit show`)")
-    rollback_id = f"rollback-{run_id}-{uuid.uuid4().hex[:6]}"
+    # The same id every time: undoing a run twice replays the first undo instead of repeating it.
+    rollback_id = f"rollback-{run_id}"
     async with acting(config, rollback_id, label=f"adpilot audit rollback {run_id}") as guard:
         steps = await rollback_run(guard, run_id, approver="cli operator")
     return {

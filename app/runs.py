@@ -33,7 +33,7 @@ STEP_LABELS = {
     "stop": "stopped",
 }
 STOP_REASONS = {
-    "kill_switch": "the kill switch is engaged; nothing changes until `adpilot resume`",
+    "kill_switch": "stopped by the kill switch (no change while it is engaged; `adpilot resume` releases it)",
     "max_steps": "the step limit was reached",
     "budget": "the token or cost budget is spent",
     "error_budget": "too many tool errors",

@@ -119,6 +119,12 @@ class Guard:
         if customer_id in self.run.accounts and self.policy.allows_account(customer_id):
             await self.context.prefetch(customer_id)
 
+    async def hold(self, args: dict[str, Any]) -> None:
+        """Take the lease of what ``args`` address, dropping the snapshot read before it, so that a
+        check the caller makes before its change sees state nobody else can change meanwhile."""
+        if self.leases is not None and not self.run.dry_run and await self.leases.ensure(resource_of(args)):
+            self.context.state.invalidate_prefix(_cache_prefix(args))
+
     def digest(self, tool: str, args: Any) -> str | None:
         """The call hash the Guard will compute for these arguments (None when they are invalid)."""
         spec = self.tools.get(tool)
@@ -262,6 +268,14 @@ class Guard:
         tool, digest = call.tool, call.digest
         if self.kill_switch is not None and (stopped := self.kill_switch.message()) is not None:
             return self._refuse(call, "deny", ToolError("denied", stopped, "kill_switch"))
+        if self.leases is not None and not self.run.dry_run:
+            # First the account: its history and its state are only settled while we hold it.
+            try:
+                if await self.leases.ensure(resource_of(call.args)):
+                    # Newly ours: whatever was cached was read before we held it; decide on fresh state.
+                    self.context.state.invalidate_prefix(_cache_prefix(call.args))
+            except BusyError as exc:
+                return self._refuse(call, "deny", ToolError("denied", str(exc), "lease.busy"))
         key = f"{self.run.thread_id}:{proposal_id}" if proposal_id else None
         history = self.audit.key_history(key) if key is not None else KeyHistory()
         if history.call_hash is not None and history.call_hash != digest:
@@ -281,13 +295,6 @@ class Guard:
                 entity=done.entity,
             )
             return ToolResult(tool, "allow", done.result, call_hash=digest, audit_seq=seq, replayed=True)
-        if self.leases is not None and not self.run.dry_run:
-            try:
-                if await self.leases.ensure(resource_of(call.args)):
-                    # Newly ours: whatever was cached was read before we held it; decide on fresh state.
-                    self.context.state.invalidate_prefix(_cache_prefix(call.args))
-            except BusyError as exc:
-                return self._refuse(call, "deny", ToolError("denied", str(exc), "lease.busy"))
         if history.unfinished is not None:
             # An earlier attempt was sent and never answered: the platform is the truth, not our plan.
             self.context.state.invalidate_prefix(_cache_prefix(call.args))
@@ -352,6 +359,26 @@ class Guard:
             return ToolResult(
                 tool, "allow", {"changed": True, "reconciled": True}, call_hash=digest, audit_seq=seq, replayed=True
             )
+        if (intent := history.unfinished) is not None and spec.kind == "set" and assessment.before != intent.before:
+            # Neither what the unanswered attempt found nor what it set: someone changed the entity
+            # since. Sending our old plan again would undo their change; a person must look.
+            message = (
+                f"{assessment.entity} is now {assessment.before!r}: neither {intent.before!r} (before the "
+                f"unanswered attempt) nor {intent.after!r} (what it set); changed by someone else since, "
+                "so it is not sent again"
+            )
+            seq = self._row(
+                call,
+                "result",
+                status="error",
+                idempotency_key=key,
+                result={"error": message},
+                entity=intent.entity,
+                before=intent.before,
+                after=intent.after,
+            )
+            error = ToolError("denied", message, "reconcile.conflict")
+            return ToolResult(tool, "deny", error=error, call_hash=digest, audit_seq=seq)
 
         ruling, extra = self._rulings(call.role, spec, assessment)
         if ruling.decision == "escalate" and approval is not None:
@@ -386,6 +413,13 @@ class Guard:
         if self.run.dry_run:
             return await self._dry_run(call, spec, parsed, ruling, common)
 
+        # Deciding may have waited (for the lease, for the platform): right before the side effect,
+        # the kill switch and the lease are asked again.
+        if self.kill_switch is not None and (stopped := self.kill_switch.message()) is not None:
+            return self._refuse(call, "deny", ToolError("denied", stopped, "kill_switch"), assessment.entity)
+        if self.leases is not None and not self.leases.still_holds(resource_of(call.args)):
+            message = f"the lease on {resource_of(call.args)} lapsed while deciding; nothing was sent"
+            return self._refuse(call, "deny", ToolError("denied", message, "lease.lost"), assessment.entity)
         key = key or f"{self.run.thread_id}:{uuid.uuid4().hex}"
         decision_row = self._fields(
             call,

@@ -42,6 +42,10 @@ class LeaseKeeper:
         self._held.add(resource)
         return True
 
+    def still_holds(self, resource: str) -> bool:
+        """Whether the lease is still ours (it may lapse while its holder stalls)."""
+        return self.store.holds(self.owner, resource)
+
     async def take(self, resources: list[str]) -> None:
         """Take several leases at once, all or none (a run takes its accounts up front)."""
         await self._acquire(resources)

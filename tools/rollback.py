@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from adpilot.errors import BusyError
 from adpilot.tools.guard import Approval, Guard, call_hash
 from adpilot.tools.result import ToolResult
 
@@ -38,6 +39,11 @@ async def rollback_run(guard: Guard, run_id: str, *, approver: str) -> list[Roll
             continue
         undo = spec.args.model_validate(spec.reverse(row.args, row.before))
         assert spec.assess is not None
+        try:
+            await guard.hold(row.args)  # compare on state no other actor can change meanwhile
+        except BusyError as exc:
+            steps.append(RollbackStep(row.seq, row.tool, row.entity, row.before, "denied", str(exc)))
+            continue
         current = (await spec.assess(guard.context, undo)).before
         if current == row.before:
             steps.append(RollbackStep(row.seq, row.tool, row.entity, row.before, "already_undone"))
@@ -49,7 +55,9 @@ async def rollback_run(guard: Guard, run_id: str, *, approver: str) -> list[Roll
         clean = undo.model_dump(mode="json")
         approval = Approval(call_hash(row.tool, clean), approver, f"rollback of run {run_id}")
         result = await guard.call("operator", row.tool, clean, proposal_id=f"rollback-{row.seq}", approval=approval)
-        if result.ok:
+        if result.ok and result.replayed:
+            outcome, detail = "already_undone", "an earlier rollback of this run undid it; not undone twice"
+        elif result.ok:
             outcome, detail = "undone", ""
         else:
             assert result.error is not None

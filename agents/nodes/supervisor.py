@@ -55,7 +55,13 @@ async def supervisor(state: RunState, ctx: RunContext) -> dict[str, Any]:
         return update
     if ctx.models.enabled:
         return {**update, **await _with_model(state, ctx)}
-    if state.get("answer") is None and not state.get("outcomes") and not state.get("current"):
+    if (
+        state.get("answer") is None
+        and not state.get("outcomes")
+        and not state.get("notes")
+        and not state.get("current")
+    ):
+        # Nothing done yet (a command that found nothing to change leaves a note): parse it, once.
         return {**update, **await _with_commands(state, ctx)}
     if state.get("answer") is None:
         update["answer"] = summarise(state)

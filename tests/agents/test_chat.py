@@ -224,3 +224,12 @@ async def test_a_hijacked_model_cannot_exceed_its_role(make_runner, sandbox, aud
     decisions = {(r.tool, r.decision) for r in audit.records(kind="decision")}
     assert ("set_campaign_budget", "deny") in decisions and ("update_post", "deny") in decisions
     assert result.status == "done"
+
+
+async def test_a_command_for_something_that_does_not_exist_is_answered_once(make_runner, audit):
+    async with make_runner() as runner:
+        result = await runner.start({"kind": "chat", "text": "pause ad 9999~9999"})
+    assert result.status == "done" and result.report["stop_reason"] is None
+    assert "nothing matches that command" in result.answer
+    assert result.state["steps"] < 10  # parsed and looked up once, not until the step limit
+    assert len([r for r in audit.records() if r.tool == "list_ads"]) == 2  # once per account

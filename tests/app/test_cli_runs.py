@@ -46,7 +46,7 @@ def test_maintain_dry_run_changes_nothing(capsys, config_file):
 def test_stop_makes_runs_stop_and_resume_releases(capsys, config_file):
     run(capsys, config_file, "stop", "--reason", "incident")
     code, out = run(capsys, config_file, "maintain", "--account", DE)
-    assert code == 3 and "stopped — the kill switch is engaged" in out.out
+    assert code == 3 and "stopped by the kill switch" in out.out
     code, out = run(capsys, config_file, "resume")
     assert "released" in out.out
     code, out = run(capsys, config_file, "maintain", "--account", DE)

@@ -64,7 +64,7 @@ def test_deciding_is_refused_and_the_approvals_survive_until_resume(
 def test_maintenance_and_chat_commands_stop_without_changes(capsys, config_file, engaged_with_a_run_behind):
     _, waiting, before = engaged_with_a_run_behind
     code, out = run(capsys, config_file, "maintain")
-    assert code == 3 and "kill switch is engaged" in out.out
+    assert code == 3 and "stopped by the kill switch" in out.out
     code, out = run(capsys, config_file, "chat", "--once", "set budget 9001 to 55 EUR", "--no-memory")
     assert code == 3
     assert world(config_file) == before
