@@ -76,7 +76,11 @@ class Console:
         self.session_file = StateDir(config.state_dir).console_session
         self.history: list[dict[str, str]] = []
         if self.session_file.exists():
-            self.history = json.loads(self.session_file.read_text(encoding="utf-8"))
+            try:
+                loaded = json.loads(self.session_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                loaded = None  # an unreadable history is no reason to refuse the console
+            self.history = loaded if isinstance(loaded, list) else []
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -137,7 +141,9 @@ class Console:
         elif text.startswith("/why "):
             seq = text.split(" ", 1)[1].strip()
             self.say(
-                explain(self.config, int(seq), self.runner.memory) if seq.isdigit() else "usage: /why AUDIT_ROW_NUMBER"
+                explain(self.config, int(seq), self.runner.memory)
+                if seq.isascii() and seq.isdigit() and len(seq) <= 18
+                else "usage: /why AUDIT_ROW_NUMBER"
             )
         elif text.startswith("/"):
             self.say(f"unknown console command {text.split()[0]}; /help lists them")

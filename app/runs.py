@@ -15,7 +15,7 @@ from adpilot.agents.report import build_report
 from adpilot.agents.run import Runner, RunResult
 from adpilot.compose import open_memory
 from adpilot.config import Config
-from adpilot.errors import BusyError, UsageError
+from adpilot.errors import AdpilotError, BusyError, UsageError
 from adpilot.money import format_micros
 from adpilot.statedir import StateDir
 from adpilot.tables import table
@@ -70,7 +70,7 @@ async def maintain(
     ) as runner:
         unfinished = [r for r in runner.registry.with_status("running") if r.kind == "maintenance"]
         # Runs another live process drives are its business; the accounts' leases keep us apart.
-        orphaned = [r for r in unfinished if runner.holder(r.thread_id) is None]
+        orphaned = [r for r in unfinished if runner.holder(r.thread_id) is None and set(r.accounts) & set(accounts)]
         if orphaned:
             # An earlier pass was interrupted (Ctrl-C, kill -9): finish what nobody is working on, and only it.
             for record in orphaned:
@@ -108,13 +108,17 @@ async def maintain(
 
 async def _all_or_busy(jobs: Sequence[tuple[str, Awaitable[RunResult]]]) -> list[RunResult]:
     """Run every job; one refused because another actor holds its account becomes a ``busy``
-    result naming the holder (the others still run); all refused is a BusyError."""
+    result naming the holder, one that failed a ``failed`` result with its error (the others still
+    run and report); all refused is a BusyError."""
     outcomes = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
     results: list[RunResult] = []
     for (thread, _), outcome in zip(jobs, outcomes, strict=True):
         if isinstance(outcome, BusyError):
             report = build_report({"run_id": thread, "notes": [str(outcome)]}, stop=None)
             results.append(RunResult(thread, thread, "busy", report, None))
+        elif isinstance(outcome, AdpilotError):
+            report = build_report({"run_id": thread, "notes": [str(outcome)]}, stop=None)
+            results.append(RunResult(thread, thread, "failed", report, None))
         elif isinstance(outcome, BaseException):
             raise outcome
         else:
@@ -128,8 +132,9 @@ def render_reports(results: list[RunResult]) -> str:
     out = []
     for result in results:
         report = result.report
-        if result.status == "busy":
-            out.append(f"== run {result.thread_id}: not started — {report['notes'][0]}\n")
+        if result.status in ("busy", "failed"):
+            verb = "not started" if result.status == "busy" else "failed"
+            out.append(f"== run {result.thread_id}: {verb} — {report['notes'][0]}\n")
             continue
         trigger = report.get("trigger") or {}
         label = ", ".join(trigger.get("accounts") or []) if trigger.get("scope") != "cms" else "CMS"
@@ -197,6 +202,8 @@ def describe_target(entry: dict[str, Any]) -> str:
 def exit_code(results: list[RunResult]) -> int:
     """3 when a run stopped (or was interrupted by a signal), 5 when a run was refused because
     another actor holds its account."""
+    if any(r.status == "failed" for r in results):
+        return 1
     if any(r.status in ("stopped", "interrupted") for r in results):
         return 3
     return 5 if any(r.status == "busy" for r in results) else 0

@@ -7,6 +7,7 @@ from typing import Any
 from adpilot.agents.context import RunContext
 from adpilot.agents.skills import bidding as bidding_skills
 from adpilot.agents.state import RunState, Task
+from adpilot.errors import PlatformError
 
 
 async def intake(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -33,8 +34,14 @@ async def intake(state: RunState, ctx: RunContext) -> dict[str, Any]:
             found += bidding_skills.anomalies(yesterday.data, fortnight.data, ctx.bidding, account)
     if found:
         return {**update, "anomalies": found}
-    for account in accounts:
-        await guard.prefetch(account)
+    notes: list[str] = []
+    for account in list(accounts):
+        try:
+            await guard.prefetch(account)
+        except PlatformError as exc:  # access revoked, platform down: this account waits for the next pass
+            accounts.remove(account)
+            notes.append(f"account {account} skipped: its state could not be read ({exc.message})")
+    update["notes"] = notes
     plan: list[Task] = [
         {"id": f"bid-{a}", "role": "bidding", "account": a, "text": "maintain bids and budgets"} for a in accounts
     ]

@@ -117,3 +117,12 @@ async def test_a_resumed_run_keeps_its_own_settings_whoever_resumes_it(make_runn
     # skills off and dry run, as the run was started: nothing planned, nothing executed
     assert result.report["applied"] == [] and result.report["dry_run"] == []
     assert [r for r in audit.records() if r.kind in ("intent", "result")] == []
+
+
+async def test_an_account_whose_state_cannot_be_read_is_skipped_not_fatal(make_runner, sandbox, audit):
+    del sandbox.world.google_ads.customers[AT]  # access revoked: every read of it fails
+    async with make_runner() as runner:
+        result = await runner.start({"kind": "maintenance", "accounts": [DE, AT], "scope": "ads"})
+    assert result.status == "done"
+    assert any(note.startswith(f"account {AT} skipped") for note in result.report["notes"])
+    assert any(a["account"] == DE for a in result.report["applied"])  # the other account was maintained

@@ -91,6 +91,8 @@ def test_console_over_stdin(config_file):
         "/approvals",
         f"/approve {pending_id}",
         "/why 1",
+        "/why ²",
+        "/why 99999999999999999999999",
         "/history",
         "/bogus",
         "/quit",
@@ -101,9 +103,13 @@ def test_console_over_stdin(config_file):
     assert "bidding agent working" in out and "waiting for approval: set_campaign_status" in out
     assert f"/approve {pending_id}" in out and "approved." in out
     assert "audit row 1" in out and "unknown console command /bogus" in out
+    assert out.count("usage: /why AUDIT_ROW_NUMBER") == 2 and "Traceback" not in done.stderr
     assert world(config_file)["google_ads"]["customers"][DE]["campaigns"]["111"]["status"] == "PAUSED"
     again = _adpilot(config_file, "chat", "--no-memory", stdin="/history\n/quit\n")
     assert "2 earlier message(s)" in again.stdout and "pause campaign 111" in again.stdout
+    (config_file.parent / "state" / "console-session.json").write_text("{not json")
+    damaged = _adpilot(config_file, "chat", "--no-memory", stdin="/quit\n")
+    assert damaged.returncode == 0 and "0 earlier message(s)" in damaged.stdout
 
 
 def _demo(cwd, *extra):
