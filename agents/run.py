@@ -301,13 +301,12 @@ class Runner:
                     if (earlier := self.registry.decision(pending_id)) is not None:
                         raise UsageError(f"approval {pending_id} was already decided: {earlier}")
                     raise UsageError(f"run {thread_id} has no pending approval {pending_id}")
-                earlier = self.registry.claim_decision(
+                # Still open in the run's own state, under its lease: this decision is the one. A
+                # record left by an attempt that died before the run took its decision is replaced.
+                self.registry.forget_decision(pending_id)
+                self.registry.claim_decision(
                     pending_id, thread_id, verb, str(decision.get("approver") or self.approver)
                 )
-                # The same decision again is a re-delivery (an earlier attempt died before the run
-                # recorded it); a different one comes too late.
-                if earlier is not None and earlier.decision != verb:
-                    raise UsageError(f"approval {pending_id} was already decided: {earlier}")
             # Until the decisions are carried out the run is running again: should this process die
             # meanwhile, the next start continues it instead of finding it "waiting" for a decision
             # that was already taken.

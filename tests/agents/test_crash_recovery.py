@@ -159,3 +159,20 @@ async def test_a_crash_while_carrying_out_an_approval_is_finished_by_the_next_st
     key = f"cms-1:{approved['id']}"
     results = [r for r in audit.records(kind="result") if r.idempotency_key == key]
     assert [r.status for r in results] == ["ok"] and results[0].reason.startswith("reconciled")
+
+
+async def test_a_decision_whose_process_died_before_the_run_took_it_does_not_lock_the_approval(tmp_path):
+    sandbox = Sandbox(World.demo(7))
+    config = Config(state_dir=tmp_path / "state")
+    audit = AuditLog(tmp_path / "state" / "audit.sqlite3")
+    async with (
+        connect(config, sandbox=sandbox, retry=FAST_RETRY) as platforms,
+        Runner(config, platforms=platforms, audit=audit, models=build_provider("none")) as runner,
+    ):
+        waiting = await runner.start({"kind": "maintenance", "accounts": [DE], "scope": "cms"}, thread_id="c")
+        first = waiting.pending[0]["id"]
+        runner.registry.claim_decision(first, "c", "approve", "lena")  # ... and lena's process died here
+        result = await runner.resume("c", {first: {"decision": "reject", "approver": "tom"}})
+        assert first not in {p["id"] for p in result.pending}
+        assert str(runner.registry.decision(first)).startswith("rejected by tom")
+    assert [r.rule for r in audit.records(kind="decision") if r.rule == "approval.rejected"] == ["approval.rejected"]
