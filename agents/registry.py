@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS runs (
     updated TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS decisions (
-    pending_id TEXT PRIMARY KEY,   -- one decision per approval: the first INSERT wins
+    pending_id TEXT PRIMARY KEY,   -- who decided each approval
     thread_id TEXT NOT NULL,
     decision TEXT NOT NULL,
     approver TEXT NOT NULL,
@@ -98,17 +98,23 @@ class RunRegistry:
         marks = ", ".join("?" * len(statuses))
         return self._rows(f"WHERE status IN ({marks})", statuses)
 
-    def claim_decision(self, pending_id: str, thread_id: str, decision: str, approver: str) -> Decided | None:
-        """Record a person's decision on one approval, unless someone decided it first (returned)."""
+    def mark_running(self, thread_id: str) -> None:
+        """The run is being driven again (its pending list is rewritten when it pauses or ends)."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        try:
-            self._db.execute(
-                "INSERT INTO decisions (pending_id, thread_id, decision, approver, at) VALUES (?, ?, ?, ?, ?)",
-                (pending_id, thread_id, decision, approver, now),
-            )
-        except sqlite3.IntegrityError:
-            return self.decision(pending_id)
-        return None
+        self._db.execute(
+            "UPDATE runs SET status = 'running', pending = '[]', updated = ? WHERE thread_id = ?", (now, thread_id)
+        )
+
+    def record_decision(self, pending_id: str, thread_id: str, decision: str, approver: str) -> None:
+        """Who decided an approval, and how (a record an attempt left before dying is replaced).
+
+        Two people deciding at once are kept apart by the run's lease, not by this table: it only
+        answers "decided by whom" afterwards."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self._db.execute(
+            "INSERT OR REPLACE INTO decisions (pending_id, thread_id, decision, approver, at) VALUES (?, ?, ?, ?, ?)",
+            (pending_id, thread_id, decision, approver, now),
+        )
 
     def forget_decision(self, pending_id: str) -> None:
         """The decision was not carried out (the kill switch): the approval is open again."""

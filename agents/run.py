@@ -170,9 +170,7 @@ class Runner:
             await keeper.take(resources)
             yield
 
-    async def _drive(
-        self, app: Any, payload: Any, thread_id: str, max_steps: int | None, keeper: LeaseKeeper | None = None
-    ) -> bool:
+    async def _drive(self, app: Any, payload: Any, thread_id: str, max_steps: int | None, keeper: LeaseKeeper) -> bool:
         """Run until the graph pauses or ends; False when it ended early.
 
         It ends early with ``max_steps`` (as a crash would) or when :attr:`shutdown` is set: the
@@ -187,7 +185,7 @@ class Runner:
                     self.on_step(thread_id, node)
             if (max_steps is not None and steps >= max_steps) or self.shutdown.is_set():
                 return False
-            if keeper is not None and not keeper.still_holds(run_resource(thread_id)):
+            if not keeper.still_holds(run_resource(thread_id)):
                 # This process stalled past the lease and another may be driving the run now.
                 return False
         return True
@@ -269,14 +267,20 @@ class Runner:
             completed = await self._drive(app, payload, thread, max_steps_this_call, keeper)
         return await self._result(app, thread, completed)
 
-    async def _saved(self, thread_id: str) -> tuple[str, Settings, dict[str, Any]]:
+    async def _reopen(self, thread_id: str) -> tuple[Any, LeaseKeeper, list[str]]:
+        """A saved run, ready to drive again: its graph built from its own settings, a lease holder,
+        and the leases it needs (its run, and for maintenance its accounts and/or the CMS)."""
         record = self.registry.get(thread_id)
         if record is None:
             raise UsageError(f"no run {thread_id!r} (see `adpilot approvals list`)")
         snapshot = await self.checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
         values: dict[str, Any] = dict(snapshot.checkpoint.get("channel_values", {})) if snapshot else {}
         settings: Settings = values.get("settings") or Settings(accounts=record.accounts)
-        return record.run_id, settings, values
+        trigger = values.get("trigger")
+        upfront = self._upfront(trigger if isinstance(trigger, Mapping) else {}, list(settings.get("accounts") or []))
+        keeper = self._keeper(thread_id)
+        app = self._app(record.run_id, thread_id, settings, keeper)
+        return app, keeper, [run_resource(thread_id), *upfront]
 
     async def resume(self, thread_id: str, decisions: Mapping[str, Mapping[str, Any]]) -> RunResult:
         """Answer a run's pending approvals: {pending id: {"decision": approve|reject|edit, …}}.
@@ -286,11 +290,8 @@ class Runner:
         """
         if (stopped := self.kill_switch.message()) is not None:
             raise StoppedError(f"cannot carry out approvals: {stopped}; they stay pending")
-        run_id, settings, values = await self._saved(thread_id)
-        keeper = self._keeper(thread_id)
-        app = self._app(run_id, thread_id, settings, keeper)
-        upfront = self._upfront(_values_trigger(values), list(settings.get("accounts") or []))
-        async with self._holding(keeper, [run_resource(thread_id), *upfront]):
+        app, keeper, resources = await self._reopen(thread_id)
+        async with self._holding(keeper, resources):
             snapshot = await app.aget_state(self._config(thread_id))
             current = dict(snapshot.values)
             decided = current.get("decisions") or {}
@@ -301,18 +302,14 @@ class Runner:
                     if (earlier := self.registry.decision(pending_id)) is not None:
                         raise UsageError(f"approval {pending_id} was already decided: {earlier}")
                     raise UsageError(f"run {thread_id} has no pending approval {pending_id}")
-                # Still open in the run's own state, under its lease: this decision is the one. A
-                # record left by an attempt that died before the run took its decision is replaced.
-                self.registry.forget_decision(pending_id)
-                self.registry.claim_decision(
+                # Still open in the run's own state, under its lease: this decision is the one.
+                self.registry.record_decision(
                     pending_id, thread_id, verb, str(decision.get("approver") or self.approver)
                 )
             # Until the decisions are carried out the run is running again: should this process die
             # meanwhile, the next start continues it instead of finding it "waiting" for a decision
             # that was already taken.
-            record = self.registry.get(thread_id)
-            kind = record.kind if record is not None else "?"
-            self.registry.upsert(thread_id, run_id, kind, list(settings.get("accounts") or []), "running", [])
+            self.registry.mark_running(thread_id)
             completed = await self._drive(app, Command(resume=dict(decisions)), thread_id, None, keeper)
             result = await self._result(app, thread_id, completed)
             for item in result.pending:  # answered, but the kill switch kept it from happening
@@ -322,15 +319,7 @@ class Runner:
 
     async def continue_run(self, thread_id: str, *, max_steps_this_call: int | None = None) -> RunResult:
         """Carry on a run that stopped without finishing (a crash, a shutdown): from its last checkpoint."""
-        run_id, settings, values = await self._saved(thread_id)
-        keeper = self._keeper(thread_id)
-        app = self._app(run_id, thread_id, settings, keeper)
-        upfront = self._upfront(_values_trigger(values), list(settings.get("accounts") or []))
-        async with self._holding(keeper, [run_resource(thread_id), *upfront]):
+        app, keeper, resources = await self._reopen(thread_id)
+        async with self._holding(keeper, resources):
             completed = await self._drive(app, None, thread_id, max_steps_this_call, keeper)
         return await self._result(app, thread_id, completed)
-
-
-def _values_trigger(values: Mapping[str, Any]) -> Mapping[str, Any]:
-    trigger = values.get("trigger")
-    return trigger if isinstance(trigger, Mapping) else {}

@@ -268,14 +268,10 @@ class Guard:
         tool, digest = call.tool, call.digest
         if self.kill_switch is not None and (stopped := self.kill_switch.message()) is not None:
             return self._refuse(call, "deny", ToolError("denied", stopped, "kill_switch"))
-        if self.leases is not None and not self.run.dry_run:
-            # First the account: its history and its state are only settled while we hold it.
-            try:
-                if await self.leases.ensure(resource_of(call.args)):
-                    # Newly ours: whatever was cached was read before we held it; decide on fresh state.
-                    self.context.state.invalidate_prefix(_cache_prefix(call.args))
-            except BusyError as exc:
-                return self._refuse(call, "deny", ToolError("denied", str(exc), "lease.busy"))
+        try:
+            await self.hold(call.args)  # first the account: its history and state are settled only while held
+        except BusyError as exc:
+            return self._refuse(call, "deny", ToolError("denied", str(exc), "lease.busy"))
         key = f"{self.run.thread_id}:{proposal_id}" if proposal_id else None
         history = self.audit.key_history(key) if key is not None else KeyHistory()
         if history.call_hash is not None and history.call_hash != digest:

@@ -171,7 +171,7 @@ async def test_a_decision_whose_process_died_before_the_run_took_it_does_not_loc
     ):
         waiting = await runner.start({"kind": "maintenance", "accounts": [DE], "scope": "cms"}, thread_id="c")
         first = waiting.pending[0]["id"]
-        runner.registry.claim_decision(first, "c", "approve", "lena")  # ... and lena's process died here
+        runner.registry.record_decision(first, "c", "approve", "lena")  # ... and lena's process died here
         result = await runner.resume("c", {first: {"decision": "reject", "approver": "tom"}})
         assert first not in {p["id"] for p in result.pending}
         assert str(runner.registry.decision(first)).startswith("rejected by tom")

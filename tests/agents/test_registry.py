@@ -37,8 +37,9 @@ def test_anything_else_is_an_error_never_a_guess(registry, given, message):
 
 
 def test_a_decided_approval_names_who_decided_it_by_prefix_too(registry):
-    assert registry.claim_decision("seo.0db7807ca507318a", "t1", "reject", "tom") is None
-    assert registry.claim_decision("seo.0db7807ca507318a", "t1", "approve", "lena").approver == "tom"
+    registry.record_decision("seo.0db7807ca507318a", "t1", "approve", "lena")  # her process died ...
+    registry.record_decision("seo.0db7807ca507318a", "t1", "reject", "tom")  # ... tom's decision was taken
+    assert registry.decision("seo.0db7807ca507318a").approver == "tom"
     registry.upsert("t1", "t1", "maintenance", ["1112223333"], "waiting", PENDING[1:])
     with pytest.raises(UsageError, match="already decided: rejected by tom"):
         registry.find_pending("seo.0db7807c")

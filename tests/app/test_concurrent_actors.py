@@ -81,6 +81,8 @@ def test_two_maintenance_passes_started_together_maintain_each_account_once(tmp_
     ((code, _, err),) = together(alone, ["maintain", "--json"])
     assert code == 0, err
 
+    # Slowed down, so that the two passes really overlap even when one process starts late.
+    config_file.write_text(config_file.read_text() + "google_ads: {requests_per_second: 3}\n")
     outcomes = together(config_file, ["maintain", "--json"], ["maintain", "--json"])
     runs = [run for code, out, _ in outcomes if out.strip() for run in json.loads(out)]
     worked = [r for r in runs if r["status"] != "busy"]
