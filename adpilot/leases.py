@@ -47,6 +47,7 @@ from types import TracebackType
 
 from adpilot.errors import AdpilotError, BusyError
 from adpilot.logs import get_logger
+from adpilot.sqlite import open_database
 
 CMS = "cms"
 _ACCOUNT_PREFIX = "google_ads:"
@@ -176,17 +177,7 @@ class LeaseStore:
         self._lock = threading.Lock()
         # Resources each owner took through this store and has not released: what renew checks.
         self._taken: dict[str, set[str]] = {}
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            # busy_timeout first: switching to WAL and creating the table wait for other openers.
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise AdpilotError(f"cannot open the lease file at {self.path}: {exc}") from exc
+        self._db = open_database(self.path, _SCHEMA, what="the lease file")
 
     def close(self) -> None:
         with self._lock:

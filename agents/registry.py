@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from adpilot.errors import UsageError
+from adpilot.sqlite import open_database
 
 MIN_PREFIX = 8  # the shortest id prefix that may name an approval
 
@@ -66,11 +66,8 @@ class RunRecord:
 
 class RunRegistry:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        # The default (full) sync, as this index always had.
+        self._db = open_database(path, _SCHEMA, what="the run registry", synchronous=None)
 
     def close(self) -> None:
         self._db.close()

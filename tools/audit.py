@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adpilot.errors import AuditError, AuditTamperedError
+from adpilot.sqlite import open_database
 
 RowKind = Literal["decision", "intent", "result"]
 GENESIS = "0" * 64
@@ -153,17 +154,8 @@ class AuditLog:
     def __init__(self, path: Path | str, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.path = str(path)
         self.clock = clock
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise AuditError(f"cannot open the audit log at {self.path}: {exc}") from exc
+        self._db = open_database(self.path, _SCHEMA, what="the audit log", error=AuditError)
+        self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -149,3 +149,12 @@ def test_demo_refuses_to_archive_under_an_open_store(tmp_path, monkeypatch):
     monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
     assert main(["demo"]) == 2
     assert (tmp_path / ".adpilot" / "chroma").is_dir()  # nothing was moved
+
+
+def test_a_damaged_state_database_is_one_clear_line_not_a_traceback(capsys, config_file):
+    state = config_file.parent / "state"
+    state.mkdir()
+    (state / "runs.sqlite").write_bytes(b"this is not a database" * 100)
+    code, out = run(capsys, config_file, "approvals", "list")
+    assert code == 1
+    assert out.err.startswith("adpilot: cannot open the run registry at ") and "Traceback" not in out.err
