@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +31,29 @@ def run(capsys: pytest.CaptureFixture[str], config_file: Path, *argv: str) -> tu
 def world(config_file: Path) -> dict[str, Any]:
     """The embedded sandbox's world as the commands left it."""
     return json.loads((config_file.parent / "state" / "sandbox-world.json").read_text())
+
+
+DEADLINE_S = 60.0  # bound of every wait on another process; the normal case takes a few seconds
+
+
+def poll_until(
+    what: str,
+    probe: Callable[[], Any],
+    *,
+    process: subprocess.Popen[Any] | None = None,
+    details: Callable[[], str] = lambda: "",
+) -> Any:
+    """Poll ``probe`` until it returns something truthy; fail at the deadline, or as soon as
+    ``process`` ends first, with ``details()`` (its log) in the failure."""
+    deadline = time.monotonic() + DEADLINE_S
+    delay = 0.01
+    while True:
+        found = probe()
+        if found:
+            return found
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"the process exited ({process.returncode}) before {what}:\n{details()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {DEADLINE_S:g}s:\n{details()}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)

@@ -36,10 +36,10 @@ from adpilot.agents.run import Runner, RunResult
 from adpilot.config import load_config
 from adpilot.tools.audit import AuditLog, canonical
 from adpilot.tools.sandbox import World
+from tests.app.conftest import DEADLINE_S, poll_until
 from tests.conftest import DE
 from tests.worlds import differences, normalised
 
-DEADLINE_S = 60.0
 SLOW = {"google_ads": {"requests_per_second": 4}}  # a maintenance pass
 SLOWER = {"google_ads": {"requests_per_second": 1}}  # a single chat command
 FINISHING = "finishing the step in flight"
@@ -105,19 +105,9 @@ class Proc:
         return self.popen.wait(timeout=DEADLINE_S)
 
     def wait_for(self, what: str, probe: Callable[[], Any]) -> Any:
-        """Poll ``probe`` until it returns something truthy; fail at the deadline or if the process ends."""
-        deadline = time.monotonic() + DEADLINE_S
-        delay = 0.01
-        while True:
-            found = probe()
-            if found:
-                return found
-            if self.popen.poll() is not None:
-                pytest.fail(f"exited ({self.popen.returncode}) before {what}:\n{self.stderr()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {what} within {DEADLINE_S:g}s:\n{self.stdout()[-2000:]}\n{self.stderr()[-2000:]}")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+        return poll_until(
+            what, probe, process=self.popen, details=lambda: f"{self.stdout()[-2000:]}\n{self.stderr()[-3000:]}"
+        )
 
     def end(self) -> None:
         """Kill it if a failed assertion left it running (only this test's own process)."""

@@ -29,7 +29,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -44,12 +43,12 @@ from adpilot.tools.sandbox.demo import (
     SANDBOX_DEVELOPER_TOKEN,
     SANDBOX_USER,
 )
+from tests.app.conftest import DEADLINE_S, poll_until
 from tests.conftest import AT, DE
 from tests.worlds import differences, normalised
 
 SEED = 7
 HOST = "127.0.0.1"
-DEADLINE_S = 60.0  # bound of every wait below; the normal case takes a few seconds
 # Credentials of the served sandbox, under variable names no real deployment uses.
 CREDENTIALS = {
     "KILL9_SANDBOX_DEVELOPER_TOKEN": SANDBOX_DEVELOPER_TOKEN,
@@ -121,20 +120,12 @@ def _write_config(directory: Path, base_url: str) -> Path:
 
 
 def _wait_for(what: str, probe: Any, *, proc: subprocess.Popen[Any] | None = None, log: Path | None = None) -> Any:
-    """Poll ``probe`` until it returns something truthy; fail after DEADLINE_S or if ``proc`` exits."""
-    deadline = time.monotonic() + DEADLINE_S
-    delay = 0.02
-    while True:
-        found = probe()
-        if found:
-            return found
-        if proc is not None and proc.poll() is not None:
-            detail = log.read_text(encoding="utf-8", errors="replace")[-3000:] if log else ""
-            pytest.fail(f"the process exited ({proc.returncode}) before {what}:\n{detail}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {DEADLINE_S:g}s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.1)
+    return poll_until(
+        what,
+        probe,
+        process=proc,
+        details=lambda: log.read_text(encoding="utf-8", errors="replace")[-3000:] if log else "",
+    )
 
 
 class Served:
