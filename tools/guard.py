@@ -11,8 +11,14 @@ Order of checks — each can only make the decision stricter:
 Then ``deny`` returns a readable error, ``escalate`` returns an error naming what needs
 approval (an :class:`Approval` bound to the call's hash turns it into ``allow`` later), and
 ``allow`` executes once: an idempotency key (thread + proposal) makes a repeated call return
-the recorded result instead of touching the platform again. In dry-run mode the platform
-validates without applying.
+the recorded result instead of touching the platform again, and an unanswered earlier attempt is
+read back from the platform before anything is sent. In dry-run mode the platform validates
+without applying.
+
+Around that, for every change: the kill switch refuses it (asked first, and again right before
+the side effect, since deciding may wait); the actor must hold the account's lease (taken on the
+first change, asked again right before the side effect); and any failure is an audited result or
+refusal, never an exception that ends the run (docs/ARCHITECTURE.md has the full order).
 """
 
 from __future__ import annotations
