@@ -97,3 +97,15 @@ async def test_undoing_a_run_twice_never_undoes_a_later_change(make_guard, sandb
     second = await rollback_run(make_guard(run="rollback-run-r", thread="rollback-run-r"), "run-r", approver="ops")
     assert [s.outcome for s in second] == ["already_undone"]
     assert amount(sandbox) == "55000000"  # run S's change stands
+
+
+async def test_a_lease_taken_again_after_it_lapsed_counts_as_new(tmp_path):
+    """The Guard drops what it read before whenever ensure says the lease is newly held."""
+    now = [1000.0]
+    store = LeaseStore(tmp_path / "leases.sqlite", ttl_s=30, clock=lambda: now[0])
+    keeper = LeaseKeeper(store, Owner.here("adpilot maintain"))
+    account = resource_for_account(DE)
+    assert await keeper.ensure(account) is True
+    assert await keeper.ensure(account) is False  # still ours: the snapshot stays valid
+    now[0] += 31  # it lapsed (someone may have changed the account meanwhile)
+    assert await keeper.ensure(account) is True
