@@ -9,6 +9,7 @@ actor holds the account; the message names it).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sqlite3
 import sys
@@ -334,10 +335,19 @@ def cmd_audit_rollback(args: argparse.Namespace) -> int:
     return EXIT_INTERNAL if failed else EXIT_OK
 
 
+def _day(value: str) -> datetime.date:
+    from adpilot.errors import UsageError
+
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--on {value!r}: give a date as YYYY-MM-DD") from None
+
+
 def cmd_check_copy(args: argparse.Namespace) -> int:
     config = _load_config(args)
     from adpilot.errors import UsageError
-    from adpilot.policies.compliance import ComplianceEngine
+    from adpilot.policies.compliance import ComplianceEngine, escaped
     from adpilot.policies.content import Content
     from adpilot.tables import table
 
@@ -350,20 +360,47 @@ def cmd_check_copy(args: argparse.Namespace) -> int:
         descriptions=tuple(args.description),
         texts=tuple(args.texts),
         evidence=tuple(args.evidence),
+        subject=args.product or "",
     )
-    verdict = ComplianceEngine.from_pack(config.policy).check(content)
+    day = _day(args.on) if args.on else None
+    engine = ComplianceEngine.from_pack(config.policy, today=(lambda: day) if day else None)
+    verdict = engine.check(content)
+    views = engine.views(content) if args.explain else []
     if args.json:
-        _print_json(
-            {"verdict": verdict.verdict, "content_hash": verdict.content_hash, "findings": list(verdict.findings)}
-        )
-    else:
-        print(f"verdict: {verdict.verdict}")
-        if verdict.findings:
+        payload: dict[str, Any] = {
+            "verdict": verdict.verdict,
+            "content_hash": verdict.content_hash,
+            "findings": list(verdict.findings),
+            "backing": list(verdict.backing),
+        }
+        if args.explain:
+            payload["normalised"] = [{"field": v.field, "written": v.written, "reads": v.folded.text} for v in views]
+        _print_json(payload)
+        return EXIT_EVAL if args.strict and verdict.verdict != "pass" else EXIT_OK
+    print(f"verdict: {verdict.verdict}")
+    if args.explain:
+        print("\nwhat the rules read (normalised):")
+        for view in views:
+            changed = "" if view.folded.text == view.written else "   (normalised)"
+            print(f"  {view.field}: '{view.folded.text}'{changed}")
+            if changed:
+                print(f"  {' ' * len(view.field)}  written: '{escaped(view.written)}'")
+    if verdict.findings:
+        if args.explain:
+            print("\nrules that fired:")
+            rows = [
+                [f["severity"], f["rule"], f.get("pattern", ""), f["field"], escaped(f["text"]), f["message"]]
+                for f in verdict.findings
+            ]
+            print(table(["severity", "rule", "term", "field", "text", "message"], rows))
+        else:
             rows = [
                 [f["severity"], f["rule"], f["field"], f["text"], f["message"], f.get("suggestion", "")]
                 for f in verdict.findings
             ]
             print(table(["severity", "rule", "field", "text", "message", "suggestion"], rows))
+    for backed in verdict.backing:
+        print(f"claim “{backed['claim']}” backed by evidence {backed['evidence']}: {backed['source']}")
     return EXIT_EVAL if args.strict and verdict.verdict != "pass" else EXIT_OK
 
 
@@ -508,7 +545,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--description", action="append", default=[], help="an RSA description (≤ 90 characters)")
     check.add_argument("--channel", choices=["google_ads", "cms"], default="google_ads")
     check.add_argument("--locale", choices=["de", "en"], default=None, help="default: locale of the config")
-    check.add_argument("--evidence", action="append", default=[], metavar="REF", help="evidence reference for a claim")
+    check.add_argument(
+        "--evidence", action="append", default=[], metavar="ID", help="evidence registry id cited for a claim"
+    )
+    check.add_argument("--product", metavar="TEXT", help="what the copy advertises (product or ad group)")
+    check.add_argument("--explain", action="store_true", help="show the normalised text and the rule that fired")
+    check.add_argument("--on", metavar="YYYY-MM-DD", help="judge evidence validity on this day (default: today)")
     check.add_argument("--json", action="store_true")
     check.add_argument("--strict", action="store_true", help="exit 4 unless the verdict is pass")
 

@@ -49,21 +49,19 @@ def build_guard(
     memory: MemoryStore | None = None,
     leases: LeaseKeeper | None = None,
 ) -> Guard:
-    """The Guard as configured: the policy pack, its compliance rules (with evidence from the
-    knowledge base when memory is given), locale, snapshot TTL, tenant, the state directory's
-    kill switch — so every path that changes anything obeys it — and the actor's leases."""
-    from adpilot.memory.store import KnowledgeEvidence
+    """The Guard as configured: the policy pack, its compliance rules and evidence registry,
+    locale, snapshot TTL, tenant, the state directory's kill switch — so every path that changes
+    anything obeys it — and the actor's leases."""
     from adpilot.policies.compliance import ComplianceEngine
     from adpilot.policies.loader import load_policy
 
     tenant = config.memory.tenant
-    evidence = [KnowledgeEvidence(memory, tenant)] if memory is not None else []
     return Guard(
         platforms,
         policy or load_policy(config.policy),
         audit,
         run,
-        content_gate=content_gate or ComplianceEngine.from_pack(config.policy, extra_evidence=evidence),
+        content_gate=content_gate or ComplianceEngine.from_pack(config.policy),
         state_ttl_s=config.guard.state_ttl_s,
         locale=config.locale,
         memory=memory,

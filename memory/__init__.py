@@ -8,7 +8,6 @@ from adpilot.lazy import lazy_exports
 _EXPORTS = {
     "MemoryStore": "adpilot.memory.store",
     "Passage": "adpilot.memory.store",
-    "KnowledgeEvidence": "adpilot.memory.store",
     "MemoryMismatchError": "adpilot.memory.store",
     "embedding_backend": "adpilot.memory.embeddings",
 }

@@ -273,16 +273,3 @@ class MemoryStore:
 
     def count(self, collection: str, *, tenant: str) -> int:
         return int(self.collection(collection, tenant).count())
-
-
-class KnowledgeEvidence:
-    """Evidence references resolved against the knowledge base (for the compliance rules)."""
-
-    def __init__(self, store: MemoryStore, tenant: str) -> None:
-        self.store, self.tenant = store, tenant
-
-    def covers(self, ref: str, claim: str) -> str | None:
-        passage = self.store.passage(ref, tenant=self.tenant)
-        if passage is None or claim.casefold() not in passage.text.casefold():
-            return None
-        return f"{passage.title} ({ref})"

@@ -1,30 +1,43 @@
 """The copy-rule engine: a verdict (pass | needs_review | fail) with every finding.
 
-Rules are data (``copy_rules.<locale>.yaml`` and ``brand.yaml`` in a policy pack); this
-module only knows how to apply them. Each finding names the rule, the field and the exact
-span, says what is wrong in words a marketer understands, and suggests a fix where one
-exists. The verdict is bound to the hash of exactly the content checked (:class:`Content`),
-which is how the Guard's publish check uses it.
+Rules are data: ``copy_rules.<locale>.yaml``, ``brand.yaml`` and ``evidence.yaml`` in a policy
+pack (docs/COMPLIANCE.md documents each rule with an example). This module only knows how to
+apply them, and applies them to what a reader sees rather than to how the text is typed:
 
-Superlatives and "Testsieger" claims pass when backed: either the text matches a claim the
-brand pack approves (with its evidence), or the content cites an evidence reference that an
-:class:`EvidenceResolver` knows and that covers the claim.
+* every text is folded first (:func:`adpilot.normalise.fold`: NFKC, invisible characters and
+  accents removed, look-alike letters of other scripts made Latin), and CMS markup is rendered
+  (:func:`adpilot.markup.render`: tags inside a word do not split it, entities are decoded,
+  ``alt``/``title``/``aria-label`` text is judged too);
+* every locale's rules run on every text: English claims in a German account are still claims;
+* a term marked ``~`` at its start or end also matches inside a compound ("~schnäppchen~"
+  catches "Winterschnäppchen"), so German word formation does not walk around a rule;
+* a condition ("ab 50 € Bestellwert"), a substantiation ("bluesign-zertifiziert") or a reference
+  price ("statt 149 €") only counts when it stands next to the claim it qualifies;
+* a superlative or award passes only when the evidence registry has an entry for that claim,
+  for the product the copy is about, valid today and named in the copy (or cited by id).
+
+Each finding names the rule, the field and the span of the ORIGINAL text, quotes it, says what
+is wrong in words a marketer understands, and suggests a fix. The verdict is bound to the hash of
+exactly the content checked (:class:`Content`), which is how the Guard's publish check uses it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
-import html
+import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adpilot.errors import PolicyError
+from adpilot.markup import ActiveContent, active_content, render
+from adpilot.normalise import Folded, fold, fold_pattern
 from adpilot.pii import find_pii
 from adpilot.policies.content import Content, ContentVerdict
 from adpilot.policies.loader import load_model, pack_path
@@ -35,10 +48,39 @@ Severity = Literal["fail", "needs_review"]
 HEADLINE_MAX, DESCRIPTION_MAX = 30, 90
 HEADLINES_MIN, HEADLINES_MAX = 3, 15
 DESCRIPTIONS_MIN, DESCRIPTIONS_MAX = 2, 4
+NEAR = 60  # characters: how close a condition, substantiation or reference must stand to its claim
+
+# A sentence ends at . ! ? ; or a line break followed by space: "zzgl. Versand" and "20.000" do not end one.
+_SENTENCE_END = re.compile(r"[.!?;]+(?=\s)|\n")
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w-]){pattern}(?![\w])", re.IGNORECASE)
+def compile_term(pattern: str) -> re.Pattern[str]:
+    """A pack's term as a regular expression over folded text.
+
+    A term matches a whole word unless marked:
+    a leading ``~`` lets it end a compound ("~kostenfrei" in "versandkostenfrei"), a trailing
+    ``~`` lets it begin one ("gratis~" in "Gratisversand").
+    """
+    head = pattern.startswith("~")
+    tail = pattern.endswith("~") and not pattern.endswith("\\~")
+    core = fold_pattern(pattern[1 if head else 0 : len(pattern) - 1 if tail else len(pattern)])
+    before = "" if head else r"(?<!\w)"
+    after = "" if tail else r"(?!\w)"
+    return re.compile(f"{before}(?:{core}){after}", re.IGNORECASE)
+
+
+def compile_phrase(pattern: str) -> re.Pattern[str]:
+    """A condition, substantiation or reference: matched anywhere in folded text."""
+    return re.compile(fold_pattern(pattern), re.IGNORECASE)
+
+
+def _valid_terms(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            compile_term(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+    return patterns
 
 
 class _Rules(BaseModel):
@@ -49,20 +91,14 @@ class TermRule(_Rules):
     fail: list[str] = Field(default_factory=list)
     review: list[str] = Field(default_factory=list)
 
-    @field_validator("fail", "review")
-    @classmethod
-    def _valid_patterns(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                _compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
-        return patterns
+    _check = field_validator("fail", "review")(_valid_terms)
 
 
 class ConditionalRule(_Rules):
     terms: list[str]
     conditions: list[str]
+
+    _check = field_validator("terms", "conditions")(_valid_terms)
 
 
 class GreenRule(TermRule):
@@ -72,6 +108,8 @@ class GreenRule(TermRule):
 class PriceRule(_Rules):
     claims: list[str]
     reference: list[str]
+
+    _check = field_validator("claims", "reference")(_valid_terms)
 
 
 class CopyRules(_Rules):
@@ -88,18 +126,6 @@ class Disclaimer(_Rules):
     require: str
 
 
-class ApprovedClaim(_Rules):
-    id: str
-    pattern: str
-    evidence: str
-
-
-class EvidenceEntry(_Rules):
-    ref: str
-    source: str
-    covers: list[str]
-
-
 class AdTemplates(_Rules):
     headlines: list[str] = Field(default_factory=list)
     descriptions: list[str] = Field(default_factory=list)
@@ -110,29 +136,30 @@ class Brand(_Rules):
     forbidden_phrases: list[str] = Field(default_factory=list)
     allow_caps: list[str] = Field(default_factory=list)
     required_disclaimers: list[Disclaimer] = Field(default_factory=list)
-    approved_claims: list[ApprovedClaim] = Field(default_factory=list)
-    evidence: list[EvidenceEntry] = Field(default_factory=list)
     ad_templates: AdTemplates = AdTemplates()
 
-
-class EvidenceResolver(Protocol):
-    def covers(self, ref: str, claim: str) -> str | None:
-        """The source text when ``ref`` is known evidence for ``claim``, else None."""
+    _check = field_validator("forbidden_phrases")(_valid_terms)
 
 
-class BrandEvidence:
-    """Evidence listed in the brand pack."""
+class EvidenceEntry(_Rules):
+    """One piece of evidence: which claim it substantiates, for which product, from when to when."""
 
-    def __init__(self, brand: Brand) -> None:
-        self.entries = {entry.ref: entry for entry in brand.evidence}
+    id: str = Field(..., pattern=r"^[\w.-]+$")
+    claims: list[str] = Field(..., min_length=1)  # terms, e.g. "Testsieger", "beste[rnsm]?"
+    products: list[str] = Field(default_factory=list)  # product names, e.g. "Alpine Trek GTX"
+    scope: list[str] = Field(default_factory=list)  # terms naming the category, e.g. "~wanderschuhe?"
+    source: str
+    cite_as: list[str] = Field(default_factory=list)  # how copy names the source, e.g. "Bergwelt 3/2026"
+    source_required: bool = False  # the copy itself must name the source (test results must)
+    refs: list[str] = Field(default_factory=list)  # other references that cite it, e.g. a knowledge-base passage
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
 
-    def covers(self, ref: str, claim: str) -> str | None:
-        entry = self.entries.get(ref)
-        if entry is None:
-            return None
-        if any(re.fullmatch(pattern, claim, re.IGNORECASE) for pattern in entry.covers):
-            return entry.source
-        return None
+    _check = field_validator("claims", "scope")(_valid_terms)
+
+
+class EvidenceRegistry(_Rules):
+    entries: list[EvidenceEntry] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -145,13 +172,57 @@ class Finding:
     text: str
     message: str
     suggestion: str | None = None
+    pattern: str | None = None  # the pack's term that fired, for --explain and the audit trail
+    evidence: str | None = None  # the registry entry the finding is about
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+@dataclass(frozen=True)
+class View:
+    """One piece of text as the rules see it: where it is, what was written, what it reads as."""
+
+    field: str
+    kind: str  # headline | description | text | field
+    written: str  # the field's text as given (markup included)
+    folded: Folded  # what a reader sees, folded; origin indexes ``rendered``
+    origin: tuple[int, ...]  # rendered index -> index in ``written`` (identity for plain text)
+
+    def locate(self, start: int, end: int) -> tuple[int, int, str]:
+        """The span of ``written`` behind ``folded.text[start:end]``, and its text."""
+        first, last = self.folded.span(start, end)
+        if first >= last:
+            at = self.origin[first] if first < len(self.origin) else len(self.written)
+            return at, at, ""
+        begin, stop = self.origin[first], self.origin[last - 1] + 1
+        return begin, stop, self.written[begin:stop]
+
+
+@dataclass(frozen=True)
+class _Term:
+    source: str
+    regex: re.Pattern[str]
+    compound: bool
+
+
+def _terms(patterns: list[str]) -> list[_Term]:
+    return [_Term(p, compile_term(p), p.startswith("~") or p.endswith("~")) for p in patterns]
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    entry: EvidenceEntry
+    claims: list[re.Pattern[str]]
+    scope: list[re.Pattern[str]]
+    products: list[re.Pattern[str]]
+    cite_as: list[re.Pattern[str]]
+
+
 @functools.lru_cache(maxsize=32)
-def _parse_pack(directory: Path, versions: tuple[tuple[str, int], ...]) -> tuple[dict[str, CopyRules], Brand]:
+def _parse_pack(
+    directory: Path, versions: tuple[tuple[str, int], ...]
+) -> tuple[dict[str, CopyRules], Brand, EvidenceRegistry]:
     """The pack's rules, parsed once per version of its files (runs share the immutable models)."""
     rules = {}
     for file in sorted(directory.glob("copy_rules.*.yaml")):
@@ -159,97 +230,228 @@ def _parse_pack(directory: Path, versions: tuple[tuple[str, int], ...]) -> tuple
         rules[pack.locale] = pack
     if not rules:
         raise PolicyError(f"{directory}: no copy_rules.<locale>.yaml in the policy pack")
-    return rules, load_model(Brand, directory / "brand.yaml", what="Brand rules")
+    brand = load_model(Brand, directory / "brand.yaml", what="Brand rules")
+    evidence_file = directory / "evidence.yaml"
+    registry = (
+        load_model(EvidenceRegistry, evidence_file, what="evidence registry")
+        if evidence_file.exists()
+        else EvidenceRegistry()
+    )
+    return rules, brand, registry
 
 
-_EMOJI = re.compile(
-    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\u2b50\u2b55\u2934\u2935\u3030\u303d\ufe0f]"
-)
-_CAPS_WORD = re.compile(r"[A-ZÄÖÜẞ][A-ZÄÖÜẞ0-9-]*[A-ZÄÖÜẞ]")
+_EMOJI_NOT = frozenset("\u00a9\u00ae\u2122")  # ©, ®, ™: pictographic by Unicode, but ordinary in copy
+_CAPS_WORD = re.compile(r"[A-Z][A-Z0-9-]*[A-Z]")
 _REPEATED = re.compile(r"[!?]{2,}")
-_TAG = re.compile(r"<[^>]+>")
+_EXCLAMATION_RUN = re.compile(r"[!?]*![!?]*")
+# A footnote: an asterisk standing before its text ("* ab 50 € Bestellwert"), at the start of the
+# content, a line or a block; not the asterisk a claim carries ("gratis*").
+_FOOTNOTE = re.compile(r"(?:^|\s)\*+\s*(\w[^*\n]{0,160})")
+# The asterisk of a claim: on the claim word or on the word right after it ("Free shipping*").
+_MARKED = re.compile(r"\*|\s+\w+\*")
+
+
+@functools.cache
+def _emoji() -> object:
+    """Emoji by their Unicode properties, not by code point ranges (loaded on first use)."""
+    import regex
+
+    return regex.compile(
+        r"[0-9#*]\uFE0F?\u20E3"  # keycaps
+        r"|\p{Regional_Indicator}{1,2}"  # flags
+        r"|\p{Extended_Pictographic}\uFE0F?"
+        r"|\p{Emoji_Presentation}"
+        r"|\p{Emoji_Modifier}"
+    )
+
+
+def _emoji_matches(text: str) -> Iterator[tuple[int, int, str]]:
+    pattern = _emoji()
+    for match in pattern.finditer(text):  # type: ignore[attr-defined]
+        found = match.group()
+        if found[0] in _EMOJI_NOT and not found.endswith("\ufe0f"):
+            continue
+        yield match.start(), match.end(), found
+
+
+_PLAIN_EXTRA = frozenset("äöüÄÖÜß€–—„“”‚‘’…°²³½×")
+
+
+def _said(written: str, reads: str) -> str:
+    """A quote for a message: what was written, and what it reads as when that differs (a
+    look-alike letter or an invisible character would otherwise be invisible in the message)."""
+    if written == reads or unicodedata.normalize("NFC", written) == reads:
+        return f"“{written}”"
+    return f"“{reads}” (written “{escaped(written)}”)"
+
+
+def escaped(text: str) -> str:
+    """The text with every character outside ASCII and ordinary German typography as ``\\uXXXX``:
+    how a look-alike or an invisible character is shown to a person."""
+    return "".join(
+        ch if (ch.isascii() and ch.isprintable()) or ch in _PLAIN_EXTRA else f"\\u{ord(ch):04x}" for ch in text
+    )
 
 
 def visible_text(markup: str) -> str:
-    """Text of HTML as a reader (or a search engine) sees it, tags removed, entities decoded."""
-    return html.unescape(_TAG.sub(" ", markup)).replace("\xa0", " ")
+    """Text of HTML as a reader (or a search engine) sees it: tags removed, entities decoded."""
+    segments = render(markup)
+    return segments[0].text.replace("\xa0", " ") if segments else ""
+
+
+def _source_name(entry: EvidenceEntry) -> str:
+    """How copy would name the entry's source: its first ``cite_as`` when that is plain words."""
+    if entry.cite_as and re.fullmatch(r"[\w ./-]+", entry.cite_as[0]):
+        return entry.cite_as[0]
+    return entry.source.split(",")[0]
+
+
+_JSON_LD = re.compile(
+    r"<script\s+type\s*=\s*([\"']?)application/ld\+json\1\s*>(?P<body>[^<]*)</script\s*>", re.IGNORECASE
+)
+
+
+def _structured_data(markup: str, item: ActiveContent) -> bool:
+    """A JSON-LD block (schema.org data for search engines) is data, not code: browsers never run
+    it. It counts as such only when it is exactly that: the type, a JSON body, no "<" inside."""
+    if item.kind != "script":
+        return False
+    match = _JSON_LD.fullmatch(markup, item.start, item.end)
+    if match is None:
+        return False
+    try:
+        json.loads(match.group("body"))
+    except ValueError:
+        return False
+    return True
+
+
+def _near(text: str, start: int, end: int, patterns: list[re.Pattern[str]]) -> bool:
+    """Whether one of ``patterns`` stands in the same sentence as text[start:end], within NEAR."""
+    low, high = max(0, start - NEAR), min(len(text), end + NEAR)
+    for boundary in _SENTENCE_END.finditer(text):
+        if boundary.end() <= start:
+            low = max(low, boundary.end())
+        elif boundary.start() >= end:
+            high = min(high, boundary.start())
+            break
+    window = text[low:high]
+    return any(p.search(window) for p in patterns)
 
 
 class ComplianceEngine:
     """Applies a pack's copy rules; usable as the Guard's :class:`ContentGate`."""
 
     def __init__(
-        self, rules: dict[str, CopyRules], brand: Brand, extra_evidence: Sequence[EvidenceResolver] = ()
+        self,
+        rules: dict[str, CopyRules],
+        brand: Brand,
+        registry: EvidenceRegistry | None = None,
+        *,
+        today: Callable[[], dt.date] | None = None,
     ) -> None:
         self.rules = rules
         self.brand = brand
-        self.evidence: list[EvidenceResolver] = [BrandEvidence(brand), *extra_evidence]
-        self._allow_caps = {word.upper() for word in brand.allow_caps}
-        self._approved = [(_compile(claim.pattern), claim) for claim in brand.approved_claims]
-        self._compiled: dict[str, dict[str, list[re.Pattern[str]]]] = {}
-        for locale, pack in rules.items():
-            self._compiled[locale] = {
-                "superlatives.fail": [_compile(p) for p in pack.superlatives.fail],
-                "superlatives.review": [_compile(p) for p in pack.superlatives.review],
-                "health.fail": [_compile(p) for p in pack.health.fail],
-                "health.review": [_compile(p) for p in pack.health.review],
-                "free.terms": [_compile(p) for p in pack.free.terms],
-                "free.conditions": [re.compile(p, re.IGNORECASE) for p in pack.free.conditions],
-                "green.fail": [_compile(p) for p in pack.green.fail],
-                "green.review": [_compile(p) for p in pack.green.review],
-                "green.substantiation": [re.compile(p, re.IGNORECASE) for p in pack.green.substantiation],
-                "price.claims": [re.compile(p, re.IGNORECASE) for p in pack.price_reduction.claims],
-                "price.reference": [_compile(p) for p in pack.price_reduction.reference],
-            }
+        self.registry = registry or EvidenceRegistry()
+        self.today = today or (lambda: dt.datetime.now(dt.UTC).date())
+        self._allow_caps = {fold(word).text.upper() for word in brand.allow_caps}
+        self._forbidden = _terms(brand.forbidden_phrases)
+        self._disclaimers = [(compile_phrase(d.when), compile_phrase(d.require), d) for d in brand.required_disclaimers]
+        packs = list(rules.values())
+        self._superlatives = {
+            level: [t for pack in packs for t in _terms(getattr(pack.superlatives, level))]
+            for level in ("fail", "review")
+        }
+        self._health = {
+            level: [t for pack in packs for t in _terms(getattr(pack.health, level))] for level in ("fail", "review")
+        }
+        self._green = {
+            level: [t for pack in packs for t in _terms(getattr(pack.green, level))] for level in ("fail", "review")
+        }
+        self._free = [t for pack in packs for t in _terms(pack.free.terms)]
+        self._conditions = [compile_phrase(p) for pack in packs for p in pack.free.conditions]
+        self._substantiation = [compile_phrase(p) for pack in packs for p in pack.green.substantiation]
+        self._price_claims = [t for pack in packs for t in _terms(pack.price_reduction.claims)]
+        self._references = [compile_term(p) for pack in packs for p in pack.price_reduction.reference]
+        self._evidence = [
+            _Evidence(
+                entry,
+                [compile_term(p) for p in entry.claims],
+                [compile_term(p) for p in entry.scope],
+                [compile_phrase(re.escape(p)) for p in entry.products],
+                [compile_phrase(p) for p in entry.cite_as],
+            )
+            for entry in self.registry.entries
+        ]
 
     @classmethod
     def from_pack(
-        cls, name_or_path: str = "default", extra_evidence: Sequence[EvidenceResolver] = ()
+        cls, name_or_path: str = "default", *, today: Callable[[], dt.date] | None = None
     ) -> ComplianceEngine:
         directory = pack_path(name_or_path).parent.resolve()
-        files = [*sorted(directory.glob("copy_rules.*.yaml")), directory / "brand.yaml"]
+        files = [*sorted(directory.glob("copy_rules.*.yaml")), directory / "brand.yaml", directory / "evidence.yaml"]
         versions = tuple((f.name, f.stat().st_mtime_ns) for f in files if f.exists())
-        rules, brand = _parse_pack(directory, versions)
-        return cls(rules, brand, extra_evidence)
+        rules, brand, registry = _parse_pack(directory, versions)
+        return cls(rules, brand, registry, today=today)
 
     # --- the gate -------------------------------------------------------------------------
     def check(self, content: Content) -> ContentVerdict:
-        findings = self.findings(content)
+        findings, backing = self._judge(content)
         if any(f.severity == "fail" for f in findings):
             verdict = "fail"
         elif findings:
             verdict = "needs_review"
         else:
             verdict = "pass"
-        return ContentVerdict(verdict, content.hash, tuple(f.as_dict() for f in findings))  # type: ignore[arg-type]
+        return ContentVerdict(
+            verdict,  # type: ignore[arg-type]
+            content.hash,
+            tuple(f.as_dict() for f in findings),
+            tuple(backing),
+        )
 
     def findings(self, content: Content) -> list[Finding]:
-        if content.locale not in self._compiled:
-            known = ", ".join(sorted(self._compiled))
-            return [
-                Finding(
-                    "locale",
-                    "needs_review",
-                    "-",
-                    0,
-                    0,
-                    content.locale,
-                    f"no copy rules for locale {content.locale!r} (have: {known})",
-                )
-            ]
-        texts: list[tuple[str, str, str]] = []  # (field, kind, text)
-        texts += [(f"headlines[{i}]", "headline", t) for i, t in enumerate(content.headlines)]
-        texts += [(f"descriptions[{i}]", "description", t) for i, t in enumerate(content.descriptions)]
-        texts += [(f"texts[{i}]", "text", t) for i, t in enumerate(content.texts)]
-        texts += [(name, "field", visible_text(value)) for name, value in content.fields]
-        whole = " ".join(t for _, _, t in texts)
+        return self._judge(content)[0]
+
+    def views(self, content: Content) -> list[View]:
+        """Every piece of text of the content as the rules read it (what ``--explain`` shows)."""
+        plain: list[tuple[str, str, str]] = []
+        plain += [(f"headlines[{i}]", "headline", t) for i, t in enumerate(content.headlines)]
+        plain += [(f"descriptions[{i}]", "description", t) for i, t in enumerate(content.descriptions)]
+        plain += [(f"texts[{i}]", "text", t) for i, t in enumerate(content.texts)]
+        markup = [(name, "field", value) for name, value in content.fields]
+        views = []
+        for field, kind, text in plain:
+            if content.channel == "cms":
+                markup.append((field, kind, text))
+                continue
+            views.append(View(field, kind, text, fold(text), tuple(range(len(text)))))
+        for field, kind, value in markup:
+            for segment in render(value):
+                name = field if segment.source == "body" else f"{field}[{segment.source}]"
+                views.append(View(name, kind, value, fold(segment.text), segment.origin))
+        return views
+
+    def _judge(self, content: Content) -> tuple[list[Finding], list[dict[str, object]]]:
         found: list[Finding] = []
+        if content.locale not in self.rules:
+            known = ", ".join(sorted(self.rules))
+            message = (
+                f"no copy rules for locale {content.locale!r} (have: {known}); the rules of every locale were applied"
+            )
+            found.append(Finding("locale", "needs_review", "-", 0, 0, content.locale, message))
+        views = self.views(content)
+        whole = "\n".join(v.folded.text for v in views)
+        context = f"{content.subject}\n{whole}"
+        backing: list[dict[str, object]] = []
         if content.channel == "google_ads":
             found += self._limits(content)
-        for field, kind, text in texts:
-            found += self._text_rules(field, kind, text, content)
-        found += self._disclaimers(whole)
-        return found
+        if content.channel == "cms":
+            found += self._active(content)
+        for view in views:
+            found += self._view_rules(view, content, whole, context, backing)
+        found += self._disclaimer_rules(views, whole)
+        return found, backing
 
     # --- rules ----------------------------------------------------------------------------
     def _limits(self, content: Content) -> list[Finding]:
@@ -295,146 +497,343 @@ class ComplianceEngine:
                     )
         return found
 
-    def _backed(self, claim: str, text: str, start: int, end: int, content: Content) -> bool:
-        for pattern, _approved in self._approved:
-            for match in pattern.finditer(text):
-                if match.start() <= start and end <= match.end():
-                    return True
-        return any(resolver.covers(ref, claim) for ref in content.evidence for resolver in self.evidence)
+    def _active(self, content: Content) -> list[Finding]:
+        found = []
+        fields = [*content.fields, *((f"texts[{i}]", t) for i, t in enumerate(content.texts))]
+        for name, value in fields:
+            for item in active_content(value):
+                if _structured_data(value, item):
+                    continue
+                found.append(
+                    Finding(
+                        "html.active_content",
+                        "fail",
+                        name,
+                        item.start,
+                        item.end,
+                        item.text,
+                        f"active content ({item.kind.replace('_', ' ')}) in a page: "
+                        "it can run code or send readers elsewhere",
+                        "remove it; pages may carry text, images and ordinary links only",
+                    )
+                )
+        return found
 
-    def _text_rules(self, field: str, kind: str, text: str, content: Content) -> list[Finding]:
-        patterns = self._compiled[content.locale]
+    def _view_rules(
+        self, view: View, content: Content, whole: str, context: str, backing: list[dict[str, object]]
+    ) -> list[Finding]:
+        text = view.folded.text
         found: list[Finding] = []
 
         def add(
-            rule: str, severity: Severity, match: re.Match[str], message: str, suggestion: str | None = None
+            rule: str,
+            severity: Severity,
+            start: int,
+            end: int,
+            message: str,
+            suggestion: str | None = None,
+            *,
+            pattern: str | None = None,
+            evidence: str | None = None,
         ) -> None:
-            found.append(Finding(rule, severity, field, match.start(), match.end(), match.group(), message, suggestion))
+            begin, stop, quote = view.locate(start, end)
+            found.append(
+                Finding(rule, severity, view.field, begin, stop, quote, message, suggestion, pattern, evidence)
+            )
 
-        # Each claim group keeps one pattern list per severity: "<group>.fail" and "<group>.review".
+        def said(start: int, end: int) -> str:
+            return _said(view.locate(start, end)[2], text[start:end])
+
+        def matches(terms: list[_Term]) -> Iterator[tuple[_Term, int, int, str]]:
+            for term in terms:
+                for match in term.regex.finditer(text):
+                    start, end = match.start(), match.end()
+                    if term.compound:  # quote the whole compound word
+                        while start > 0 and text[start - 1].isalnum():
+                            start -= 1
+                        while end < len(text) and text[end].isalnum():
+                            end += 1
+                    yield term, start, end, match.group()
+
         levels: tuple[tuple[Severity, str], ...] = (("fail", "fail"), ("needs_review", "review"))
-        for group, noun in (("superlatives", "superlative"), ("health", "health claim")):
-            for severity, level in levels:
-                for pattern in patterns[f"{group}.{level}"]:
-                    for match in pattern.finditer(text):
-                        if group == "superlatives" and self._backed(
-                            match.group(), text, match.start(), match.end(), content
-                        ):
-                            continue
-                        if group == "superlatives":
-                            message = f"“{match.group()}” is an unsubstantiated {noun}"
-                            suggestion = "remove it, or cite evidence for it (an evidence reference)"
-                        else:
-                            message = f"“{match.group()}” is a {noun} that advertising may not make"
-                            suggestion = "describe the product's properties instead"
-                        add(f"{group}", severity, match, message, suggestion)
-        for pattern in patterns["free.terms"]:
-            for match in pattern.finditer(text):
-                if not any(c.search(text) for c in patterns["free.conditions"]):
-                    add(
-                        "free",
-                        "fail",
-                        match,
-                        f"“{match.group()}” without its conditions",
-                        "state the condition, e.g. “ab 50 € Bestellwert”",
-                    )
-        substantiated = any(s.search(text) for s in patterns["green.substantiation"])
+        # The longest claim wins where claims overlap: "Best-Selling" is the review-level
+        # "best-selling", not the superlative "best" inside it.
+        claims = sorted(
+            ((start, end, claim, term, severity) for severity, level in levels
+             for term, start, end, claim in matches(self._superlatives[level])),
+            key=lambda c: (c[0] - c[1], c[0]),
+        )  # fmt: skip
+        claimed: list[tuple[int, int]] = []
+        for start, end, claim, term, severity in claims:
+            if any(s <= start and end <= e for s, e in claimed):
+                continue
+            claimed.append((start, end))
+            self._superlative(
+                claim, said(start, end), start, end, severity, term, content, whole, context, backing, add
+            )
         for severity, level in levels:
-            for pattern in patterns[f"green.{level}"]:
-                for match in pattern.finditer(text):
-                    if not substantiated:
-                        add(
-                            "green",
-                            severity,
-                            match,
-                            f"“{match.group()}” is a generic environmental claim without substantiation",
-                            "name the certification or the measurable property",
-                        )
-        if not any(r.search(text) for r in patterns["price.reference"]):
-            for pattern in patterns["price.claims"]:
-                for match in pattern.finditer(text):
-                    add(
-                        "price_reduction",
-                        "fail",
-                        match,
-                        f"“{match.group()}” announces a reduction without the reference price",
-                        "add the earlier price, e.g. “statt 149 €”",
-                    )
-        for phrase in self.brand.forbidden_phrases:
-            for match in _compile(re.escape(phrase)).finditer(text):
+            for term, start, end, _ in matches(self._health[level]):
+                message = f"{said(start, end)} is a health claim that advertising may not make"
                 add(
-                    "brand.forbidden",
-                    "fail",
-                    match,
-                    f"“{match.group()}” is on the brand's list of forbidden phrases",
-                    "rephrase without it",
+                    "health",
+                    severity,
+                    start,
+                    end,
+                    message,
+                    "describe the product's properties instead",
+                    pattern=term.source,
                 )
+        for term, start, end, _ in matches(self._free):
+            if _near(text, start, end, self._conditions) or self._footnoted(text, end, whole):
+                continue
+            add(
+                "free",
+                "fail",
+                start,
+                end,
+                f"{said(start, end)} without its conditions next to it",
+                "state the condition in the same sentence, e.g. “ab 50 € Bestellwert”",
+                pattern=term.source,
+            )
+        for severity, level in levels:
+            for term, start, end, _ in matches(self._green[level]):
+                if _near(text, start, end, self._substantiation):
+                    continue
+                add(
+                    "green",
+                    severity,
+                    start,
+                    end,
+                    f"{said(start, end)} is a generic environmental claim without substantiation",
+                    "name the certification or the measurable property in the same sentence",
+                    pattern=term.source,
+                )
+        for term, start, end, _ in matches(self._price_claims):
+            if _near(text, start, end, self._references):
+                continue
+            add(
+                "price_reduction",
+                "fail",
+                start,
+                end,
+                f"{said(start, end)} announces a reduction without the reference price",
+                "add the earlier price next to it, e.g. “statt 149 €”",
+                pattern=term.source,
+            )
+        for term, start, end, _ in matches(self._forbidden):
+            add(
+                "brand.forbidden",
+                "fail",
+                start,
+                end,
+                f"{said(start, end)} is on the brand's list of forbidden phrases",
+                "rephrase without it",
+                pattern=term.source,
+            )
         for match in _CAPS_WORD.finditer(text):
             word = match.group()
             letters = sum(ch.isalpha() for ch in word)
-            if (
-                letters > 4
-                and word.upper() not in self._allow_caps
-                and not all(len(part) <= 4 for part in word.split("-"))
-            ):
-                add("caps", "fail", match, f"“{word}” is written in capitals", f"write “{word.capitalize()}”")
+            if letters > 4 and word not in self._allow_caps and not all(len(part) <= 4 for part in word.split("-")):
+                quote = said(match.start(), match.end())
+                add(
+                    "caps",
+                    "fail",
+                    match.start(),
+                    match.end(),
+                    f"{quote} is written in capitals",
+                    f"write “{word.capitalize()}”",
+                )
         for match in _REPEATED.finditer(text):
             add(
                 "punctuation.repeated",
                 "fail",
-                match,
+                match.start(),
+                match.end(),
                 f"repeated punctuation “{match.group()}”",
                 f"use a single “{match.group()[0]}”",
             )
-        if kind == "headline" and content.channel == "google_ads":
+        if view.kind == "description" and content.channel == "google_ads":
+            exclamations = list(_EXCLAMATION_RUN.finditer(text))  # "!!" counts once: it is reported above
+            if len(exclamations) > 1:
+                second = exclamations[1]
+                add(
+                    "punctuation.exclamation_count",
+                    "fail",
+                    second.start(),
+                    second.end(),
+                    f"{len(exclamations)} “!” in one description; Google allows one",
+                    "keep at most one exclamation mark",
+                )
+        if view.kind == "headline" and content.channel == "google_ads":
             for match in re.finditer("!", text):
                 neighbours = text[max(0, match.start() - 1) : match.start()] + text[match.end() : match.end() + 1]
                 if not any(ch in "!?" for ch in neighbours):  # a run like "!!" is reported once, above
                     add(
                         "punctuation.headline_exclamation",
                         "fail",
-                        match,
+                        match.start(),
+                        match.end(),
                         "Google does not allow “!” in headlines",
                         "remove the exclamation mark",
                     )
-        for match in _EMOJI.finditer(text):
-            add(
-                "emoji",
-                "fail",
-                match,
-                f"emoji {unicodedata.name(match.group(), 'symbol')!s} in copy",
-                "remove the emoji",
+        rendered = view.folded.original
+        for start, end, symbol in _emoji_matches(rendered):
+            begin, stop = view.origin[start], view.origin[end - 1] + 1
+            name = unicodedata.name(symbol[0], "symbol")
+            found.append(
+                Finding(
+                    "emoji",
+                    "fail",
+                    view.field,
+                    begin,
+                    stop,
+                    view.written[begin:stop],
+                    f"emoji {name} in copy",
+                    "remove the emoji",
+                )
             )
-        for pii in find_pii(text):
+        for pii in find_pii(rendered):
+            begin, stop = view.origin[pii.start], view.origin[pii.end - 1] + 1
             found.append(
                 Finding(
                     f"pii.{pii.kind}",
                     "fail",
-                    field,
-                    pii.start,
-                    pii.end,
-                    pii.text,
+                    view.field,
+                    begin,
+                    stop,
+                    view.written[begin:stop],
                     f"personal data ({pii.kind}) in copy",
                     "remove it",
                 )
             )
         return found
 
-    def _disclaimers(self, whole: str) -> list[Finding]:
+    def _footnoted(self, text: str, end: int, whole: str) -> bool:
+        """A claim marked with an asterisk counts as qualified when a footnote ("* ab 50 € …")
+        in the same content states a condition; a bare asterisk does not."""
+        if not _MARKED.match(text, end):
+            return False
+        return any(any(c.search(note.group(1)) for c in self._conditions) for note in _FOOTNOTE.finditer(whole))
+
+    def _superlative(
+        self,
+        claim: str,
+        shown: str,
+        start: int,
+        end: int,
+        severity: Severity,
+        term: _Term,
+        content: Content,
+        whole: str,
+        context: str,
+        backing: list[dict[str, object]],
+        add: Callable[..., None],
+    ) -> None:
+        """A superlative passes only with evidence for this claim and this product, valid today."""
+        today = self.today()
+        cited = set(content.evidence)
+        problems: list[tuple[str, Severity, str, str, str]] = []  # rule, severity, message, suggestion, entry
+        for evidence in self._evidence:
+            entry = evidence.entry
+            if not any(p.search(claim) for p in evidence.claims):
+                continue
+            names_source = any(p.search(whole) for p in evidence.cite_as)
+            by_reference = entry.id in cited or bool(cited & set(entry.refs))
+            if not (names_source or by_reference):
+                continue
+            if entry.source_required and not names_source:
+                problems.append(
+                    (
+                        "evidence.source",
+                        "fail",
+                        f"{shown} cites {entry.id}, but the copy must name its source ({entry.source})",
+                        f"name the source in the copy, e.g. “{claim} laut {_source_name(entry)}”",
+                        entry.id,
+                    )
+                )
+                continue
+            if (entry.valid_from and today < entry.valid_from) or (entry.valid_until and today > entry.valid_until):
+                window = f"{entry.valid_from or '…'} to {entry.valid_until or '…'}"
+                problems.append(
+                    (
+                        "evidence.expired",
+                        "fail",
+                        f"{shown} rests on {entry.id} ({entry.source}), valid {window}, not today",
+                        "remove the claim or register current evidence",
+                        entry.id,
+                    )
+                )
+                continue
+            if any(p.search(context) for p in [*evidence.products, *evidence.scope]):
+                backing.append({"claim": claim, "evidence": entry.id, "source": entry.source})
+                return
+            covers = ", ".join([*entry.products, *(s.strip("~") for s in entry.scope)])
+            if content.subject.strip() or self._names_other_product(context, evidence):
+                problems.append(
+                    (
+                        "evidence.scope",
+                        "fail",
+                        f"{shown}: {entry.id} ({entry.source}) covers {covers}, not what this copy advertises",
+                        "use the claim only for the product the evidence covers",
+                        entry.id,
+                    )
+                )
+            else:
+                problems.append(
+                    (
+                        "evidence.scope",
+                        "needs_review",
+                        f"{shown}: {entry.id} covers {covers}; the copy does not say which product it advertises",
+                        "name the product, or check it is the one the evidence covers",
+                        entry.id,
+                    )
+                )
+        if problems:
+            rule, level, message, suggestion, entry_id = min(problems, key=lambda p: p[1] != "fail")
+            add(rule, level, start, end, message, suggestion, pattern=term.source, evidence=entry_id)
+            return
+        add(
+            "superlatives",
+            severity,
+            start,
+            end,
+            f"{shown} is an unsubstantiated superlative",
+            "remove it, or back it with an entry of the evidence registry and name its source",
+            pattern=term.source,
+        )
+
+    def _names_other_product(self, context: str, evidence: _Evidence) -> bool:
+        """Whether the copy names a product or category some other registry entry covers."""
+        for other in self._evidence:
+            if other is evidence:
+                continue
+            own = {p.pattern for p in [*evidence.products, *evidence.scope]}
+            if any(p.pattern not in own and p.search(context) for p in [*other.products, *other.scope]):
+                return True
+        return False
+
+    def _disclaimer_rules(self, views: list[View], whole: str) -> list[Finding]:
         found = []
-        for rule in self.brand.required_disclaimers:
-            trigger = re.search(rule.when, whole, re.IGNORECASE)
-            if trigger and not re.search(rule.require, whole, re.IGNORECASE):
+        for when, require, rule in self._disclaimers:
+            if require.search(whole):
+                continue
+            for view in views:
+                trigger = when.search(view.folded.text)
+                if trigger is None:
+                    continue
+                begin, stop, quote = view.locate(trigger.start(), trigger.end())
+                needed = rule.require.split("|")[0]
                 found.append(
                     Finding(
                         "brand.disclaimer",
                         "fail",
-                        "*",
-                        trigger.start(),
-                        trigger.end(),
-                        trigger.group(),
-                        f"“{trigger.group()}” needs the disclaimer “{rule.require.split('|')[0]}”",
-                        f"add “{rule.require.split('|')[0]}”",
+                        view.field,
+                        begin,
+                        stop,
+                        quote,
+                        f"“{quote}” needs the disclaimer “{needed}”",
+                        f"add “{needed}”",
                     )
                 )
+                break
         return found

@@ -26,7 +26,8 @@ class Content:
     texts: tuple[str, ...] = ()
     fields: tuple[tuple[str, str], ...] = ()  # CMS: (field name, text) pairs, in a fixed order
     complete_ad: bool = False  # count limits apply only to a whole ad
-    evidence: tuple[str, ...] = ()  # evidence references cited for claims in the content
+    evidence: tuple[str, ...] = ()  # evidence registry ids (or references) cited for claims in the content
+    subject: str = ""  # what the content advertises (ad group, product): evidence must cover it
 
     @property
     def hash(self) -> str:
@@ -40,6 +41,7 @@ class Content:
                 self.fields,
                 self.complete_ad,
                 self.evidence,
+                self.subject,
             ],
             ensure_ascii=False,
         )
@@ -51,6 +53,7 @@ class ContentVerdict:
     verdict: Verdict
     content_hash: str
     findings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    backing: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # evidence entries that backed claims
 
     def summary(self) -> str:
         if not self.findings:

@@ -273,7 +273,9 @@ def _audit_post(
 
     if not _JSONLD.search(content):
         data = json_ld(post, description, brand)
-        content += f'\n<script type="application/ld+json">{json.dumps(data, ensure_ascii=False)}</script>'
+        # "<" escaped: page text quoted in the data can never end the block (or open a tag in it).
+        payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
+        content += f'\n<script type="application/ld+json">{payload}</script>'
         found("jsonld_missing", "warning", "no structured data (JSON-LD)", f"add {data['@type']} JSON-LD")
 
     if content != post.content:

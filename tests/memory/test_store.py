@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 
 from adpilot.memory.embeddings import HashingEmbeddings, embedding_backend
-from adpilot.memory.store import KnowledgeEvidence, MemoryMismatchError, MemoryStore
-from adpilot.policies.compliance import ComplianceEngine
-from adpilot.policies.content import Content
+from adpilot.memory.store import MemoryMismatchError, MemoryStore
 
 DEMO_KB = Path(__file__).resolve().parents[2] / "memory" / "knowledge" / "demo"
 
@@ -149,14 +147,3 @@ def test_knowledge_is_written_only_from_local_files(store):
     assert not hasattr(store, "add_knowledge")
     with pytest.raises(Exception, match="no such file"):
         store.ingest(["/nonexistent/platform-text.md"], tenant="t")
-
-
-def test_citations_from_knowledge_back_a_claim(store):
-    store.ingest([DEMO_KB], tenant="alpine")
-    engine = ComplianceEngine.from_pack(extra_evidence=[KnowledgeEvidence(store, "alpine")])
-    claim = Content("google_ads", headlines=("Testsieger 2026",))
-    assert engine.check(claim).verdict == "fail"
-    backed = Content("google_ads", headlines=("Testsieger 2026",), evidence=("kb:testbericht-outdoor-magazin-2026#0",))
-    assert engine.check(backed).verdict == "pass"
-    wrong = Content("google_ads", headlines=("Testsieger 2026",), evidence=("kb:markenstimme#1",))
-    assert engine.check(wrong).verdict == "fail"  # that chunk does not contain the claim

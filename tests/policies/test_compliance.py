@@ -1,5 +1,6 @@
 """The copy-rule engine: labelled samples, edge cases, and the verdict's binding to content."""
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from adpilot.pii import find_pii, iban_is_valid, redact
 from adpilot.policies.compliance import ComplianceEngine
 from adpilot.policies.content import Content
 
-ENGINE = ComplianceEngine.from_pack("default")
+TODAY = datetime.date(2026, 12, 2)  # the evidence registry has validity dates: judge on a fixed day
+ENGINE = ComplianceEngine.from_pack("default", today=lambda: TODAY)
 SAMPLES = yaml.safe_load((Path(__file__).parent / "data" / "copy_samples.yaml").read_text())
 
 
@@ -82,7 +84,7 @@ def test_a_brand_adds_forbidden_phrases_without_code(tmp_path):
     source = pack_path("default").parent
     for file in source.glob("*.yaml"):
         (tmp_path / file.name).write_text(file.read_text())
-    brand = (tmp_path / "brand.yaml").read_text().replace('"cheap"]', '"cheap", "Wanderlust"]')
+    brand = (tmp_path / "brand.yaml").read_text().replace('"cheap~"]', '"cheap~", "Wanderlust"]')
     (tmp_path / "brand.yaml").write_text(brand)
     engine = ComplianceEngine.from_pack(str(tmp_path))
     verdict = engine.check(Content("google_ads", headlines=("Wanderlust im Herbst",)))

@@ -58,13 +58,15 @@ async def test_an_approval_does_not_carry_over_to_changed_copy(gated):
     assert other.decision == "deny"  # new copy, new check: "!" in a headline fails
 
 
-async def test_evidence_unlocks_a_claim(gated):
+async def test_evidence_unlocks_a_claim_only_when_the_copy_names_its_source(gated):
     claim = [*GOOD[:2], "Testsieger 2026"]
     assert (await gated.call("creative", "create_responsive_search_ad", rsa(claim))).decision == "deny"
-    backed = await gated.call(
+    cited = await gated.call(
         "creative", "create_responsive_search_ad", rsa(claim, evidence=["kb:testbericht-outdoor-magazin-2026#0"])
     )
-    assert backed.decision == "allow"
+    assert cited.decision == "deny" and cited.error.details["findings"][0]["rule"] == "evidence.source"
+    named = {**rsa(claim), "descriptions": ["Testsieger im Outdoor Magazin 10/2026.", *DESCRIPTIONS]}
+    assert (await gated.call("creative", "create_responsive_search_ad", named)).decision == "allow"
 
 
 async def test_publishing_checks_the_post_as_it_would_appear(gated, sandbox):
