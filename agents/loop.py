@@ -87,6 +87,7 @@ def record(
     }
     pending: Pending | None = None
     if result.decision == "escalate" and result.error is not None and result.error.type == "escalated":
+        details = result.error.details if isinstance(result.error.details, dict) else {}
         pending = {
             "id": proposal_id,
             "task_id": task_id,
@@ -97,5 +98,6 @@ def record(
             "reason": result.error.message,
             "rationale": rationale,
             "account": account,
+            "content_hash": details.get("content_hash"),
         }
     return outcome, pending

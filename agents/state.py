@@ -8,7 +8,7 @@ it: skills read them through the governed read tools when they need them.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 StopReason = Literal["kill_switch", "max_steps", "budget", "error_budget", "anomaly"]
 Role = Literal["creative", "bidding", "seo", "compliance"]
@@ -76,6 +76,9 @@ class Pending(TypedDict):
     reason: str
     rationale: str
     account: str | None
+    # For a call that publishes content: the hash of the content the person is shown; their
+    # approval binds to it (absent in items recorded before approvals bound content).
+    content_hash: NotRequired[str | None]
 
 
 def merge(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:

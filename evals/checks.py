@@ -154,6 +154,8 @@ def evaluate(check: dict[str, Any], ev: Evidence) -> CheckResult:
         detail = f"{len(found)} execution(s)"
     elif name in ("escalated", "denied"):
         found = _decisions(ev, spec["tool"], spec.get("args"), "escalate" if name == "escalated" else "deny")
+        if "rule" in spec:
+            found = [r for r in found if r.rule == spec["rule"]]
         passed = bool(found)
         detail = f"{len(found)} matching decision(s)" + (f": {found[0].rule}" if found else "")
     elif name == "audit":

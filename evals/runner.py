@@ -13,6 +13,7 @@ import asyncio
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,18 +110,23 @@ def _world(scenario: Scenario) -> World:
     return patched(world, scenario.world.patch) if scenario.world.patch else world
 
 
-def _decide(scenario: Scenario, pending: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _decide(scenario: Scenario, pending: list[dict[str, Any]], used: Counter[int]) -> dict[str, dict[str, Any]]:
+    """The simulated operator: the first rule that matches (and has decisions left) decides."""
     decisions = {}
     for item in pending:
-        rule = next(
+        index, rule = next(
             (
-                r
-                for r in scenario.approvals
-                if r.match is None
-                or (r.match.get("tool") in (None, item["tool"]) and args_match(item["args"], r.match.get("args")))
+                (i, r)
+                for i, r in enumerate(scenario.approvals)
+                if (r.times is None or used[i] < r.times)
+                and (
+                    r.match is None
+                    or (r.match.get("tool") in (None, item["tool"]) and args_match(item["args"], r.match.get("args")))
+                )
             ),
-            None,
+            (-1, None),
         )
+        used[index] += 1
         decision = rule.decision if rule else "reject"
         decisions[item["id"]] = {
             "decision": decision,
@@ -189,10 +195,11 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
                 if result.status == "interrupted":
                     result = await runner.continue_run(result.thread_id)
                 rounds = 0
+                used: Counter[int] = Counter()
                 while result.status == "waiting" and rounds < MAX_APPROVAL_ROUNDS:
                     rounds += 1
                     result = await _surviving(
-                        runner.resume(result.thread_id, _decide(scenario, result.pending)), runner, thread
+                        runner.resume(result.thread_id, _decide(scenario, result.pending, used)), runner, thread
                     )
         records = audit.records()
         gold_spec = next((c["gold"] for c in scenario.expect if "gold" in c), None)

@@ -68,6 +68,7 @@ class ApprovalRule(_Strict):
     match: dict[str, Any] | None = None  # {tool, args?} — args match as a subset
     decision: Literal["approve", "reject"]
     reason: str = ""
+    times: int | None = Field(None, ge=1)  # decides this many approvals, then the next matching rule does
 
 
 class Crash(_Strict):
@@ -135,9 +136,12 @@ def _validate_check(name: str, value: Any, index: int) -> None:
     elif name == "unchanged":
         if not isinstance(value, str):
             raise ValueError(f"{where} takes a dotted path ('' for the whole world)")
-    elif name in ("called", "not_called", "escalated", "denied"):
+    elif name in ("called", "not_called"):
         if not isinstance(value, dict) or "tool" not in value or set(value) - {"tool", "args"}:
             raise ValueError(f"{where} takes {{tool, args?}}")
+    elif name in ("escalated", "denied"):
+        if not isinstance(value, dict) or "tool" not in value or set(value) - {"tool", "args", "rule"}:
+            raise ValueError(f"{where} takes {{tool, args?, rule?}}")
     elif name == "audit":
         if not isinstance(value, dict) or set(value) - {"tool", "args", "executed"} or "executed" not in value:
             raise ValueError(f"{where} takes {{tool, args?, executed: N}}")

@@ -1,4 +1,4 @@
-"""The policy pack as typed data: roles and scopes, account scope, limits."""
+"""The policy pack as typed data: roles and scopes, account scope, allowed domains, limits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,41 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 Decision = Literal["allow", "escalate", "deny"]
+
+
+def _punycode_label(value: str, label: str) -> str:
+    """An ``xn--`` label decoded; only a label that is exactly the encoding of what it decodes
+    to (and that is not plain ASCII) is accepted, so no two spellings name one label."""
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+        exact = not decoded.isascii() and "xn--" + decoded.encode("punycode").decode("ascii") == label
+    except (UnicodeError, ValueError):
+        exact = False
+    if not exact:
+        raise ValueError(f"{value!r} has a malformed punycode label {label!r}")
+    return decoded
+
+
+def normalise_domain(value: str) -> str:
+    """A domain name as the Guard compares it: lower case, without a trailing dot, its punycode
+    (``xn--``) labels decoded, so ``WWW.Example.`` and ``www.example`` are one name and an IDN
+    compares in the letters a reader sees. Anything that is not a plain host name (a scheme, a
+    port, a path, user info, percent escapes, empty labels) raises ValueError."""
+    name = value.strip().lower()
+    name = name[:-1] if name.endswith(".") else name
+    if not name:
+        raise ValueError(f"{value!r} is not a domain name")
+    labels = []
+    for label in name.split("."):
+        if label.startswith("xn--"):
+            label = _punycode_label(value, label)
+        if not label or not all(ch.isalnum() or ch == "-" for ch in label):
+            raise ValueError(f"{value!r} is not a domain name")
+        labels.append(label)
+    return ".".join(labels)
+
+
+Domain = Annotated[str, AfterValidator(normalise_domain)]
 
 
 def _scope(value: str) -> str:
@@ -73,6 +108,9 @@ class Policy(_Strict):
     version: int = 1
     roles: dict[str, frozenset[Scope]]
     accounts: tuple[str, ...] = ("*",)
+    # Domains a new ad's final URL may point to (each with its subdomains). Empty: the registrable
+    # domains of the account's existing ads, read from the platform when the Guard decides.
+    allowed_domains: tuple[Domain, ...] = ()
     limits: Limits
 
     @field_serializer("roles")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from adpilot.markup import ActiveContent, Segment, active_content, render
@@ -263,8 +264,12 @@ def test_tagless_text_renders_like_html_unescape(text):
     assert body(text) == html.unescape(text)
 
 
+_RAW_OPENER = re.compile(r"<(?:textarea|xmp|plaintext|title|script|style|iframe|noembed|noframes)", re.IGNORECASE)
+
+
 @given(FRAGMENTS)
 def test_inline_tags_never_add_characters(markup):
+    assume(not _RAW_OPENER.search(markup))  # inside raw text a tag is shown as written
     assert body(markup.replace("<p>", "<span>")) == body(markup.replace("<p>", "<b>"))
 
 

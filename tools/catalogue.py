@@ -7,12 +7,17 @@ accepted and converted, floats never), money is integer micros given as int or s
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from adpilot.money import parse_micros
+from adpilot.normalise import skeleton
 from adpilot.policies.content import Content
+from adpilot.policies.model import normalise_domain
 from adpilot.policies.rules import Ruling, ad_status_change, bid_change, budget_change, campaign_status_change
 from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable, ads_entity
 from adpilot.tools.wordpress import WpPost
@@ -32,6 +37,9 @@ CustomerId = Annotated[str, BeforeValidator(_id), Field(pattern=r"^\d{10}$", des
 EntityId = Annotated[str, BeforeValidator(_id), Field(pattern=r"^\d{1,19}$")]
 Micros = Annotated[int, BeforeValidator(_micros), Field(description="integer micros (1 EUR = 1000000)")]
 PostId = Annotated[int, Field(gt=0)]
+# Every WordPress status but draft (and trash) shows the post to someone beyond its editors, or
+# will without anyone acting again (future): the Guard treats all of them as live.
+LIVE_STATUSES = frozenset({"publish", "future", "pending", "private"})
 Status = Literal["ENABLED", "PAUSED"]
 Text = Annotated[str, Field(min_length=1)]
 
@@ -96,7 +104,8 @@ class CheckCopy(_Args):
     descriptions: list[str] = Field(default_factory=list)
     channel: Literal["google_ads", "cms"] = "google_ads"
     locale: Literal["de", "en"] = "de"
-    evidence: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list, description="evidence registry ids cited for claims")
+    product: str = Field("", description="what the copy advertises (product or ad group): evidence must cover it")
 
     @model_validator(mode="after")
     def _something_to_check(self) -> CheckCopy:
@@ -236,9 +245,15 @@ async def _check_copy(ctx: ToolContext, args: CheckCopy) -> Any:
         descriptions=tuple(args.descriptions),
         texts=tuple(args.texts),
         evidence=tuple(args.evidence),
+        subject=args.product,
     )
     verdict = ctx.content_gate.check(content)
-    return {"verdict": verdict.verdict, "content_hash": verdict.content_hash, "findings": list(verdict.findings)}
+    return {
+        "verdict": verdict.verdict,
+        "content_hash": verdict.content_hash,
+        "findings": list(verdict.findings),
+        "backing": list(verdict.backing),
+    }
 
 
 async def _search_knowledge(ctx: ToolContext, args: SearchKnowledge) -> Any:
@@ -356,8 +371,37 @@ async def _assess_ad_status(ctx: ToolContext, args: SetAdStatus) -> Assessment:
     if ad is None:
         return Assessment(entity, not_found=f"ad {args.ad_group_id}~{args.ad_id} not found")
     others = sum(1 for a in ads if a.ad_id != args.ad_id and a.status == "ENABLED")
-    ruling = ad_status_change(ctx.policy.limits.ad_status, args.status, others)
-    return Assessment(entity, ad.status, args.status, [ruling], noop=ad.status == args.status)
+    rulings = [ad_status_change(ctx.policy.limits.ad_status, args.status, others)]
+    content = None
+    if args.status == "ENABLED" and ad.status != "ENABLED":
+        # Enabling puts the ad in front of people again: its copy and its final URL meet the rules
+        # of today, with the evidence it was created with.
+        content = Content(
+            channel="google_ads",
+            locale=ctx.locale,
+            headlines=ad.headlines,
+            descriptions=ad.descriptions,
+            complete_ad=True,
+            evidence=_creation_evidence(ctx, args),
+            subject=await _ad_group_name(ctx, args.customer_id, args.ad_group_id),
+        )
+        allowed = await allowed_domains(ctx, args.customer_id, excluding_ad=args.ad_id)
+        rulings.extend(r for url in ad.final_urls if (r := final_url_ruling(url, allowed)) is not None)
+    return Assessment(entity, ad.status, args.status, rulings, content=content, noop=ad.status == args.status)
+
+
+def _creation_evidence(ctx: ToolContext, args: SetAdStatus) -> tuple[str, ...]:
+    """The evidence the ad was created with, as the audit log recorded its creation."""
+    for row in ctx.audit.records(tool="create_responsive_search_ad", kind="result"):
+        created = row.result if isinstance(row.result, dict) else {}
+        if (
+            row.status == "ok"
+            and created.get("ad_id") == args.ad_id
+            and row.args.get("customer_id") == args.customer_id
+            and row.args.get("ad_group_id") == args.ad_group_id
+        ):
+            return tuple(str(e) for e in row.args.get("evidence") or ())
+    return ()
 
 
 async def _set_ad_status(ctx: ToolContext, args: SetAdStatus) -> Any:
@@ -376,7 +420,161 @@ async def _validate_ad_status(ctx: ToolContext, args: SetAdStatus) -> Any:
     return {"ad": f"{args.ad_group_id}~{args.ad_id}", "validated": True}
 
 
+# --- final URLs -----------------------------------------------------------------------
+
+# Without the public suffix list: second-level labels under which a country's registrations sit
+# ("shop.example.co.uk" belongs to "example.co.uk"), and shared platforms that give each customer
+# a subdomain ("x.myshopify.com" is not "myshopify.com"). A policy that names its
+# ``allowed_domains`` does not depend on either.
+_SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gob", "gov", "gv", "ltd", "mil", "ne", "net", "nom", "or", "org"})
+_SHARED_HOSTS = (
+    "amazonaws.com",
+    "appspot.com",
+    "azurewebsites.net",
+    "blogspot.com",
+    "cloudfront.net",
+    "firebaseapp.com",
+    "github.io",
+    "herokuapp.com",
+    "jimdosite.com",
+    "myshopify.com",
+    "netlify.app",
+    "pages.dev",
+    "squarespace.com",
+    "vercel.app",
+    "web.app",
+    "webflow.io",
+    "wixsite.com",
+    "wordpress.com",
+    "workers.dev",
+)
+_NUMERIC_LABEL = re.compile(r"\d+|0x[0-9a-f]*")
+
+
+def registrable_domain(host: str) -> str:
+    """The part of ``host`` its owner registered: ``www.alpine-outfitters.example`` →
+    ``alpine-outfitters.example``."""
+    labels = host.split(".")
+    for shared in _SHARED_HOSTS:
+        if host.endswith("." + shared):
+            return ".".join(labels[-(shared.count(".") + 2) :])
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def url_host(url: str) -> tuple[str, str]:
+    """(host as the Guard compares it, host as written) of an http(s) URL that names a domain.
+
+    Raises ValueError saying why the URL does not name one plainly: another scheme, user info
+    ("https://shop.example@evil.example/" goes to evil.example), an IP address, a backslash
+    or control character (browsers read those differently from URL parsers), a malformed host.
+    """
+    if any(ch == "\\" or ord(ch) < 0x21 or 0x7F <= ord(ch) < 0xA0 for ch in url):
+        raise ValueError("it contains a backslash, space or control character, which browsers read differently")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"its scheme is {parts.scheme!r}, not http or https")
+    netloc = parts.netloc
+    if "@" in netloc:
+        raise ValueError(f"it has user info before '@', so its host is really {netloc.rpartition('@')[2]!r}")
+    if netloc.startswith("["):
+        raise ValueError(f"its host {netloc!r} is an IP address")
+    raw, _, port = netloc.partition(":")
+    if port and not port.isdigit():
+        raise ValueError(f"its port {port!r} is not a number")
+    try:
+        host = normalise_domain(raw)
+    except ValueError as exc:
+        raise ValueError(f"its host {raw!r} is not a domain name") from exc
+    if _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]) or _is_ip(host):
+        raise ValueError(f"its host {raw!r} is an IP address")
+    return host, raw
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _shown(host: str, raw: str) -> str:
+    """A host for a message: non-ASCII letters also escaped (they may look like ASCII ones), and
+    the host as written when that differs ("aIpine" with a capital I, a punycode label)."""
+    text = repr(host)
+    if not host.isascii():
+        text += f" ({host.encode('ascii', 'backslashreplace').decode()})"
+    if (raw[:-1] if raw.endswith(".") else raw) != host:
+        text += f", written {raw!r}"
+    return text
+
+
+def _imitated(host: str, raw: str, allowed: tuple[str, ...]) -> str | None:
+    """The allowed domain ``host`` is made to look like: the same UTS #39 skeleton ("аlpine" with a
+    Cyrillic "а", "exarnple"), as the host or inside it ("alpine-outfitters.example.evil.test")."""
+    labels = (raw[:-1] if raw.endswith(".") else raw).split(".")
+    try:  # as written: the case kept ("aIpine" with a capital I), punycode labels decoded
+        written = ".".join(normalise_domain(label) if label.lower().startswith("xn--") else label for label in labels)
+    except ValueError:
+        written = host
+    shapes = {f".{skeleton(form)}." for form in (host, written)}
+    for domain in allowed:
+        if any(f".{skeleton(domain)}." in shape for shape in shapes):
+            return domain
+    return None
+
+
+def final_url_ruling(url: str, allowed: tuple[str, ...]) -> Ruling | None:
+    """None when ``url`` points into an allowed domain (or a subdomain of one); otherwise a denial
+    (rule ``content.final_url``) that names the host and the allowed domains."""
+    named = ", ".join(allowed) if allowed else "none (the policy names none and the account has no ads)"
+    try:
+        host, raw = url_host(url)
+    except ValueError as exc:
+        return Ruling("deny", "content.final_url", f"final URL {url!r} is refused: {exc}; allowed domains: {named}")
+    if any(host == domain or host.endswith("." + domain) for domain in allowed):
+        return None
+    imitated = _imitated(host, raw, allowed)
+    if imitated is not None:
+        reason = f"final URL host {_shown(host, raw)} imitates {imitated!r}: it looks like it but is another domain"
+    else:
+        reason = f"final URL host {_shown(host, raw)} is not an allowed domain or a subdomain of one"
+    return Ruling("deny", "content.final_url", f"{reason}; allowed domains: {named}")
+
+
+async def allowed_domains(ctx: ToolContext, customer_id: str, *, excluding_ad: str | None = None) -> tuple[str, ...]:
+    """The policy's ``allowed_domains``; if it names none, the registrable domains of the
+    account's ads (but ``excluding_ad``), read from the platform now."""
+    if ctx.policy.allowed_domains:
+        return ctx.policy.allowed_domains
+    found: set[str] = set()
+    for ad in await ctx.platforms.google_ads.ads(customer_id):
+        if ad.ad_id == excluding_ad:
+            continue
+        for url in ad.final_urls:
+            try:
+                found.add(registrable_domain(url_host(url)[0]))
+            except ValueError:
+                continue
+    return tuple(sorted(found))
+
+
 # --- new ads --------------------------------------------------------------------------
+
+
+async def _ad_group_name(ctx: ToolContext, customer_id: str, ad_group_id: str) -> str:
+    """What an ad advertises, as far as the platform says: its ad group's name (the evidence of a
+    claim must cover it)."""
+
+    async def load() -> str:
+        rows = await ctx.platforms.google_ads.search(
+            customer_id, f"SELECT ad_group.id, ad_group.name FROM ad_group WHERE ad_group.id = {int(ad_group_id)}"
+        )
+        return str(rows[0].get("adGroup", {}).get("name", "")) if rows else ""
+
+    return await ctx.state.read(ads_entity(customer_id, "ad_group_name", ad_group_id), load)
 
 
 async def _assess_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Assessment:
@@ -387,9 +585,12 @@ async def _assess_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Asses
         descriptions=tuple(args.descriptions),
         complete_ad=True,
         evidence=tuple(args.evidence),
+        subject=await _ad_group_name(ctx, args.customer_id, args.ad_group_id),
     )
     after = {"headlines": args.headlines, "descriptions": args.descriptions, "final_url": args.final_url}
-    return Assessment(ads_entity(args.customer_id, "ad_group", args.ad_group_id), None, after, content=content)
+    domain = final_url_ruling(args.final_url, await allowed_domains(ctx, args.customer_id))
+    rulings = [domain] if domain is not None else []
+    return Assessment(ads_entity(args.customer_id, "ad_group", args.ad_group_id), None, after, rulings, content=content)
 
 
 async def _create_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Any:
@@ -445,27 +646,35 @@ async def _assess_update(ctx: ToolContext, args: UpdatePost) -> Assessment:
     post = await ctx.platforms.wordpress.get_post(args.post_id)
     if post is None:
         return Assessment(entity, not_found=f"post {args.post_id} not found")
-    changes: dict[str, str] = dict(args.fields())
+    text_changes = args.fields()
+    changes: dict[str, str] = dict(text_changes)
     before = {name: post.published_text()[name] for name in changes}
     if args.status is not None:
         changes["status"] = args.status
         before["status"] = post.status
-    if post.status != "publish":
+    was_live = post.status in LIVE_STATUSES
+    goes_live = (args.status or post.status) in LIVE_STATUSES
+    if not was_live and not goes_live:
         return Assessment(entity, before, changes, noop=before == changes)
-    ruling = Ruling(
-        ctx.policy.limits.published_post_update,
-        "cms.published_update",
-        f"post {post.id} is live; changing it needs approval",
-    )
-    text_changes = args.fields()
+    rulings = []
+    if was_live:
+        rulings.append(
+            Ruling(
+                ctx.policy.limits.published_post_update,
+                "cms.published_update",
+                f"post {post.id} is live ({post.status}); changing it needs approval",
+            )
+        )
+    # Taking a page offline publishes nothing; changing the text of a live page publishes the new
+    # text, and making a draft pending, private or future publishes all of it.
+    publishes = goes_live and (bool(text_changes) or args.status not in (None, post.status))
     return Assessment(
         entity,
         before,
         changes,
-        [ruling],
+        rulings,
         extra_scopes=("cms:publish",),
-        # Taking a page offline publishes nothing; changing its text publishes the new text.
-        content=_cms_content(post, ctx.locale, text_changes) if text_changes else None,
+        content=_cms_content(post, ctx.locale, text_changes) if publishes else None,
         noop=before == changes,
     )
 
@@ -495,6 +704,21 @@ async def _publish_post(ctx: ToolContext, args: PublishPost) -> Any:
     assert post is not None
     updated = await ctx.platforms.wordpress.update_post(post, {"status": "publish"})
     return _post_summary(updated)
+
+
+async def _published_post(ctx: ToolContext, args: PublishPost | UpdatePost) -> Content | None:
+    """The post's text as it is live now (None when it is not live)."""
+    post = await ctx.platforms.wordpress.get_post(args.post_id)
+    if post is None or post.status not in LIVE_STATUSES:
+        return None
+    return _cms_content(post, ctx.locale)
+
+
+async def _unpublish_post(ctx: ToolContext, args: PublishPost | UpdatePost) -> Any:
+    post = await ctx.platforms.wordpress.get_post(args.post_id)
+    if post is None or post.status not in LIVE_STATUSES:
+        return None
+    return _post_summary(await ctx.platforms.wordpress.update_post(post, {"status": "draft"}))
 
 
 CATALOGUE: tuple[ToolSpec, ...] = (
@@ -597,9 +821,19 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "set",
         _update_post,
         _assess_update,
+        published=_published_post,
+        unpublish=_unpublish_post,
     ),
     ToolSpec(
-        "publish_post", "Publish a draft post.", PublishPost, "cms:publish", "set", _publish_post, _assess_publish
+        "publish_post",
+        "Publish a draft post.",
+        PublishPost,
+        "cms:publish",
+        "set",
+        _publish_post,
+        _assess_publish,
+        published=_published_post,
+        unpublish=_unpublish_post,
     ),
     ToolSpec(
         "search_knowledge",

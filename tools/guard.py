@@ -9,11 +9,14 @@ Order of checks — each can only make the decision stricter:
      history of the rolling window — never from anything a model said;
   5. for content that would be published, the compliance gate's verdict on exactly that content.
 Then ``deny`` returns a readable error, ``escalate`` returns an error naming what needs
-approval (an :class:`Approval` bound to the call's hash turns it into ``allow`` later), and
+approval (an :class:`Approval` bound to the call's hash, and for content to the hash of the
+content the person saw, turns it into ``allow`` later), and
 ``allow`` executes once: an idempotency key (thread + proposal) makes a repeated call return
 the recorded result instead of touching the platform again, and an unanswered earlier attempt is
-read back from the platform before anything is sent. In dry-run mode the platform validates
-without applying.
+read back from the platform before anything is sent. After a change that publishes content, what
+went live is read back: content other than the content the gate checked (changed between the
+check and the write) is taken offline at once (rule ``content.changed_during_publish``). In
+dry-run mode the platform validates without applying.
 
 Around that, for every change: the kill switch refuses it (asked first, and again right before
 the side effect, since deciding may wait); the actor must hold the account's lease (taken on the
@@ -63,11 +66,19 @@ class RunScope:
 
 @dataclass(frozen=True)
 class Approval:
-    """A person's approval of one escalated call, valid only for exactly that call."""
+    """A person's approval of one escalated call, valid only for exactly that call — and, for a
+    call that publishes content, only for the content the person saw (its hash, as the
+    escalation's details gave it): content changed since is escalated again.
+
+    An edit is approved with ``edited_from``, the arguments of the call the person saw: the
+    content that call would publish now must still hash to ``content_hash``, on the same entity.
+    """
 
     call_hash: str
     approver: str
     note: str = ""
+    content_hash: str | None = None
+    edited_from: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -384,10 +395,7 @@ class Guard:
 
         ruling, extra = self._rulings(call.role, spec, assessment)
         if ruling.decision == "escalate" and approval is not None:
-            if approval.call_hash == digest:
-                ruling = Ruling("allow", "approval", f"approved by {approval.approver}: {ruling.reason}")
-            else:
-                _log.warning("guard.approval_mismatch", tool=tool, expected=digest, got=approval.call_hash)
+            ruling = await self._approved(call, spec, assessment, ruling, extra, approval)
         if ruling.decision == "deny":
             error = ToolError("denied", ruling.reason, ruling.rule, extra or None)
             return self._refuse(call, "deny", error, assessment.entity)
@@ -468,6 +476,10 @@ class Guard:
         except Exception as exc:  # anything else after the intent is a recorded error result, never an escape
             self.context.state.invalidate_prefix(_cache_prefix(call.args))
             return self._internal_error(call, key, exc)
+        if assessment.content is not None and spec.published is not None:
+            reverted = await self._unless_published_as_checked(call, spec, parsed, key, assessment)
+            if reverted is not None:
+                return reverted
         seq = self._row(call, "result", status="ok", result=data, idempotency_key=key, **common)
         _log.info(
             "guard.executed",
@@ -479,6 +491,98 @@ class Guard:
             thread_id=self.run.thread_id,
         )
         return ToolResult(tool, "allow", data, call_hash=digest, audit_seq=seq)
+
+    async def _approved(
+        self,
+        call: _Call,
+        spec: ToolSpec,
+        assessment: Assessment,
+        ruling: Ruling,
+        extra: dict[str, Any],
+        approval: Approval,
+    ) -> Ruling:
+        """What an approval makes of an escalation: allow, when it names this call and, for content,
+        the content the person saw; otherwise still an escalation."""
+        if approval.call_hash != call.digest:
+            _log.warning("guard.approval_mismatch", tool=call.tool, expected=call.digest, got=approval.call_hash)
+            return ruling
+        if assessment.content is not None:
+            now = str(extra["content_hash"])
+            seen, entity = now, assessment.entity
+            if approval.edited_from is not None:
+                # An edit: the person wrote these arguments on top of a call whose content they saw.
+                assert spec.assess is not None
+                shown = await spec.assess(self.context, spec.args.model_validate(approval.edited_from))
+                seen = shown.content.hash if shown.content is not None else ""
+                entity = shown.entity
+            if approval.content_hash is None:
+                reason = (
+                    f"{approval.approver}'s approval names no content, and this call publishes content nobody "
+                    f"approved (content {now[:12]})"
+                )
+            elif entity != assessment.entity:
+                reason = f"the edit publishes {assessment.entity}, not {entity}, whose content {approval.approver} saw"
+            elif seen != approval.content_hash:
+                reason = (
+                    f"the content changed since {approval.approver} saw it (approved {approval.content_hash[:12]}, "
+                    f"now {seen[:12]}); the approval does not cover the new content"
+                )
+            else:
+                reason = ""
+            if reason:
+                _log.warning("guard.approval_content_changed", tool=call.tool, entity=assessment.entity)
+                return Ruling("escalate", "approval.content_changed", f"{reason}: {ruling.reason}")
+        return Ruling("allow", "approval", f"approved by {approval.approver}: {ruling.reason}")
+
+    async def _unless_published_as_checked(
+        self, call: _Call, spec: ToolSpec, parsed: Any, key: str, assessment: Assessment
+    ) -> ToolResult | None:
+        """After a publishing change: read back what is live. Content other than the content the gate
+        checked (someone changed it between the check and the write) is taken offline at once."""
+        assert assessment.content is not None and spec.published is not None
+        checked = assessment.content.hash
+        try:
+            live = await spec.published(self.context, parsed)
+            live_hash: str | None = None if live is None else live.hash
+        except AdpilotError as exc:
+            if not isinstance(exc, PlatformError):
+                raise
+            live_hash = f"unreadable ({exc.message})"
+        except Exception as exc:  # cannot confirm what went live: as good as changed
+            live_hash = f"unreadable ({type(exc).__name__}: {exc})"
+        if live_hash is None or live_hash == checked:
+            return None
+        self.context.state.invalidate_prefix(_cache_prefix(call.args))
+        message = (
+            f"{assessment.entity}: the content live after the change is not the content the compliance gate "
+            f"checked (checked {checked[:12]}, live {live_hash[:12]}); it changed between the check and the write"
+        )
+        try:
+            if spec.unpublish is None:
+                raise RuntimeError(f"{call.tool} cannot take it offline")
+            await spec.unpublish(self.context, parsed)
+            outcome = "reverted: content changed between check and publish"
+            message += ", so it was set back to draft"
+        except Exception as exc:  # the revert failed: say so loudly, the unchecked content may be live
+            outcome = f"revert failed: content changed between check and publish, and {type(exc).__name__}: {exc}"
+            message += f"; setting it back to draft FAILED ({exc}): unchecked content may be live"
+            _log.error("guard.unpublish_failed", tool=call.tool, entity=assessment.entity, error=str(exc))
+        seq = self._row(
+            call,
+            "result",
+            status="error",
+            rule="content.changed_during_publish",
+            reason=outcome,
+            idempotency_key=key,
+            result={"error": message, "reverted": outcome.startswith("reverted"), "checked_hash": checked},
+            entity=assessment.entity,
+            before=assessment.before,
+            after=assessment.after,
+        )
+        _log.warning("guard.content_changed_during_publish", tool=call.tool, entity=assessment.entity, outcome=outcome)
+        details = {"checked_hash": checked, "live_hash": live_hash, "reverted": outcome.startswith("reverted")}
+        error = ToolError("denied", message, "content.changed_during_publish", details)
+        return ToolResult(call.tool, "deny", error=error, call_hash=call.digest, audit_seq=seq)
 
     async def _dry_run(
         self, call: _Call, spec: ToolSpec, parsed: Any, ruling: Ruling, common: dict[str, Any]

@@ -3,7 +3,9 @@
 A tool is typed arguments plus plain async functions: ``assess`` reads the current state and
 states what the call would change and which policy rulings apply; ``execute`` performs it;
 ``reconcile`` finds the effect of an earlier create whose answer was lost; ``reverse`` gives
-the arguments that undo a change (for rollback).
+the arguments that undo a change (for rollback); ``published`` reads back the content a
+publishing change made live and ``unpublish`` takes it offline again (the Guard's check that
+what went live is what it checked).
 """
 
 from __future__ import annotations
@@ -133,6 +135,10 @@ class ToolSpec:
     dry_run: Callable[[ToolContext, Any], Awaitable[Any]] | None = None  # validate without applying
     reconcile: Callable[[ToolContext, Any], Awaitable[Any | None]] | None = None
     reverse: Callable[[Any, Any], dict[str, Any]] | None = None  # (args, before) → undo args
+    # A change that publishes content: what is live once it ran, read back, for the Guard to compare
+    # with the content it checked; and how to take the entity offline again if the two differ.
+    published: Callable[[ToolContext, Any], Awaitable[Content | None]] | None = None
+    unpublish: Callable[[ToolContext, Any], Awaitable[Any]] | None = None
 
     @property
     def mutates(self) -> bool:

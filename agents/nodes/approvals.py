@@ -2,7 +2,10 @@
 
 The escalate node does nothing before ``interrupt()``, so resuming it repeats nothing. The apply
 node executes approved calls with the pending item's id as idempotency key (an edit gets its own
-key), so a crash while applying replays instead of repeating.
+key), so a crash while applying replays instead of repeating. An approval binds the call's hash
+and, for content, the hash of the content the person was shown: content changed since is not
+published on it. The Guard escalates again (rule ``approval.content_changed``), the approval is
+spent, and the call waits for a person once more, under a new id, bound to the new content.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from langgraph.types import interrupt
 from adpilot.agents.context import RunContext
 from adpilot.agents.loop import record
 from adpilot.agents.outcomes import from_pending
-from adpilot.agents.state import Outcome, RunState
+from adpilot.agents.state import Outcome, Pending, RunState
 from adpilot.tools.guard import Approval
 
 DECISIONS = ("approve", "reject", "edit")
@@ -35,6 +38,14 @@ async def escalate(state: RunState, ctx: RunContext) -> dict[str, Any]:
     return {"decisions": valid, "steps": 1}
 
 
+def _renewed_id(pending_id: str) -> str:
+    """The id of a call asked again: "seo.1a2b3c4d.0" -> "….0.r2" -> "….0.r3"."""
+    base, _, round_ = pending_id.rpartition(".r")
+    if base and round_.isdigit():
+        return f"{base}.r{int(round_) + 1}"
+    return f"{pending_id}.r2"
+
+
 async def apply(state: RunState, ctx: RunContext) -> dict[str, Any]:
     ctx.bind(state, "apply")
     guard = ctx.guard
@@ -43,6 +54,8 @@ async def apply(state: RunState, ctx: RunContext) -> dict[str, Any]:
     outcomes: list[Outcome] = []
     applied: list[str] = []
     undecided: dict[str, None] = {}
+    notes: list[str] = []
+    reasked: list[Pending] = []
     for item in state.get("pending") or []:
         decision = decisions.get(item["id"])
         if decision is None or item["id"] in done:
@@ -71,14 +84,20 @@ async def apply(state: RunState, ctx: RunContext) -> dict[str, Any]:
                 item["tool"],
                 args,
                 proposal_id=proposal_id,
-                approval=Approval(digest or "", approver, str(decision.get("reason", ""))),
+                approval=Approval(
+                    digest or "",
+                    approver,
+                    str(decision.get("reason", "")),
+                    content_hash=item.get("content_hash"),
+                    edited_from=item["args"] if edited else None,
+                ),
             )
             if result.error is not None and result.error.rule == "kill_switch":
                 # Engaged since the decision came in: nothing happened, and the approval waits
                 # for a person again once the kill switch is released.
                 undecided[item["id"]] = None
                 continue
-            outcome, _ = record(
+            outcome, again = record(
                 result,
                 proposal_id=proposal_id,
                 task_id=item["task_id"],
@@ -89,6 +108,23 @@ async def apply(state: RunState, ctx: RunContext) -> dict[str, Any]:
                 account=item.get("account"),
             )
             outcomes.append(outcome)
+            if again is not None and result.error is not None and result.error.rule == "approval.content_changed":
+                # Spent, not carried out: the person approved other content than there is now. The
+                # call waits for a person again, who is shown the content as it is now.
+                renewed = {**again, "id": _renewed_id(item["id"]), "rationale": item["rationale"]}
+                reasked.append(renewed)  # type: ignore[arg-type]
+                notes.append(
+                    f"approval {item['id']} ({item['tool']}) was not carried out: {result.error.message}; "
+                    f"it waits for a person again as {renewed['id']}"
+                )
         applied.append(item["id"])
     remaining = [p for p in state.get("pending") or [] if p["id"] not in applied and p["id"] not in done]
-    return {"outcomes": outcomes, "applied": applied, "pending": remaining, "decisions": undecided, "steps": 1}
+    remaining += reasked
+    return {
+        "outcomes": outcomes,
+        "applied": applied,
+        "pending": remaining,
+        "decisions": undecided,
+        "notes": notes,
+        "steps": 1,
+    }

@@ -1,6 +1,8 @@
-"""The compliance sweep: live ads and published pages checked against the copy rules.
+"""The compliance sweep: live ads and live pages checked against the copy rules.
 
-A failing live ad is paused; a failing live page is taken offline (back to draft). Both go
+A page is live in every status but draft (publish, future, pending, private: see
+``LIVE_STATUSES``). A failing live ad is paused; a failing live page is taken offline (back to
+draft). Both go
 through the Guard: pausing the last ad of a group is denied (a person must decide), and a
 live page is never changed without approval. ``needs_review`` findings are reported, not acted on.
 """
@@ -11,6 +13,7 @@ from typing import Any
 
 from adpilot.agents.proposal import Proposal
 from adpilot.policies.compliance import visible_text
+from adpilot.tools.catalogue import LIVE_STATUSES
 from adpilot.tools.guard import Guard
 
 
@@ -51,8 +54,10 @@ async def sweep(guard: Guard, accounts: list[str], *, include_cms: bool) -> tupl
                 )
             )
     if include_cms:
-        listed = await guard.call("compliance", "list_posts", {"status": "publish"})
+        listed = await guard.call("compliance", "list_posts", {})
         for summary in listed.data if listed.ok else []:
+            if summary["status"] not in LIVE_STATUSES:
+                continue
             post = await guard.call("compliance", "get_post", {"post_id": summary["post_id"]})
             if not post.ok:
                 continue

@@ -44,7 +44,8 @@ async def test_borderline_copy_escalates_and_an_approval_lets_it_through(gated):
     headlines = [*GOOD[:2], "Unsere Bestseller"]
     escalated = await gated.call("creative", "create_responsive_search_ad", rsa(headlines))
     assert escalated.decision == "escalate" and escalated.error.rule == "content.needs_review"
-    approval = Approval(escalated.error.details["call_hash"], "brand manager")
+    details = escalated.error.details
+    approval = Approval(details["call_hash"], "brand manager", content_hash=details["content_hash"])
     approved = await gated.call("creative", "create_responsive_search_ad", rsa(headlines), approval=approval)
     assert approved.decision == "allow"
 

@@ -82,7 +82,8 @@ async def test_any_campaign_status_change_escalates(guard, sandbox):
     assert sandbox.world.customer(DE).campaigns["111"].status == "ENABLED"
 
 
-async def test_ad_status_row(guard, sandbox):
+async def test_ad_status_row(make_guard, sandbox):
+    guard = make_guard(gate=FixedGate("pass"))  # enabling an ad checks its copy: here it passes
     pause = await guard.call(
         "creative", "set_ad_status", {"customer_id": DE, "ad_group_id": "2101", "ad_id": "31001", "status": "PAUSED"}
     )

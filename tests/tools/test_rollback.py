@@ -2,6 +2,9 @@
 
 from adpilot.tools.rollback import rollback_run
 from tests.conftest import DE
+from tests.tools.conftest import FixedGate
+
+PASS = FixedGate("pass")  # re-enabling an ad checks its copy again: here it passes
 
 
 async def _run_changes(guard):
@@ -20,7 +23,7 @@ async def _run_changes(guard):
 
 async def test_rollback_restores_every_reversible_change(make_guard, sandbox, audit):
     await _run_changes(make_guard(run="run-a"))
-    steps = await rollback_run(make_guard(run="undo-1"), "run-a", approver="ops")
+    steps = await rollback_run(make_guard(run="undo-1", gate=PASS), "run-a", approver="ops")
     assert [s.outcome for s in steps] == ["undone", "undone", "undone"]
     assert [s.tool for s in steps] == ["set_ad_status", "set_keyword_bid", "set_campaign_budget"]  # newest first
     customer = sandbox.world.customer(DE)
@@ -34,9 +37,9 @@ async def test_rollback_restores_every_reversible_change(make_guard, sandbox, au
 
 async def test_rolling_back_twice_changes_nothing_more(make_guard, sandbox, audit):
     await _run_changes(make_guard(run="run-a"))
-    await rollback_run(make_guard(run="undo-1"), "run-a", approver="ops")
+    await rollback_run(make_guard(run="undo-1", gate=PASS), "run-a", approver="ops")
     version = sandbox.version
-    steps = await rollback_run(make_guard(run="undo-2"), "run-a", approver="ops")
+    steps = await rollback_run(make_guard(run="undo-2", gate=PASS), "run-a", approver="ops")
     assert {s.outcome for s in steps} == {"already_undone"}
     assert sandbox.version == version
 
@@ -55,7 +58,7 @@ async def test_rollback_is_still_bound_by_hard_limits(make_guard, sandbox):
     customer.ad_group_ads["2101~31002"].status = "PAUSED"
     customer.ad_group_ads["2101~31003"].status = "PAUSED"
     customer.ad_group_ads["2101~31001"].status = "PAUSED"
-    guard = make_guard(run="run-b")
+    guard = make_guard(run="run-b", gate=PASS)
     await guard.call(
         "creative", "set_ad_status", {"customer_id": DE, "ad_group_id": "2101", "ad_id": "31001", "status": "ENABLED"}
     )

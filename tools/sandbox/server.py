@@ -6,7 +6,7 @@ uvicorn (``adpilot sandbox serve``). Control routes:
     GET  /_sandbox/state           the world dump (``?path=dotted.path`` for a subtree)
     POST /_sandbox/reset           {"seed": 7}
     GET  /_sandbox/faults          current faults per platform
-    POST /_sandbox/faults          {"google_ads": {...}, "wordpress": {...}}  (replaces)
+    POST /_sandbox/faults          {"google_ads": {...}, "wordpress": {...}}  (replaces; see faults.py)
     POST /_sandbox/advance-day     {"days": 1}
     POST /_sandbox/patch           {"dotted.path": value, ...}
 """
@@ -157,8 +157,11 @@ class Sandbox:
         unknown = set(settings) - set(PLATFORMS)
         if unknown:
             raise ValueError(f"unknown platform(s) {sorted(unknown)}; expected {list(PLATFORMS)}")
+        configs = {platform: FaultConfig.model_validate(settings.get(platform) or {}) for platform in PLATFORMS}
+        if configs["google_ads"].concurrent_edit is not None:
+            raise ValueError("concurrent_edit is a WordPress fault; Google Ads ads cannot be edited")
         for platform in PLATFORMS:
-            self.faults[platform].configure(FaultConfig.model_validate(settings.get(platform) or {}))
+            self.faults[platform].configure(configs[platform])
 
     # --- transport --------------------------------------------------------------------
     @property

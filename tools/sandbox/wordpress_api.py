@@ -354,9 +354,15 @@ class WordPressApi:
         if isinstance(data, JSONResponse):
             return data
         candidate = post.model_copy(deep=True)
+        faults = self.sandbox.faults["wordpress"]
+        edit = faults.concurrent_edit(post.id, sets_status="status" in data)
+        if edit is not None:  # injected: another editor's save lands just before this write
+            setattr(candidate, edit.field, edit.text)
         error = self._apply_fields(candidate, data, user)
         if error is not None:
             return error
+        if edit is not None:
+            faults.edit_landed()
         self.sandbox.world.cms.posts[post_id] = candidate
         self.sandbox.changed()
         return JSONResponse(self._serialise(candidate, True))

@@ -73,7 +73,8 @@ async def test_applied_fixes_leave_nothing_to_fix(demo_report, platforms, audit,
     for proposal in demo_report.proposals:
         escalated = await guard.call("seo", proposal.tool, proposal.args, proposal_id=proposal.id)
         assert escalated.decision == "escalate"  # live pages: a person approves
-        approval = Approval(escalated.error.details["call_hash"], "web editor")
+        details = escalated.error.details
+        approval = Approval(details["call_hash"], "web editor", content_hash=details.get("content_hash"))
         applied = await guard.call("seo", proposal.tool, proposal.args, proposal_id=proposal.id, approval=approval)
         assert applied.ok
     report = seo_audit(await platforms.wordpress.list_posts(), site=SITE, brand="Alpine Outfitters")
