@@ -32,8 +32,21 @@ _INVISIBLE = frozenset(
 # Hyphens and minus signs that NFKC leaves alone but a reader takes for "-" ("alpine‐outfitters.de",
 # "−30 %"). The en and em dash stay: they are ordinary punctuation ("1–2 Werktage").
 _HYPHENS = dict.fromkeys("\u2010\u2011\u2012\u2043\u2212\ufe63\u02d7\u2796", "-")
+# Punctuation that reads as "!" or "?!" without being it: the Latin letter "ǃ" (a click sound),
+# modifier exclamation marks, the interrobang.
+_PUNCTUATION = {
+    "\u01c3": "!",
+    "\ua71d": "!",
+    "\ua71e": "!",
+    "\ua71f": "!",
+    "\u00a1": "!",
+    "\u203d": "?!",
+    "\u2e18": "?!",
+}
 # Symbols kept as they are: NFKC would spell "™" as "TM", turning "VIBRAM™" into a word in capitals.
 _KEEP = frozenset("\u2122\u2120")
+# Letters never remapped although UTS #39 lists a prototype for them: German's own.
+_GERMAN = frozenset("ßẞ")
 # Mark categories stripped after decomposition: accents, enclosing marks (keycaps), and the
 # variation selectors (they are nonspacing marks too).
 _MARKS = frozenset(("Mn", "Me"))
@@ -63,15 +76,9 @@ def _confusables() -> dict[str, str]:
     return table
 
 
-def _is_latin_or_common(ch: str) -> bool:
-    if ch.isascii():
-        return True
-    name = unicodedata.name(ch, "")
-    return name.startswith("LATIN ") or not ch.isalpha()
-
-
 # Look-alikes that UTS #39 maps to a rare Latin letter rather than the plain one a reader sees.
 _PLAIN = {"ĸ": "k", "ꞓ": "e", "ɜ": "e", "ʍ": "m", "ɸ": "f", "ᴎ": "n", "ᴙ": "r", "Ʌ": "A"}
+_SMALL_CAPITAL = "LATIN LETTER SMALL CAPITAL "
 
 
 def _plain_latin(target: str) -> str | None:
@@ -83,16 +90,24 @@ def _plain_latin(target: str) -> str | None:
     if target in _PLAIN:
         return _PLAIN[target]
     name = unicodedata.name(target, "")
-    if name.startswith("LATIN LETTER SMALL CAPITAL ") and len(name) == len("LATIN LETTER SMALL CAPITAL X"):
+    if name.startswith(_SMALL_CAPITAL) and len(name) == len(_SMALL_CAPITAL) + 1:
         return name[-1].lower()
     return None
 
 
 @functools.cache
 def _lookalike(ch: str) -> str:
-    """A letter of another script that looks like a Latin letter -> that letter; else itself."""
-    if _is_latin_or_common(ch):
+    """A letter that looks like a plain Latin letter -> that letter; else itself.
+
+    Letters of other scripts (Cyrillic "е") and rare Latin ones (IPA "ɡ", "ɑ", small capitals
+    "ʙᴇꜱᴛᴇ") alike. A small capital reads as a capital, so it becomes one (the rule about words in
+    capitals sees it).
+    """
+    if ch.isascii() or not ch.isalpha() or ch in _GERMAN:
         return ch
+    name = unicodedata.name(ch, "")
+    if name.startswith(_SMALL_CAPITAL) and len(name) == len(_SMALL_CAPITAL) + 1:
+        return name[-1]
     target = _confusables().get(ch)
     if target is None:
         return ch
@@ -100,6 +115,8 @@ def _lookalike(ch: str) -> str:
     plain = _plain_latin(target)
     if plain is None:
         return ch
+    if name.startswith(_SMALL_CAPITAL) or (target != plain and unicodedata.name(target, "").startswith(_SMALL_CAPITAL)):
+        return plain.upper() if ch.isupper() or name.startswith(_SMALL_CAPITAL) else plain.lower()
     if ch.isupper() and plain == "l":  # capital iota or Cyrillic "I": the prototype is "l", the reader sees "I"
         return "I"
     return plain.upper() if ch.isupper() else plain.lower() if ch.islower() else plain
@@ -109,10 +126,16 @@ def _lookalike(ch: str) -> str:
 def _fold_char(ch: str) -> str:
     if ch in _INVISIBLE or unicodedata.category(ch) == "Cf":
         return ""
+    if unicodedata.category(ch) == "Cc":  # control characters: a reader sees nothing (NUL, VT, …)
+        return ch if ch in "\t\n\r" else ""
     if ch in _KEEP:
         return ch
     if ch in _HYPHENS:
         return _HYPHENS[ch]
+    if ch in _PUNCTUATION:
+        return _PUNCTUATION[ch]
+    if ch.isdecimal():  # any script's digits are digits ("Nr. ١" is "Nr. 1")
+        return str(unicodedata.decimal(ch))
     out = []
     for part in unicodedata.normalize("NFD", unicodedata.normalize("NFKC", ch)):
         if part in _INVISIBLE or unicodedata.category(part) in _MARKS or unicodedata.category(part) == "Cf":
@@ -150,7 +173,7 @@ def fold(text: str) -> Folded:
     out: list[str] = []
     origin: list[int] = []
     for index, ch in enumerate(text):
-        if ch.isascii():
+        if ch.isascii() and (ch.isprintable() or ch in "\t\n\r"):
             out.append(ch)
             origin.append(index)
             continue

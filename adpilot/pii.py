@@ -9,22 +9,34 @@ script read as its ASCII digit; each match is reported with its span in the orig
 
 What counts:
 
-* e-mail: ``name@domain.tld``, ``name @ domain.tld`` and the bracketed obfuscations
-  ``name (at) domain (dot) tld`` / ``[at]`` / ``{at}`` (also ``(punkt)``); a plain
-  ``name at domain dot de`` is ordinary language far too often and is not matched;
+* e-mail: ``name@domain.tld`` (also after ``mailto:``), ``name @ domain.tld``, and the marked
+  obfuscations ``name (at) domain (dot) tld`` with any brackets (``[at]``, ``{at}``, ``<at>``,
+  ``[@]``, ``(.)``, ``(punkt)``) or dashes (`` -at- ``); a spaced ``domain . tld`` and the word
+  ``dot`` / ``DOT`` before a known TLD; the ideographic full stop "。" as a dot. The plain word
+  ``at`` / ``AT`` counts only before ``domain.tld`` with a known TLD and when the rest looks
+  like an address: a local part such as ``max.mustermann``, ``max_m`` or ``anna85``, a mail
+  provider (``max at gmail.com``), or obfuscated dots as well (``(dot)``, or ``DOT`` with
+  ``AT``). So ``look at alpine.de`` and ``name at domain dot de`` stay ordinary language;
 * phone: international (``+49 …``, ``0049 …``, with an optional ``(0)``), national numbers
-  that start with a trunk "0" and an area code of at least two digits (``0176 1234 5678``,
-  ``089.123.456.78``, ``(089) 1234567``), North American ``(415) 555-0134``, and digits
-  spaced one by one; groups are joined by a space, "-", "/" or "." and a match needs at
-  least seven digits. Prices, dates, years, postcodes, ranges and article numbers do not
-  start like a phone number and stay unmatched;
-* IBAN: two letters, two check digits and the account, grouped in any way by spaces, dots or
-  hyphens (or not at all), any case, with valid ISO 13616 check digits and, for a country of
-  the IBAN registry, its exact length.
+  that start with a trunk "0" (or a letter "O" typed for it) and an area code of at least two
+  digits (``0176 1234 5678``, ``089.123.456.78``, ``(089) 1234567``), North American
+  ``(415) 555-0134``, and digits spaced one by one; groups are joined by up to three spaces,
+  one line break, "-", "/", ".", a middle dot, or an en or em dash (then in three groups at
+  least, so "0900–1800" stays a range), and a match needs at least seven digits. Digits spelled
+  out in German or English (``null eins sieben sechs …``, ``zero one seven …``, also mixed
+  with digits) count from seven on, with three words or after a leading zero; counting
+  ("one, two, three …") does not. Prices, dates, years, postcodes and ranges do not start like a
+  phone number and stay unmatched, and a number right after the label of an article, order or
+  customer number or a product code (``Art.-Nr. 0123 4567 89``, ``EAN 4 006381 333931``) is
+  that number;
+* IBAN: two letters, two check digits and the account, grouped in any way by up to three
+  spaces, a line break, dots, slashes or hyphens (or not at all), any case, with valid
+  ISO 13616 check digits and, for a country of the IBAN registry, its exact length.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -34,21 +46,100 @@ from adpilot.normalise import fold
 
 # --- e-mail ------------------------------------------------------------------------------------
 
-_OPEN, _CLOSE = r"[(\[{]", r"[)\]}]"
+_OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
 # "@" written together or with a space on both sides ("name @ domain.de"); a space on one side
-# only is a handle ("Folge uns @alpine.outfitters"), not an address.
-_AT = rf"(?:@| @ |[ ]*{_OPEN}[ ]*at[ ]*{_CLOSE}[ ]*)"
-_DOT = rf"(?:\.|[ ]*{_OPEN}[ ]*(?:dot|punkt)[ ]*{_CLOSE}[ ]*)"
+# only is a handle ("Folge uns @alpine.outfitters"), not an address. Marked forms: "(at)",
+# "[@]", "{at}", "<at>", " -at- ".
+_AT = rf"(?:@| @ |[ ]*{_OPEN}[ ]*(?:at|@)[ ]*{_CLOSE}[ ]*|[ ]+-[ ]?at[ ]?-[ ]+)"
+# A dot nobody writes by accident: ".", "(dot)", "[.]", "{punkt}", " -dot- ".
+_DOT_MARKED = rf"(?:\.|[ ]*{_OPEN}[ ]*(?:dot|punkt|\.)[ ]*{_CLOSE}[ ]*|[ ]+-[ ]?(?:dot|punkt)[ ]?-[ ]+)"
+# A dot that ordinary text has too (" . " between words, the word "dot"): only before a known TLD.
+_DOT_LOOSE = r"(?: \. |[ ]+(?-i:dot|DOT|punkt|PUNKT)[ ]+)"
+_DOT = rf"(?:{_DOT_MARKED}|{_DOT_LOOSE})"
+# Top-level domains of the addresses we meet, for the forms that prose has as well.
+_KNOWN_TLD = (
+    r"(?:com|net|org|info|biz|de|at|ch|li|lu|eu|io|co|me|uk|fr|it|nl|be|es|pt|pl|cz|sk|hu|dk|se|no|fi"
+    r"|ie|gr|ro|bg|hr|si|us|ca|au|nz|ru|tv|app|dev|xyz|online|shop|store|email|mail|berlin|hamburg"
+    r"|bayern|koeln|wien|tirol|swiss)(?![\w+%-])"
+)
+_DOMAIN = rf"[\w-]+(?:{_DOT}[\w-]+)*"
 _EMAIL = re.compile(
-    rf"(?<![\w.+%-])[\w+%-][\w.+%-]*{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[^\W\d_]{{2,}}(?![\w+%-])",
+    rf"(?<![\w.+%-])[\w+%-][\w.+%-]*{_AT}{_DOMAIN}"
+    rf"(?:{_DOT_MARKED}[^\W\d_]{{2,}}(?![\w+%-])|{_DOT_LOOSE}{_KNOWN_TLD})",
+    re.IGNORECASE,
+)
+# "name at domain.de": the plain word "at" (in lower or upper case) before a domain with a
+# known TLD. Prose has that too ("look at alpine.de"), so :func:`_worded_email` asks more.
+_AT_WORD = re.compile(r"[ ]+(at|AT)[ ]+")
+_LOCAL = re.compile(r"[\w+%-](?:[\w.+%-]*[^\W_])?")
+_WORDED_DOMAIN = re.compile(rf"{_DOMAIN}(?=(?:{_DOT_MARKED}|{_DOT_LOOSE}){_KNOWN_TLD})", re.IGNORECASE)
+_WORDED_END = re.compile(rf"(?:{_DOT_MARKED}|{_DOT_LOOSE}){_KNOWN_TLD}", re.IGNORECASE)
+_ADDRESS_LIKE_LOCAL = re.compile(r"[^\W\d_][._+][^\W_]|[^\W_][._+][^\W\d_]|^[a-z]{2,}[0-9]{2,}$")
+_MAIL_PROVIDERS = re.compile(
+    r"gmail|googlemail|gmx|web|yahoo|outlook|hotmail|live|icloud|t-online|posteo|mailbox|aol|freenet"
+    r"|proton|protonmail|arcor|yandex",
+    re.IGNORECASE,
+)
+# Words that stand before "at <provider>" in prose ("sign up at gmx.de").
+_NOT_A_NAME = re.compile(
+    r"up|in|us|me|now|here|there|today|online|more|free|them|it|this|that|only|also|log|sign|shop|buy"
+    r"|find|visit|contact|yours|ours|mail|email",
     re.IGNORECASE,
 )
 
+
+def _worded_email(local: str, at: str, domain: str, dots: str) -> bool:
+    """Is "local at domain.tld" an address rather than prose? Its local part looks like one
+    ("max.mustermann", "max_m", "anna85"), the domain is a mail provider ("max at gmail.com"),
+    or its dots are obfuscated too: marked ("(dot)") or, with "AT" in capitals, "DOT"."""
+    if _ADDRESS_LIKE_LOCAL.search(local):
+        return True
+    provider = re.split(_DOT, domain, maxsplit=1)[0]
+    if _MAIL_PROVIDERS.fullmatch(provider) and not _NOT_A_NAME.fullmatch(local):
+        return True
+    if re.search(rf"{_OPEN}|[ ]-", dots):
+        return True
+    return at == "AT" and re.search(r" (?:DOT|PUNKT) ", dots) is not None
+
+
+def _local_before(text: str, end: int) -> int | None:
+    """The start of the local part of an address that ends at ``end``, if one does."""
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.+%-"):
+        start -= 1
+    return start if _LOCAL.fullmatch(text, start, end) else None
+
+
+def _emails(text: str) -> list[tuple[int, int]]:
+    spans = [match.span() for match in _EMAIL.finditer(text)]
+    if " at " not in text and " AT " not in text:
+        return spans
+    for at in _AT_WORD.finditer(text):
+        start = _local_before(text, at.start())
+        domain = _WORDED_DOMAIN.match(text, at.end())
+        if start is None or domain is None:
+            continue
+        tld = _WORDED_END.match(text, domain.end())
+        if tld is None:
+            continue
+        end = tld.end()
+        if not _worded_email(text[start : at.start()], at[1], domain.group(), text[at.start() : end]):
+            continue
+        if not any(first < end and start < last for first, last in spans):
+            spans.append((start, end))
+    return sorted(spans)
+
+
 # --- phone -------------------------------------------------------------------------------------
 
-# Between two groups of digits: one space, or "-", "/", "." (or a non-breaking hyphen, which
-# NFKC turns into U+2010) with at most one space on either side. Not "–": that is a range.
-_JOIN = r"(?:[ ]?[-/.\u2010][ ]?|[ ])"
+# Dashes: "0176–1234–5678" is a phone number, "1–2 Werktage" and "9–18 Uhr" are ranges. A number
+# joined by an en or em dash needs a leading 0 or "+" (as every number here) and three groups.
+_DASHES = "\u2013\u2014"
+_MIDDOTS = "\u00b7\u2022\u2027\u2219\u22c5\u30fb"
+# Between two groups of digits: up to three spaces, one line break, or "-", "/", "." (or a
+# non-breaking hyphen, which NFKC turns into U+2010) with at most one space on either side, or
+# a middle dot or dash with none.
+_JOIN = rf"(?:[ ]?[-/.\u2010][ ]?|[{_MIDDOTS}{_DASHES}]|[ ]{{1,3}}|[ ]*\r?\n[ ]*)"
 # A further group: joined digits, or a bracketed part such as "(0)" or "(89)" and the digits after it.
 _GROUP = rf"(?:{_JOIN}[0-9]+|{_JOIN}?\([0-9]{{1,5}}\)[ ]?[0-9]+)"
 _PHONE = re.compile(
@@ -61,7 +152,7 @@ _PHONE = re.compile(
     rf"|\(0[1-9][0-9]{{1,4}}\)[ ]?[0-9]+{_GROUP}*"  # national, area code in brackets
     r"|\([2-9][0-9]{2}\)[ ]?[2-9][0-9]{2}[-. ][0-9]{4}"  # North American (415) 555-0134
     r"|[2-9][0-9]{2}([-.])[2-9][0-9]{2}\1[0-9]{4}"  # North American 415-555-0134
-    r"|(?:\+[ ]?[1-9]|0)(?:[ ][0-9]){6,}"  # spaced out: 0 1 7 6 1 2 3 4 5 6 7 8
+    r"|(?:\+[ ]?[1-9]|0)(?:[ ]{1,2}[0-9]){6,}"  # spaced out: 0 1 7 6 1 2 3 4 5 6 7 8
     r")"
     # Not followed by what would make it the head of a longer number, or by what would be the
     # start of another one that only the last digit here keeps from matching on its own.
@@ -70,6 +161,42 @@ _PHONE = re.compile(
 # "+1.000.000 Kunden": a signed number with thousands separators, not a phone number.
 _THOUSANDS = re.compile(r"\+ ?[1-9][0-9]{0,2}(?:([.,])[0-9]{3})(?:\1[0-9]{3})*")
 _MIN_PHONE_DIGITS = 7
+# "O176 1234 5678": a capital (or small) letter O typed for the leading zero.
+_LETTER_O = re.compile(r"(?<![\w.,:/@+\-])[Oo](?=[1-9][0-9])")
+# A number right after the label of an article, order or customer number, or of a product code
+# ("Art.-Nr. 0123 4567 89", "EAN 4 006381 333931"), is that number, not a phone number; at most
+# GTIN's 14 digits, and never one that starts with "+".
+_CODE_LABEL = re.compile(
+    r"(?<![^\W_])(?:"
+    r"(?:art(?:ikel)?|best(?:ell)?|kunden|auftrags|rechnungs|modell|serien|produkt|"
+    r"article|item|order|customer|model|part|product)[ ]?\.?[ ]?-?[ ]?(?:nr|nummer|no|number)\.?"
+    r"|sku|ean(?:[ -]?(?:8|13))?|gtin(?:[ -]?(?:8|12|13|14))?|upc|isbn(?:[ -]?1[03])?|mpn|pzn"
+    r")(?![^\W_])[ ]*[:#]?[ ]*"
+    r"(?P<code>[0-9](?:(?:[ ]?[-/.][ ]?|[ ]{1,2})?[0-9])*)(?![\w+])",
+    re.IGNORECASE,
+)
+_MAX_CODE_DIGITS = 14
+# Spelled-out digits: "null eins sieben sechs …", "zero one seven …", also mixed with digits.
+_DIGIT_WORDS = {
+    **dict.fromkeys(["null", "zero", "oh"], 0),
+    **dict.fromkeys(["eins", "one"], 1),
+    **dict.fromkeys(["zwei", "zwo", "two"], 2),
+    **dict.fromkeys(["drei", "three"], 3),
+    **dict.fromkeys(["vier", "four"], 4),
+    **dict.fromkeys(["funf", "fuenf", "five"], 5),  # "fünf" is folded to "funf"
+    **dict.fromkeys(["sechs", "six"], 6),
+    **dict.fromkeys(["sieben", "seven"], 7),
+    **dict.fromkeys(["acht", "eight"], 8),
+    **dict.fromkeys(["neun", "nine"], 9),
+}
+_DIGIT_TOKEN = rf"(?:{'|'.join(sorted(_DIGIT_WORDS, key=len, reverse=True))}|[0-9]{{1,4}})"
+_SPELLED_JOIN = r"(?:[ ]*[,/.\-][ ]*|[ ]{1,3}|[ ]*\r?\n[ ]*)"
+_SPELLED = re.compile(
+    rf"(?<![\w+])(?:(?:\+|plus)[ ]?)?{_DIGIT_TOKEN}(?:{_SPELLED_JOIN}{_DIGIT_TOKEN})+(?!\w)",
+    re.IGNORECASE,
+)
+_TOKENS = re.compile(rf"{_DIGIT_TOKEN}", re.IGNORECASE)
+_MIN_SPELLED_WORDS = 3
 
 # --- IBAN --------------------------------------------------------------------------------------
 
@@ -95,11 +222,15 @@ _IBAN_LENGTH = {
     **dict.fromkeys(["LC"], 32),
     **dict.fromkeys(["RU"], 33),
 }
-_IBAN_SEPARATORS = " .-\u2010"
+_IBAN_SEPARATORS = " .-/\u2010\u00b7\r\n"
+# Between two characters of the account: up to three spaces, one line break, or one of ". - / ·".
+_IBAN_JOIN = r"(?:[ ]{1,3}|[ ]*\r?\n[ ]*|[.\-/\u2010\u00b7])"
 # Country, check digits, then the account: letters and digits, one separator at most between two.
-_IBAN = re.compile(r"(?<![^\W_])[A-Za-z]{2}[0-9]{2}(?:[ .\-\u2010]?[A-Za-z0-9]){11,30}")
+_IBAN = re.compile(rf"(?<![^\W_])[A-Za-z]{{2}}[0-9]{{2}}(?:{_IBAN_JOIN}?[A-Za-z0-9]){{11,30}}")
 # Shaped like an IBAN, valid or not ("Bestellnummer DE12 3456 0044 …"): no phone number inside.
-_IBAN_SHAPE = re.compile(r"(?<![^\W_])[A-Z]{2}[0-9]{2}(?:[ .\-\u2010]?[A-Z0-9]{4}){3,7}(?:[ .\-\u2010]?[A-Z0-9]{1,3})?")
+_IBAN_SHAPE = re.compile(
+    rf"(?<![^\W_])[A-Z]{{2}}[0-9]{{2}}(?:{_IBAN_JOIN}?[A-Z0-9]{{4}}){{3,7}}(?:{_IBAN_JOIN}?[A-Z0-9]{{1,3}})?"
+)
 _IBAN_STRIP = str.maketrans("", "", _IBAN_SEPARATORS)
 
 
@@ -126,9 +257,13 @@ class PiiMatch:
     text: str  # text[start:end]
 
 
-# Could the text hold anything at all? Phone numbers and IBANs need a digit, an e-mail an "@"
-# or a bracketed "at". Most log lines have digits; this spares the three scans for the rest.
-_ANY = re.compile(rf"[0-9@]|{_OPEN}[ ]*at[ ]*{_CLOSE}", re.IGNORECASE)
+# Could the text hold anything at all? Phone numbers and IBANs need a digit (or a spelled-out
+# one), an e-mail an "@" or the word "at". Most log lines have digits; this spares the scans for
+# the rest.
+_ANY = re.compile(rf"[0-9@]|\b(?:at|{'|'.join(_DIGIT_WORDS)})\b", re.IGNORECASE)
+# Full stops that NFKC leaves alone but a reader takes for ".": the ideographic one (and the
+# half-width one, which NFKC turns into it).
+_STOPS = str.maketrans("\u3002", ".")
 
 
 def _ascii_digits(text: str) -> str:
@@ -177,13 +312,68 @@ def _longest_iban(text: str, start: int, end: int) -> int | None:
 
 
 def _phones(text: str) -> Iterator[tuple[int, int]]:
-    for match in _PHONE.finditer(text):
-        found = match.group()
-        if sum(ch.isdigit() for ch in found) < _MIN_PHONE_DIGITS:
+    position = 0
+    while (match := _PHONE.search(text, position)) is not None:
+        start, end = match.span()
+        position = end
+        dashes = [index for index in range(start, end) if text[index] in _DASHES]
+        if dashes and len(re.findall(r"[0-9]+", match.group())) < 3:
+            # "0900–1800" is a range, not a phone number; either side may be one on its own.
+            end = position = dashes[0]
+        found = text[start:end]
+        if _digit_count(found) < _MIN_PHONE_DIGITS:
             continue
         if _THOUSANDS.fullmatch(found):
             continue
-        yield match.start(), match.end()
+        yield start, end
+
+
+def _spelled_phones(text: str) -> Iterator[tuple[int, int]]:
+    """Runs of at least seven digits, some of them spelled out ("null eins sieben sechs …"):
+    seven tokens with three words at least, or any run that starts with "null", "zero", "0" or "+"."""
+    for match in _SPELLED.finditer(text):
+        tokens = list(_TOKENS.finditer(match.group()))
+        words = [token.group() for token in tokens if not token.group().isdigit()]
+        if not words or (len(words) == len(tokens) and _counted(words)):
+            continue
+        if len(words) >= _MIN_SPELLED_WORDS and len(tokens) >= _MIN_PHONE_DIGITS:
+            yield match.span()
+            continue
+        # From the first leading token ("+", "null", "0…") on, if a word follows.
+        for index, token in enumerate(tokens):
+            first = token.group()
+            signed = index == 0 and match.group()[0] in "+pP"
+            if not (signed or first[0] == "0" or first.lower() in ("null", "zero")):
+                continue
+            rest = tokens[index:]
+            if any(not t.group().isdigit() for t in rest) and _token_digits(rest) >= _MIN_PHONE_DIGITS:
+                yield match.start() + (0 if signed else token.start()), match.end()
+            break
+
+
+def _token_digits(tokens: list[re.Match[str]]) -> int:
+    return sum(len(token.group()) if token.group().isdigit() else 1 for token in tokens)
+
+
+def _counted(words: list[str]) -> bool:
+    """Counting or calling, not a number: "one, two, three, …", "neun acht sieben …", "oh oh oh …"."""
+    values = [_DIGIT_WORDS[word.lower()] for word in words]
+    steps = {later - earlier for earlier, later in itertools.pairwise(values)}
+    return len(steps) == 1 and steps <= {-1, 0, 1}
+
+
+def _digit_count(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def _masked(text: str, spans: list[tuple[int, int]]) -> str:
@@ -203,6 +393,19 @@ def _masked(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+def _all_phones(text: str) -> list[tuple[int, int]]:
+    """Phone numbers written in digits and spelled out, merged where they overlap."""
+    numbers = _LETTER_O.sub("0", text)
+    phones = list(_phones(numbers))
+    if phones:  # the numbers of "Art.-Nr. 0123 4567 89" or "EAN 4 006381 333931" are none
+        codes = [m.span("code") for m in _CODE_LABEL.finditer(numbers) if _digit_count(m["code"]) <= _MAX_CODE_DIGITS]
+        phones = list(_phones(_masked(numbers, codes))) if codes else phones
+    lowered = text.lower()
+    if any(word in lowered for word in _DIGIT_WORDS):
+        phones += _spelled_phones(text)
+    return _merged(phones)
+
+
 def _same_span(start: int, end: int) -> tuple[int, int]:
     return start, end
 
@@ -216,18 +419,23 @@ def find_pii(text: str) -> Iterator[PiiMatch]:
         locate: Callable[[int, int], tuple[int, int]] = _same_span
     else:
         folded = fold(text)
-        detect = _ascii_digits(folded.text)
+        detect = _ascii_digits(folded.text).translate(_STOPS)
         locate = folded.span
     if not _ANY.search(detect):
         return
     found: list[tuple[int, int, str]] = []
-    emails = [match.span() for match in _EMAIL.finditer(detect)]
+    emails = _emails(detect)
     ibans = list(_ibans(detect))
     found += [(start, end, "email") for start, end in emails]
     found += [(start, end, "iban") for start, end in ibans]
     rest = _masked(detect, emails + ibans) if emails or ibans else detect
     rest = _masked(rest, [match.span() for match in _IBAN_SHAPE.finditer(rest)])
-    found += [(start, end, "phone") for start, end in _phones(rest)]
+    phones = _all_phones(rest)
+    more = phones
+    while more:  # what redacting these leaves next to a label is found now, not in the redacted text
+        more = _all_phones(_masked(rest, phones))
+        phones = _merged(phones + more)
+    found += [(start, end, "phone") for start, end in phones]
     for start, end, kind in sorted(found):
         first, last = locate(start, end)
         yield PiiMatch(kind, first, last, text[first:last])

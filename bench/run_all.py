@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     ("Guard overhead", ["guard_overhead.py"]),
     ("graph overhead", ["graph_overhead.py", "--runs", "40"]),
+    ("content gate at scale", ["gate_scale.py", "--runs", "3"]),
     ("CLI start-up and commands", ["cli_startup.py", "--runs", "5"]),
     ("retrieval quality", ["retrieval_quality.py", "--backends", "use+hashing", "use-multilingual-v3", "hashing"]),
     ("memory at 10k chunks", ["memory_bench.py"]),

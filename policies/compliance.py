@@ -23,8 +23,10 @@ exactly the content checked (:class:`Content`), which is how the Guard's publish
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
+import itertools
 import json
 import re
 import unicodedata
@@ -36,7 +38,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adpilot.errors import PolicyError
-from adpilot.markup import ActiveContent, active_content, render
+from adpilot.markup import ActiveContent, active_content, concealment, contact_links, render, structured_data
 from adpilot.normalise import Folded, fold, fold_pattern
 from adpilot.pii import find_pii
 from adpilot.policies.content import Content, ContentVerdict
@@ -54,24 +56,51 @@ NEAR = 60  # characters: how close a condition, substantiation or reference must
 _SENTENCE_END = re.compile(r"[.!?;]+(?=\s)|\n")
 
 
+def _spaces(pattern: str) -> str:
+    """A pattern's spaces as runs of whitespace: "Nr. 1" also meets "Nr.  1" and "Nr.\\n1"
+    (" ?" becomes optional whitespace; inside a character class a space is any whitespace)."""
+    out, index, in_class = [], 0, False
+    while index < len(pattern):
+        ch = pattern[index]
+        if ch == "\\":
+            out.append(pattern[index : index + 2])
+            index += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        if ch == " " and in_class:
+            out.append(r"\s")
+        elif ch == " " and pattern[index + 1 : index + 2] == "?":
+            out.append(r"\s*")
+            index += 1
+        elif ch == " ":
+            out.append(r"\s+")
+        else:
+            out.append(ch)
+        index += 1
+    return "".join(out)
+
+
 def compile_term(pattern: str) -> re.Pattern[str]:
     """A pack's term as a regular expression over folded text.
 
-    A term matches a whole word unless marked:
-    a leading ``~`` lets it end a compound ("~kostenfrei" in "versandkostenfrei"), a trailing
-    ``~`` lets it begin one ("gratis~" in "Gratisversand").
+    A term matches a whole word unless marked: a leading ``~`` lets it end a compound
+    ("~kostenfrei" in "versandkostenfrei"), a trailing ``~`` lets it begin one ("gratis~" in
+    "Gratisversand"). A space in a term matches any run of whitespace.
     """
     head = pattern.startswith("~")
     tail = pattern.endswith("~") and not pattern.endswith("\\~")
-    core = fold_pattern(pattern[1 if head else 0 : len(pattern) - 1 if tail else len(pattern)])
+    core = _spaces(fold_pattern(pattern[1 if head else 0 : len(pattern) - 1 if tail else len(pattern)]))
     before = "" if head else r"(?<!\w)"
     after = "" if tail else r"(?!\w)"
     return re.compile(f"{before}(?:{core}){after}", re.IGNORECASE)
 
 
 def compile_phrase(pattern: str) -> re.Pattern[str]:
-    """A condition, substantiation or reference: matched anywhere in folded text."""
-    return re.compile(fold_pattern(pattern), re.IGNORECASE)
+    """A trigger or a required phrase of a brand rule: matched anywhere in folded text."""
+    return re.compile(_spaces(fold_pattern(pattern)), re.IGNORECASE)
 
 
 def _valid_terms(patterns: list[str]) -> list[str]:
@@ -90,26 +119,31 @@ class _Rules(BaseModel):
 class TermRule(_Rules):
     fail: list[str] = Field(default_factory=list)
     review: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=list)  # ordinary phrases that contain a term ("Beste Grüße")
 
-    _check = field_validator("fail", "review")(_valid_terms)
+    _check = field_validator("fail", "review", "allow")(_valid_terms)
 
 
 class ConditionalRule(_Rules):
     terms: list[str]
     conditions: list[str]
+    allow: list[str] = Field(default_factory=list)
 
-    _check = field_validator("terms", "conditions")(_valid_terms)
+    _check = field_validator("terms", "conditions", "allow")(_valid_terms)
 
 
 class GreenRule(TermRule):
     substantiation: list[str]
 
+    _substantiation = field_validator("substantiation")(_valid_terms)
+
 
 class PriceRule(_Rules):
     claims: list[str]
     reference: list[str]
+    allow: list[str] = Field(default_factory=list)
 
-    _check = field_validator("claims", "reference")(_valid_terms)
+    _check = field_validator("claims", "reference", "allow")(_valid_terms)
 
 
 class CopyRules(_Rules):
@@ -188,6 +222,7 @@ class View:
     written: str  # the field's text as given (markup included)
     folded: Folded  # what a reader sees, folded; origin indexes ``rendered``
     origin: tuple[int, ...]  # rendered index -> index in ``written`` (identity for plain text)
+    source: str = "body"  # body, or alt / title / aria-label / json-ld / href text of a page
 
     def locate(self, start: int, end: int) -> tuple[int, int, str]:
         """The span of ``written`` behind ``folded.text[start:end]``, and its text."""
@@ -241,6 +276,10 @@ def _parse_pack(
 
 
 _EMOJI_NOT = frozenset("\u00a9\u00ae\u2122")  # ©, ®, ™: pictographic by Unicode, but ordinary in copy
+# Other symbols (Unicode category So) ordinary in copy; any other one (★ ✓ ➜ ♡) is a pictograph.
+_SYMBOLS_OK = frozenset("©®™°℃℉№℗℠")
+# Characters that reverse or isolate the direction of text: the reader sees another word.
+_DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]+")
 _CAPS_WORD = re.compile(r"[A-Z][A-Z0-9-]*[A-Z]")
 _REPEATED = re.compile(r"[!?]{2,}")
 _EXCLAMATION_RUN = re.compile(r"[!?]*![!?]*")
@@ -266,12 +305,21 @@ def _emoji() -> object:
 
 
 def _emoji_matches(text: str) -> Iterator[tuple[int, int, str]]:
+    """Emoji (by property) and other pictographic symbols (category So), in order."""
     pattern = _emoji()
+    taken = -1
     for match in pattern.finditer(text):  # type: ignore[attr-defined]
         found = match.group()
         if found[0] in _EMOJI_NOT and not found.endswith("\ufe0f"):
             continue
+        for index in range(taken + 1, match.start()):
+            if unicodedata.category(text[index]) == "So" and text[index] not in _SYMBOLS_OK:
+                yield index, index + 1, text[index]
+        taken = match.end() - 1
         yield match.start(), match.end(), found
+    for index in range(taken + 1, len(text)):
+        if unicodedata.category(text[index]) == "So" and text[index] not in _SYMBOLS_OK:
+            yield index, index + 1, text[index]
 
 
 _PLAIN_EXTRA = frozenset("äöüÄÖÜß€–—„“”‚‘’…°²³½×")
@@ -326,17 +374,41 @@ def _structured_data(markup: str, item: ActiveContent) -> bool:
     return True
 
 
-def _near(text: str, start: int, end: int, patterns: list[re.Pattern[str]]) -> bool:
-    """Whether one of ``patterns`` stands in the same sentence as text[start:end], within NEAR."""
-    low, high = max(0, start - NEAR), min(len(text), end + NEAR)
-    for boundary in _SENTENCE_END.finditer(text):
-        if boundary.end() <= start:
-            low = max(low, boundary.end())
-        elif boundary.start() >= end:
-            high = min(high, boundary.start())
-            break
-    window = text[low:high]
-    return any(p.search(window) for p in patterns)
+class _Text:
+    """One view's folded text with what several rules need computed once: the sentence around a
+    position and the word around a span (a 100 KB page stays linear)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._ends = [(m.start(), m.end()) for m in _SENTENCE_END.finditer(text)]
+        self._starts = [start for start, _ in self._ends]
+        self._words = [(m.start(), m.end()) for m in re.finditer(r"\w+", text)]
+        self._word_starts = [start for start, _ in self._words]
+
+    def sentence(self, start: int, end: int) -> tuple[int, int]:
+        """The sentence around text[start:end], at most NEAR characters either side."""
+        index = bisect.bisect_left(self._starts, start)
+        low = self._ends[index - 1][1] if index else 0
+        while index < len(self._ends) and self._ends[index][0] < end:
+            index += 1
+        high = self._ends[index][0] if index < len(self._ends) else len(self.text)
+        return max(low, start - NEAR), min(high, end + NEAR)
+
+    def near(self, start: int, end: int, patterns: list[re.Pattern[str]]) -> bool:
+        """Whether one of ``patterns`` stands in the same sentence as text[start:end], within NEAR."""
+        low, high = self.sentence(start, end)
+        window = self.text[low:high]
+        return any(p.search(window) for p in patterns)
+
+    def word(self, start: int, end: int) -> tuple[int, int]:
+        """The whole word (compound) around text[start:end]."""
+        index = bisect.bisect_right(self._word_starts, start) - 1
+        if index >= 0 and self._words[index][1] >= end:
+            return min(start, self._words[index][0]), max(end, self._words[index][1])
+        return start, end
+
+
+_MAX_PER_RULE = 20  # findings of one rule in one field: enough to act on, and bounded work
 
 
 class ComplianceEngine:
@@ -358,19 +430,27 @@ class ComplianceEngine:
         self._forbidden = _terms(brand.forbidden_phrases)
         self._disclaimers = [(compile_phrase(d.when), compile_phrase(d.require), d) for d in brand.required_disclaimers]
         packs = list(rules.values())
-        self._superlatives = {
-            level: [t for pack in packs for t in _terms(getattr(pack.superlatives, level))]
-            for level in ("fail", "review")
-        }
-        self._health = {
-            level: [t for pack in packs for t in _terms(getattr(pack.health, level))] for level in ("fail", "review")
-        }
-        self._green = {
-            level: [t for pack in packs for t in _terms(getattr(pack.green, level))] for level in ("fail", "review")
+
+        def levels(group: str) -> dict[str, list[_Term]]:
+            return {
+                level: [t for pack in packs for t in _terms(getattr(getattr(pack, group), level))]
+                for level in ("fail", "review")
+            }
+
+        self._superlatives, self._health, self._green = levels("superlatives"), levels("health"), levels("green")
+        self._allowed = {
+            group: [compile_term(p) for pack in packs for p in getattr(pack, attr).allow]
+            for group, attr in (
+                ("superlatives", "superlatives"),
+                ("health", "health"),
+                ("green", "green"),
+                ("free", "free"),
+                ("price", "price_reduction"),
+            )
         }
         self._free = [t for pack in packs for t in _terms(pack.free.terms)]
-        self._conditions = [compile_phrase(p) for pack in packs for p in pack.free.conditions]
-        self._substantiation = [compile_phrase(p) for pack in packs for p in pack.green.substantiation]
+        self._conditions = [compile_term(p) for pack in packs for p in pack.free.conditions]
+        self._substantiation = [compile_term(p) for pack in packs for p in pack.green.substantiation]
         self._price_claims = [t for pack in packs for t in _terms(pack.price_reduction.claims)]
         self._references = [compile_term(p) for pack in packs for p in pack.price_reduction.reference]
         self._evidence = [
@@ -378,8 +458,8 @@ class ComplianceEngine:
                 entry,
                 [compile_term(p) for p in entry.claims],
                 [compile_term(p) for p in entry.scope],
-                [compile_phrase(re.escape(p)) for p in entry.products],
-                [compile_phrase(p) for p in entry.cite_as],
+                [compile_term(re.escape(p)) for p in entry.products],
+                [compile_term(p) for p in entry.cite_as],
             )
             for entry in self.registry.entries
         ]
@@ -414,7 +494,9 @@ class ComplianceEngine:
         return self._judge(content)[0]
 
     def views(self, content: Content) -> list[View]:
-        """Every piece of text of the content as the rules read it (what ``--explain`` shows)."""
+        """Every piece of text of the content as the rules read it (what ``--explain`` shows):
+        ad texts as written; page fields as rendered, with their alt/title/aria-label texts,
+        the strings of their structured data and their contact links."""
         plain: list[tuple[str, str, str]] = []
         plain += [(f"headlines[{i}]", "headline", t) for i, t in enumerate(content.headlines)]
         plain += [(f"descriptions[{i}]", "description", t) for i, t in enumerate(content.descriptions)]
@@ -427,9 +509,9 @@ class ComplianceEngine:
                 continue
             views.append(View(field, kind, text, fold(text), tuple(range(len(text)))))
         for field, kind, value in markup:
-            for segment in render(value):
+            for segment in [*render(value), *structured_data(value), *contact_links(value)]:
                 name = field if segment.source == "body" else f"{field}[{segment.source}]"
-                views.append(View(name, kind, value, fold(segment.text), segment.origin))
+                views.append(View(name, kind, value, fold(segment.text), segment.origin, segment.source))
         return views
 
     def _judge(self, content: Content) -> tuple[list[Finding], list[dict[str, object]]]:
@@ -441,16 +523,18 @@ class ComplianceEngine:
             )
             found.append(Finding("locale", "needs_review", "-", 0, 0, content.locale, message))
         views = self.views(content)
-        whole = "\n".join(v.folded.text for v in views)
-        context = f"{content.subject}\n{whole}"
+        # What readers see as the copy: footnotes, disclaimers and sources count only there, never in
+        # an image's alt text or in structured data.
+        visible = "\n".join(v.folded.text for v in views if v.source == "body")
         backing: list[dict[str, object]] = []
         if content.channel == "google_ads":
             found += self._limits(content)
+        found += self._concealed(content)
         if content.channel == "cms":
             found += self._active(content)
         for view in views:
-            found += self._view_rules(view, content, whole, context, backing)
-        found += self._disclaimer_rules(views, whole)
+            found += self._view_rules(view, content, visible, backing)
+        found += self._disclaimer_rules([v for v in views if v.source == "body"], visible)
         return found, backing
 
     # --- rules ----------------------------------------------------------------------------
@@ -497,10 +581,49 @@ class ComplianceEngine:
                     )
         return found
 
+    def _fields(self, content: Content) -> list[tuple[str, str]]:
+        return [
+            *((f"headlines[{i}]", t) for i, t in enumerate(content.headlines)),
+            *((f"descriptions[{i}]", t) for i, t in enumerate(content.descriptions)),
+            *((f"texts[{i}]", t) for i, t in enumerate(content.texts)),
+            *content.fields,
+        ]
+
+    def _concealed(self, content: Content) -> list[Finding]:
+        """Text that shows readers something other than what is written: direction overrides
+        (the reader sees "beste" where "etseb" is written), and in pages hidden text and text
+        that CSS writes. Stripping them silently would judge the wrong text."""
+        found = []
+        for name, value in self._fields(content):
+            items = concealment(value) if content.channel == "cms" else []
+            if content.channel != "cms":
+                items = [
+                    ActiveContent("direction_override", m.start(), m.end(), m.group())
+                    for m in _DIRECTION_CONTROLS.finditer(value)
+                ]
+            for item in items[:_MAX_PER_RULE]:
+                what = {
+                    "hidden": "text hidden from readers",
+                    "direction_override": "a writing-direction override (readers see the text reversed)",
+                    "generated_text": "text written by CSS, which the copy rules cannot read",
+                }.get(item.kind, item.kind.replace("_", " "))
+                found.append(
+                    Finding(
+                        "concealed",
+                        "fail",
+                        name,
+                        item.start,
+                        item.end,
+                        item.text,
+                        f"{what}: copy must show readers exactly what it says",
+                        "remove it and write the text plainly",
+                    )
+                )
+        return found
+
     def _active(self, content: Content) -> list[Finding]:
         found = []
-        fields = [*content.fields, *((f"texts[{i}]", t) for i, t in enumerate(content.texts))]
-        for name, value in fields:
+        for name, value in self._fields(content):
             for item in active_content(value):
                 if _structured_data(value, item):
                     continue
@@ -513,17 +636,19 @@ class ComplianceEngine:
                         item.end,
                         item.text,
                         f"active content ({item.kind.replace('_', ' ')}) in a page: "
-                        "it can run code or send readers elsewhere",
+                        "it can run code, load text from elsewhere or send readers elsewhere",
                         "remove it; pages may carry text, images and ordinary links only",
                     )
                 )
         return found
 
     def _view_rules(
-        self, view: View, content: Content, whole: str, context: str, backing: list[dict[str, object]]
+        self, view: View, content: Content, visible: str, backing: list[dict[str, object]]
     ) -> list[Finding]:
         text = view.folded.text
+        analysed = _Text(text)
         found: list[Finding] = []
+        counts: dict[str, int] = {}
 
         def add(
             rule: str,
@@ -536,6 +661,9 @@ class ComplianceEngine:
             pattern: str | None = None,
             evidence: str | None = None,
         ) -> None:
+            counts[rule] = counts.get(rule, 0) + 1
+            if counts[rule] > _MAX_PER_RULE:
+                return
             begin, stop, quote = view.locate(start, end)
             found.append(
                 Finding(rule, severity, view.field, begin, stop, quote, message, suggestion, pattern, evidence)
@@ -544,35 +672,37 @@ class ComplianceEngine:
         def said(start: int, end: int) -> str:
             return _said(view.locate(start, end)[2], text[start:end])
 
-        def matches(terms: list[_Term]) -> Iterator[tuple[_Term, int, int, str]]:
+        def matches(terms: list[_Term], group: str | None = None) -> Iterator[tuple[_Term, int, int, str]]:
+            allowed = [m.span() for p in self._allowed.get(group or "", []) for m in p.finditer(text)]
             for term in terms:
+                seen = 0
                 for match in term.regex.finditer(text):
                     start, end = match.start(), match.end()
+                    if any(a <= start and end <= b for a, b in allowed):
+                        continue
                     if term.compound:  # quote the whole compound word
-                        while start > 0 and text[start - 1].isalnum():
-                            start -= 1
-                        while end < len(text) and text[end].isalnum():
-                            end += 1
-                    yield term, start, end, match.group()
+                        start, end = analysed.word(start, end)
+                    seen += 1
+                    if seen > _MAX_PER_RULE:
+                        break
+                    yield term, start, end, text[start:end]
 
         levels: tuple[tuple[Severity, str], ...] = (("fail", "fail"), ("needs_review", "review"))
         # The longest claim wins where claims overlap: "Best-Selling" is the review-level
         # "best-selling", not the superlative "best" inside it.
         claims = sorted(
             ((start, end, claim, term, severity) for severity, level in levels
-             for term, start, end, claim in matches(self._superlatives[level])),
+             for term, start, end, claim in matches(self._superlatives[level], "superlatives")),
             key=lambda c: (c[0] - c[1], c[0]),
         )  # fmt: skip
-        claimed: list[tuple[int, int]] = []
+        covered = bytearray(len(text) + 1)
         for start, end, claim, term, severity in claims:
-            if any(s <= start and end <= e for s, e in claimed):
+            if end > start and all(covered[start:end]):
                 continue
-            claimed.append((start, end))
-            self._superlative(
-                claim, said(start, end), start, end, severity, term, content, whole, context, backing, add
-            )
+            covered[start:end] = b"\x01" * (end - start)
+            self._superlative(claim, said(start, end), start, end, severity, term, view, content, visible, backing, add)
         for severity, level in levels:
-            for term, start, end, _ in matches(self._health[level]):
+            for term, start, end, _ in matches(self._health[level], "health"):
                 message = f"{said(start, end)} is a health claim that advertising may not make"
                 add(
                     "health",
@@ -583,8 +713,8 @@ class ComplianceEngine:
                     "describe the product's properties instead",
                     pattern=term.source,
                 )
-        for term, start, end, _ in matches(self._free):
-            if _near(text, start, end, self._conditions) or self._footnoted(text, end, whole):
+        for term, start, end, _ in matches(self._free, "free"):
+            if analysed.near(start, end, self._conditions) or self._footnoted(text, end, visible):
                 continue
             add(
                 "free",
@@ -596,8 +726,8 @@ class ComplianceEngine:
                 pattern=term.source,
             )
         for severity, level in levels:
-            for term, start, end, _ in matches(self._green[level]):
-                if _near(text, start, end, self._substantiation):
+            for term, start, end, _ in matches(self._green[level], "green"):
+                if analysed.near(start, end, self._substantiation):
                     continue
                 add(
                     "green",
@@ -608,8 +738,8 @@ class ComplianceEngine:
                     "name the certification or the measurable property in the same sentence",
                     pattern=term.source,
                 )
-        for term, start, end, _ in matches(self._price_claims):
-            if _near(text, start, end, self._references):
+        for term, start, end, _ in matches(self._price_claims, "price"):
+            if analysed.near(start, end, self._references):
                 continue
             add(
                 "price_reduction",
@@ -677,7 +807,7 @@ class ComplianceEngine:
                         "remove the exclamation mark",
                     )
         rendered = view.folded.original
-        for start, end, symbol in _emoji_matches(rendered):
+        for start, end, symbol in itertools.islice(_emoji_matches(rendered), _MAX_PER_RULE):
             begin, stop = view.origin[start], view.origin[end - 1] + 1
             name = unicodedata.name(symbol[0], "symbol")
             found.append(
@@ -688,11 +818,11 @@ class ComplianceEngine:
                     begin,
                     stop,
                     view.written[begin:stop],
-                    f"emoji {name} in copy",
-                    "remove the emoji",
+                    f"emoji or pictograph {name} in copy",
+                    "remove it",
                 )
             )
-        for pii in find_pii(rendered):
+        for pii in list(find_pii(rendered))[:_MAX_PER_RULE]:
             begin, stop = view.origin[pii.start], view.origin[pii.end - 1] + 1
             found.append(
                 Finding(
@@ -708,12 +838,12 @@ class ComplianceEngine:
             )
         return found
 
-    def _footnoted(self, text: str, end: int, whole: str) -> bool:
+    def _footnoted(self, text: str, end: int, visible: str) -> bool:
         """A claim marked with an asterisk counts as qualified when a footnote ("* ab 50 € …")
-        in the same content states a condition; a bare asterisk does not."""
+        in the copy readers see states a condition; a bare asterisk does not."""
         if not _MARKED.match(text, end):
             return False
-        return any(any(c.search(note.group(1)) for c in self._conditions) for note in _FOOTNOTE.finditer(whole))
+        return any(any(c.search(note.group(1)) for c in self._conditions) for note in _FOOTNOTE.finditer(visible))
 
     def _superlative(
         self,
@@ -723,21 +853,24 @@ class ComplianceEngine:
         end: int,
         severity: Severity,
         term: _Term,
+        view: View,
         content: Content,
-        whole: str,
-        context: str,
+        visible: str,
         backing: list[dict[str, object]],
         add: Callable[..., None],
     ) -> None:
-        """A superlative passes only with evidence for this claim and this product, valid today."""
+        """A superlative passes only with evidence for this claim and this product, valid today,
+        named in the same field (a source in another line may belong to another claim)."""
         today = self.today()
         cited = set(content.evidence)
+        here = view.folded.text
+        subject = fold(content.subject).text
         problems: list[tuple[str, Severity, str, str, str]] = []  # rule, severity, message, suggestion, entry
         for evidence in self._evidence:
             entry = evidence.entry
             if not any(p.search(claim) for p in evidence.claims):
                 continue
-            names_source = any(p.search(whole) for p in evidence.cite_as)
+            names_source = any(p.search(here) for p in evidence.cite_as)
             by_reference = entry.id in cited or bool(cited & set(entry.refs))
             if not (names_source or by_reference):
                 continue
@@ -746,8 +879,9 @@ class ComplianceEngine:
                     (
                         "evidence.source",
                         "fail",
-                        f"{shown} cites {entry.id}, but the copy must name its source ({entry.source})",
-                        f"name the source in the copy, e.g. “{claim} laut {_source_name(entry)}”",
+                        f"{shown} cites {entry.id}, but the copy must name its source ({entry.source}) "
+                        "next to the claim",
+                        f"name the source in the same line, e.g. “{claim} laut {_source_name(entry)}”",
                         entry.id,
                     )
                 )
@@ -764,11 +898,12 @@ class ComplianceEngine:
                     )
                 )
                 continue
-            if any(p.search(context) for p in [*evidence.products, *evidence.scope]):
+            covers = ", ".join([*entry.products, *(s.strip("~") for s in entry.scope)])
+            scope = self._scope(evidence, subject, here)
+            if scope == "covered":
                 backing.append({"claim": claim, "evidence": entry.id, "source": entry.source})
                 return
-            covers = ", ".join([*entry.products, *(s.strip("~") for s in entry.scope)])
-            if content.subject.strip() or self._names_other_product(context, evidence):
+            if scope == "other":
                 problems.append(
                     (
                         "evidence.scope",
@@ -784,7 +919,7 @@ class ComplianceEngine:
                         "evidence.scope",
                         "needs_review",
                         f"{shown}: {entry.id} covers {covers}; the copy does not say which product it advertises",
-                        "name the product, or check it is the one the evidence covers",
+                        "name the product in the same line, or check it is the one the evidence covers",
                         entry.id,
                     )
                 )
@@ -802,20 +937,30 @@ class ComplianceEngine:
             pattern=term.source,
         )
 
-    def _names_other_product(self, context: str, evidence: _Evidence) -> bool:
-        """Whether the copy names a product or category some other registry entry covers."""
-        for other in self._evidence:
-            if other is evidence:
-                continue
-            own = {p.pattern for p in [*evidence.products, *evidence.scope]}
-            if any(p.pattern not in own and p.search(context) for p in [*other.products, *other.scope]):
-                return True
-        return False
+    def _scope(self, evidence: _Evidence, subject: str, here: str) -> str:
+        """Whether the copy is about what ``evidence`` covers: "covered", "other" (it names a
+        product or category the evidence does not cover), or "unknown" (it names none).
 
-    def _disclaimer_rules(self, views: list[View], whole: str) -> list[Finding]:
+        What the copy advertises is its subject (an ad's ad group) when that names a product or
+        category the evidence covers, or what the claim's own field names; a subject that names
+        neither ("Trail Runners") is another product. Naming anything another entry covers, and
+        this one does not, counts as another product too."""
+        own = [*evidence.products, *evidence.scope]
+        own_patterns = {p.pattern for p in own}
+        foreign = [
+            p for other in self._evidence if other is not evidence for p in [*other.products, *other.scope]
+            if p.pattern not in own_patterns
+        ]  # fmt: skip
+        if any(p.search(here) for p in foreign) or any(p.search(subject) for p in foreign):
+            return "other"
+        if any(p.search(subject) for p in own) or any(p.search(here) for p in own):
+            return "covered"
+        return "other" if subject.strip() else "unknown"
+
+    def _disclaimer_rules(self, views: list[View], visible: str) -> list[Finding]:
         found = []
         for when, require, rule in self._disclaimers:
-            if require.search(whole):
+            if require.search(visible):
                 continue
             for view in views:
                 trigger = when.search(view.folded.text)

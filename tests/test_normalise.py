@@ -40,6 +40,12 @@ LOOKALIKE = {
         ("Nr. 1", "Nr. 1"),  # digits are never remapped (UTS #39 would make "1" an "l")
         ("\u03ba\u03bfstenlos", "kostenlos"),  # Greek kappa and omicron
         ("GORE-TEX®", "GORE-TEX®"),
+        ("Die \u0299\u1d07\ua731\u1d1b\u1d07 Jacke", "Die BESTE Jacke"),  # small capitals read as capitals
+        ("\u0261ratis g\u0251rantiert he\u0269lt \u0253est", "gratis garantiert heilt best"),  # IPA letters
+        ("be\x00ste", "beste"),
+        ("Nr. \u0661", "Nr. 1"),  # Arabic-Indic digit
+        ("Jetzt\u01c3", "Jetzt!"),  # the Latin letter "ǃ" reads as "!"
+        ("Straße, Größe", "Straße, Große"),  # ß stays ß
     ],
 )
 def test_fold_reads_what_a_reader_sees(written, reads):
@@ -54,10 +60,15 @@ def test_every_folded_character_comes_from_somewhere(text):
     assert all(0 <= i < len(text) for i in folded.origin)
 
 
-@given(st.text(alphabet=st.characters(codec="ascii")))
-def test_ascii_is_left_alone(text):
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E) | st.sampled_from("\t\n\r")))
+def test_printable_ascii_is_left_alone(text):
     folded = fold(text)
     assert folded.text == text and folded.origin == tuple(range(len(text)))
+
+
+@given(st.text(alphabet="abc\x00\x01\x0b\x0c\x1b\x7f"))
+def test_control_characters_are_dropped(text):
+    assert fold(text).text == "".join(ch for ch in text if ch in "abc")
 
 
 @given(st.text())

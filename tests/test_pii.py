@@ -28,6 +28,27 @@ EMAILS = [
     "name (AT) domain (punkt) de",
     "name (ät) domain.de",
     "name @ domain.de",
+    # obfuscations: the "@" or the dots bracketed, dashed, spelled out or spaced
+    "max.mustermann[@]gmail.com",
+    "max.mustermann@gmail[.]com",
+    "max.mustermann(at)gmail(.)com",
+    "max.mustermann <at> gmail.com",
+    "max.mustermann -at- gmail.com",
+    "max.mustermann {at} gmail {dot} com",
+    "max.mustermann@gmail . com",
+    "max.mustermann@gmail dot com",
+    "max.mustermann@gmail\u3002com",  # ideographic full stop
+    "max.mustermann@gmail\uff0ecom",  # full-width full stop
+    "max.mustermann@gmail\uff61com",  # half-width ideographic full stop
+    "max.mustermann AT gmail DOT com",
+    "name AT domain DOT de",
+    # the plain word "at": when the rest looks like an address
+    "max.mustermann at gmail dot com",
+    "max.mustermann at gmail.com",
+    "max_mustermann at alpine.de",
+    "anna85 at alpine.de",
+    "max at gmail.com",  # a mail provider
+    "name at domain (dot) de",  # a marked dot
 ]
 
 PHONES = [
@@ -57,6 +78,17 @@ PHONES = [
     "+49 30 1234567",
     "0171 2345678",
     "0800 123 456",
+    "0176\u20131234\u20135678",  # en dashes: three groups, so no range
+    "0176  1234  5678",
+    "0176\u00b71234\u00b75678",  # middle dots
+    "0176\u30021234\u30025678",  # ideographic full stops
+    "0176\n1234\n5678",  # split across lines
+    "O176 1234 5678",  # capital letter O for the zero
+    "null eins sieben sechs eins zwei drei vier fünf sechs sieben acht",
+    "Null Eins Sieben Sechs 1234 5678",
+    "null 176 1234 5678",
+    "zero one seven six one two three four five six seven eight",
+    "plus vier neun eins sieben sechs eins zwei drei vier",
 ]
 
 IBANS = [
@@ -71,6 +103,9 @@ IBANS = [
     "BE68 5390 0754 7034",
     "NO93 8601 1117 947",
     "D\u0415\uff18\uff19 3704 0044 0532 0130 00",  # Cyrillic "Е", full-width "89"
+    "DE89/3704/0044/0532/0130/00",
+    "DE89  3704  0044  0532  0130  00",
+    "DE89 3704 0044\n0532 0130 00",  # split across lines
 ]
 
 # Numbers in ordinary copy that are not phone numbers (nor anything else personal).
@@ -107,6 +142,31 @@ NOT_PII = [
     "Wir sind at home in den Alpen.",
     "name at domain dot de",  # plain "at" is ordinary language: deliberately not matched
     "Kostenloser Versand ab 50 € – Lieferung in 1–2 Werktagen, 30 Tage Rückgabe.",
+    # the number after the label of an article, order or customer number or a product code
+    "Art.-Nr. 0123 4567 89",
+    "Artikelnummer 0123 4567 89",
+    "Best.-Nr. 0123-4567-89",
+    "Bestellnummer: 0123 4567 89",
+    "Kundennummer 0123 4567 89",
+    "SKU 0123456789",
+    "EAN 4 006381 333931",
+    "EAN-13: 0 012345 678905",
+    "GTIN 00012345678905",
+    # the word "at" in prose, also before a domain
+    "meet us at the store",
+    "look at alpine.de",
+    "Shop now at alpine.com",
+    "SHOP NOW AT ALPINE.COM",
+    "Save 20% at alpine.com",
+    "Available from 9.99 at alpine.de",
+    "Sign up at gmx.de",
+    "Get the S24 at samsung.com",
+    # dashes and dots between numbers, counting
+    "0900–1800 Uhr",
+    "PLZ 01067–01069",
+    "Größen 36·38·40·42",
+    "eins, zwei, drei – los!",
+    "one, two, three, four, five, six, seven",
 ]
 
 
@@ -179,6 +239,63 @@ def test_an_iban_ends_where_its_country_length_ends():
 def test_digits_inside_an_iban_or_email_are_not_a_phone_number():
     assert [m.kind for m in find_pii("DE89 3704 0044 0532 0130 00")] == ["iban"]
     assert [m.kind for m in find_pii("01761234567@example.org")] == ["email"]
+
+
+def test_mailto_and_tel_values_are_found_without_the_scheme():
+    text = (
+        '<a href="mailto:max.mustermann@gmail.com">Mail</a> <a href="tel:+4917612345678">Anruf</a> tel:0176-1234-5678'
+    )
+    assert [(m.kind, m.text) for m in find_pii(text)] == [
+        ("email", "max.mustermann@gmail.com"),
+        ("phone", "+4917612345678"),
+        ("phone", "0176-1234-5678"),
+    ]
+    assert redact("mailto:max.mustermann@gmail.com, tel:+4917612345678") == "mailto:[E-MAIL], tel:[PHONE]"
+
+
+def test_a_label_excuses_only_its_own_number():
+    text = "Art.-Nr. 0123 4567 89, Beratung 0176 1234 5678, EAN 4 006381 333931"
+    assert [(m.kind, m.text) for m in find_pii(text)] == [("phone", "0176 1234 5678")]
+    # a number with "+" is never an article number, nor is one longer than a GTIN
+    assert [m.text for m in find_pii("SKU +49 176 1234 5678")] == ["+49 176 1234 5678"]
+    assert [m.text for m in find_pii("Art.-Nr. 0176 1234 5678 9012")] == ["0176 1234 5678 9012"]
+
+
+def test_a_range_with_a_dash_is_no_phone_number_but_its_sides_may_be():
+    assert list(find_pii("Mo–Fr 0900–1800 Uhr, Sa 0900–1300 Uhr")) == []
+    assert [m.text for m in find_pii("01761234567–2")] == ["01761234567"]
+    assert [m.text for m in find_pii("Filiale 2–05320130")] == ["05320130"]
+
+
+def test_spelled_out_digits_need_seven_and_a_number_shape():
+    assert [
+        m.text for m in find_pii("Ruf an: null eins sieben sechs, eins zwei drei vier fünf sechs sieben acht.")
+    ] == ["null eins sieben sechs, eins zwei drei vier fünf sechs sieben acht"]
+    assert [m.text for m in find_pii("Tel. zero one seven six one two three four five six seven eight")] == [
+        "zero one seven six one two three four five six seven eight"
+    ]
+    for text in (
+        "eins zwei drei vier fünf sechs",  # six
+        "eins zwei drei 1234",  # no leading zero and too few tokens
+        "zwei 2026 2027 2028",
+        "sieben acht neun zehn",
+        "oh oh oh oh oh oh oh",
+        "neun acht sieben sechs fünf vier drei zwei eins null",  # a countdown
+    ):
+        assert list(find_pii(text)) == [], text
+
+
+def test_the_letter_o_counts_as_zero_only_at_the_head_of_a_number():
+    assert [m.text for m in find_pii("Ruf O89 1234567 an")] == ["O89 1234567"]
+    assert list(find_pii("O2 Tarif, Modell O3 und Tour 2026")) == []
+
+
+def test_the_word_at_before_a_domain_needs_an_address_shape():
+    assert [m.text for m in find_pii("Infos: max.mustermann at alpine.de oder look at alpine.de")] == [
+        "max.mustermann at alpine.de"
+    ]
+    assert list(find_pii("name at domain dot de")) == []  # see NOT_PII
+    assert [m.text for m in find_pii("name AT domain DOT de")] == ["name AT domain DOT de"]
 
 
 def test_iban_checksum_ignores_separators():
@@ -262,6 +379,22 @@ def emails(draw) -> str:
     return f"{local}{at}{domain}{dot}{tld}"
 
 
+OBFUSCATED_AT = ["[@]", "(at)", " (at) ", " [at] ", "{at}", " <at> ", " -at- ", " AT ", " at ", " @ ", "＠"]
+OBFUSCATED_DOT = [".", "[.]", "(.)", " (dot) ", " {dot} ", " -dot- ", " dot ", " DOT ", " . ", "\u3002", "．", "｡"]
+
+
+@st.composite
+def obfuscated_emails(draw) -> str:
+    """An address written to slip past a filter: the "@" and each dot in any of their disguises."""
+    local = draw(st.from_regex(r"[a-z]{1,8}[._][a-z0-9]{1,8}", fullmatch=True))
+    labels = draw(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True), min_size=1, max_size=2))
+    tld = draw(st.sampled_from(["de", "at", "ch", "com", "org", "net"]))
+    domain = ""
+    for label in labels:
+        domain += label + draw(st.sampled_from(OBFUSCATED_DOT))
+    return f"{local}{draw(st.sampled_from(OBFUSCATED_AT))}{domain}{tld}"
+
+
 WORDS = st.text(alphabet=string.ascii_letters + "äöüÄÖÜß,;!?–", min_size=1, max_size=12)
 
 
@@ -287,6 +420,27 @@ def test_an_iban_is_found_whole_with_any_separators(iban, before, after):
     match = _only(text)
     assert match.kind == "iban"
     assert (match.start, match.end, match.text) == (len(before), len(before) + len(iban), iban)
+
+
+@given(
+    obfuscated_emails(),
+    st.sampled_from(["", "Mail: ", "Schreib an ", "(", "mailto:"]),
+    st.sampled_from(["", ".", " – danke", ", bitte", ")"]),
+)
+def test_an_obfuscated_email_address_is_found_whole(email, before, after):
+    text = f"{before}{email}{after}"
+    match = _only(text)
+    assert match.kind == "email"
+    assert (match.start, match.end, match.text) == (len(before), len(before) + len(email), email)
+    assert redact(text) == f"{before}[E-MAIL]{after}"
+
+
+@given(st.lists(st.one_of(WORDS, obfuscated_emails(), emails(), phones(), written_ibans()), max_size=10))
+def test_redacted_obfuscated_addresses_leave_nothing_behind(parts):
+    cleaned = redact(" ".join(parts))
+    assert list(find_pii(cleaned)) == []
+    assert not any(ch.isdigit() for ch in cleaned)
+    assert redact(cleaned) == cleaned
 
 
 def _price(n: int, cents: int) -> str:

@@ -60,7 +60,7 @@ def test_the_table_covers_every_rule():
         "punctuation.repeated", "punctuation.exclamation_count", "punctuation.headline_exclamation", "emoji",
         "brand.forbidden", "brand.disclaimer", "superlatives", "evidence.scope", "evidence.source",
         "evidence.expired", "health", "free", "green", "price_reduction", "pii.email", "pii.phone", "pii.iban",
-        "html.active_content", "locale",
+        "html.active_content", "concealed", "locale",
     }  # fmt: skip
 
 

@@ -66,7 +66,10 @@ async def test_evidence_unlocks_a_claim_only_when_the_copy_names_its_source(gate
         "creative", "create_responsive_search_ad", rsa(claim, evidence=["kb:testbericht-outdoor-magazin-2026#0"])
     )
     assert cited.decision == "deny" and cited.error.details["findings"][0]["rule"] == "evidence.source"
-    named = {**rsa(claim), "descriptions": ["Testsieger im Outdoor Magazin 10/2026.", *DESCRIPTIONS]}
+    elsewhere = {**rsa(claim), "descriptions": ["Testsieger im Outdoor Magazin 10/2026.", *DESCRIPTIONS]}
+    denied = await gated.call("creative", "create_responsive_search_ad", elsewhere)
+    assert denied.decision == "deny"  # the headline's claim names no source in its own line
+    named = {**rsa(GOOD), "descriptions": ["Testsieger im Outdoor Magazin 10/2026.", *DESCRIPTIONS]}
     assert (await gated.call("creative", "create_responsive_search_ad", named)).decision == "allow"
 
 
