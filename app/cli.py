@@ -381,10 +381,12 @@ def cmd_check_copy(args: argparse.Namespace) -> int:
     if args.explain:
         print("\nwhat the rules read (normalised):")
         for view in views:
-            changed = "" if view.folded.text == view.written else "   (normalised)"
-            print(f"  {view.field}: '{view.folded.text}'{changed}")
+            rendered = view.folded.original != view.written  # read from a page's HTML
+            changed = "" if view.folded.text == view.folded.original else "   (normalised)"
+            origin = f"   (from the HTML: {view.source} text)" if rendered else ""
+            print(f"  {view.field}: '{view.folded.text}'{changed}{origin}")
             if changed:
-                print(f"  {' ' * len(view.field)}  written: '{escaped(view.written)}'")
+                print(f"  {' ' * len(view.field)}  written: '{escaped(view.folded.original)}'")
     if verdict.findings:
         if args.explain:
             print("\nrules that fired:")

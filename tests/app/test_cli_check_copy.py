@@ -51,3 +51,12 @@ def test_expired_evidence_on_a_later_day(capsys, config_file):
 def test_a_bad_date_is_a_usage_error(capsys, config_file):
     code, out = run(capsys, config_file, "check-copy", "--on", "next week", "Jacken")
     assert code == 2 and "--on" in out.err and "YYYY-MM-DD" in out.err
+
+
+def test_explain_says_which_part_of_a_page_the_rules_read(capsys, config_file):
+    markup = '<p>Die b&#x435;ste Jacke</p><img src="a.jpg" alt="Gratis Versand">'
+    code, out = run(capsys, config_file, "check-copy", *ON, "--channel", "cms", "--explain", markup)
+    assert code == 0
+    assert "texts[0]: 'Die beste Jacke'   (normalised)   (from the HTML: body text)" in out.out
+    assert "written: 'Die b\\u0435ste Jacke'" in out.out
+    assert "texts[0][alt]: 'Gratis Versand'   (from the HTML: alt text)" in out.out

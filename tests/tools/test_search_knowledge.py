@@ -26,7 +26,9 @@ async def test_agents_get_cited_passages_of_their_tenant(platforms, audit, tmp_p
         {
             "customer_id": DE,
             "ad_group_id": "2101",
-            "headlines": ["Testsieger Alpine Trek GTX", "Wasserdichte Wanderschuhe", "Jetzt Größe finden"],
+            # The claim names its source in its own line, as a test result must; citing the
+            # knowledge-base passage cites the registry entry that lists it as a ref.
+            "headlines": ["Alpine Trek GTX", "Wasserdichte Wanderschuhe", "Jetzt Größe finden"],
             "descriptions": ["Testsieger im Outdoor Magazin 10/2026.", "Versand in 1–2 Werktagen."],
             "final_url": "https://www.alpine-outfitters.example/de/wanderschuhe",
             "evidence": ["kb:testbericht-outdoor-magazin-2026#0"],
