@@ -79,6 +79,8 @@ def _confusables() -> dict[str, str]:
 # Look-alikes that UTS #39 maps to a rare Latin letter rather than the plain one a reader sees.
 _PLAIN = {"ĸ": "k", "ꞓ": "e", "ɜ": "e", "ʍ": "m", "ɸ": "f", "ᴎ": "n", "ᴙ": "r", "Ʌ": "A"}
 _SMALL_CAPITAL = "LATIN LETTER SMALL CAPITAL "
+# Rare Latin letters a reader takes for plain ones that UTS #39 lists with no plain prototype.
+_DIRECT = {"ǝ": "e", "ə": "e", "ɘ": "e", "ɚ": "e", "ȿ": "s", "ꞩ": "s", "Ƀ": "B", "ƀ": "b", "Ɇ": "E", "ɇ": "e"}
 
 
 def _plain_latin(target: str) -> str | None:
@@ -105,6 +107,8 @@ def _lookalike(ch: str) -> str:
     """
     if ch.isascii() or not ch.isalpha() or ch in _GERMAN:
         return ch
+    if ch in _DIRECT:
+        return _DIRECT[ch]
     name = unicodedata.name(ch, "")
     if name.startswith(_SMALL_CAPITAL) and len(name) == len(_SMALL_CAPITAL) + 1:
         return name[-1]

@@ -355,7 +355,9 @@ def _source_name(entry: EvidenceEntry) -> str:
 
 
 _JSON_LD = re.compile(
-    r"<script\s+type\s*=\s*([\"']?)application/ld\+json\1\s*>(?P<body>[^<]*)</script\s*>", re.IGNORECASE
+    r"<script(?=[^>]*\stype\s*=\s*[\"']?application/ld\+json[\"'\s>])(?![^>]*\son\w+\s*=)[^>]*>"
+    r"(?P<body>[^<]*)</script\s*>",
+    re.IGNORECASE,
 )
 
 
@@ -408,6 +410,11 @@ class _Text:
         return start, end
 
 
+_PLAIN_FIELDS = frozenset({"meta_description", "excerpt"})  # shown as plain text by search engines and feeds
+# WordPress expands these when it renders a page: content the gate never saw.
+_DYNAMIC = re.compile(
+    r"<!--\s*wp:(?:core/)?block\s+\{[^}]*\"ref\"|\[(?:embed|video|audio|iframe|playlist)\b", re.IGNORECASE
+)
 _MAX_PER_RULE = 20  # findings of one rule in one field: enough to act on, and bounded work
 
 
@@ -509,9 +516,15 @@ class ComplianceEngine:
                 continue
             views.append(View(field, kind, text, fold(text), tuple(range(len(text)))))
         for field, kind, value in markup:
-            for segment in [*render(value), *structured_data(value), *contact_links(value)]:
+            segments = [*render(value), *structured_data(value), *contact_links(value)]
+            for segment in segments:
                 name = field if segment.source == "body" else f"{field}[{segment.source}]"
                 views.append(View(name, kind, value, fold(segment.text), segment.origin, segment.source))
+            if field in _PLAIN_FIELDS and segments and segments[0].text != value:
+                # Shown as written (a meta description in search results): judged as written too.
+                views.append(
+                    View(f"{field}[as written]", kind, value, fold(value), tuple(range(len(value))), "literal")
+                )
         return views
 
     def _judge(self, content: Content) -> tuple[list[Finding], list[dict[str, object]]]:
@@ -534,7 +547,11 @@ class ComplianceEngine:
             found += self._active(content)
         for view in views:
             found += self._view_rules(view, content, visible, backing)
-        found += self._disclaimer_rules([v for v in views if v.source == "body"], visible)
+        if content.channel == "google_ads":  # each asset stands alone
+            for view in views:
+                found += self._disclaimer_rules([view], view.folded.text)
+        else:
+            found += self._disclaimer_rules([v for v in views if v.source == "body"], visible)
         return found, backing
 
     # --- rules ----------------------------------------------------------------------------
@@ -624,6 +641,20 @@ class ComplianceEngine:
     def _active(self, content: Content) -> list[Finding]:
         found = []
         for name, value in self._fields(content):
+            for match in _DYNAMIC.finditer(value):
+                found.append(
+                    Finding(
+                        "html.active_content",
+                        "fail",
+                        name,
+                        match.start(),
+                        match.end(),
+                        match.group(),
+                        "content WordPress inserts when it renders the page (a reusable block or an embed), "
+                        "which the gate cannot check",
+                        "paste the content itself into the page",
+                    )
+                )
             for item in active_content(value):
                 if _structured_data(value, item):
                     continue
@@ -647,8 +678,12 @@ class ComplianceEngine:
     ) -> list[Finding]:
         text = view.folded.text
         analysed = _Text(text)
+        # Google serves an ad's assets separately: a footnote in one description does not qualify
+        # a claim in a headline. A page is read as a whole.
+        qualifying = text if content.channel == "google_ads" else visible
         found: list[Finding] = []
         counts: dict[str, int] = {}
+        beyond: dict[str, Severity] = {}  # rules past the cap, and the strictest severity among the rest
 
         def add(
             rule: str,
@@ -663,6 +698,8 @@ class ComplianceEngine:
         ) -> None:
             counts[rule] = counts.get(rule, 0) + 1
             if counts[rule] > _MAX_PER_RULE:
+                # Not reported one by one, but never lost: the verdict still counts the strictest.
+                beyond[rule] = "fail" if "fail" in (severity, beyond.get(rule)) else severity
                 return
             begin, stop, quote = view.locate(start, end)
             found.append(
@@ -675,16 +712,12 @@ class ComplianceEngine:
         def matches(terms: list[_Term], group: str | None = None) -> Iterator[tuple[_Term, int, int, str]]:
             allowed = [m.span() for p in self._allowed.get(group or "", []) for m in p.finditer(text)]
             for term in terms:
-                seen = 0
                 for match in term.regex.finditer(text):
                     start, end = match.start(), match.end()
                     if any(a <= start and end <= b for a, b in allowed):
                         continue
                     if term.compound:  # quote the whole compound word
                         start, end = analysed.word(start, end)
-                    seen += 1
-                    if seen > _MAX_PER_RULE:
-                        break
                     yield term, start, end, text[start:end]
 
         levels: tuple[tuple[Severity, str], ...] = (("fail", "fail"), ("needs_review", "review"))
@@ -700,7 +733,10 @@ class ComplianceEngine:
             if end > start and all(covered[start:end]):
                 continue
             covered[start:end] = b"\x01" * (end - start)
-            self._superlative(claim, said(start, end), start, end, severity, term, view, content, visible, backing, add)
+            low, high = analysed.sentence(start, end)
+            self._superlative(
+                claim, said(start, end), start, end, severity, term, text[low:high], content, backing, add
+            )
         for severity, level in levels:
             for term, start, end, _ in matches(self._health[level], "health"):
                 message = f"{said(start, end)} is a health claim that advertising may not make"
@@ -714,7 +750,7 @@ class ComplianceEngine:
                     pattern=term.source,
                 )
         for term, start, end, _ in matches(self._free, "free"):
-            if analysed.near(start, end, self._conditions) or self._footnoted(text, end, visible):
+            if analysed.near(start, end, self._conditions) or self._footnoted(text, end, qualifying):
                 continue
             add(
                 "free",
@@ -760,7 +796,7 @@ class ComplianceEngine:
                 "rephrase without it",
                 pattern=term.source,
             )
-        for match in _CAPS_WORD.finditer(text):
+        for match in _CAPS_WORD.finditer(text if view.source not in ("href", "json-ld") else ""):
             word = match.group()
             letters = sum(ch.isalpha() for ch in word)
             if letters > 4 and word not in self._allow_caps and not all(len(part) <= 4 for part in word.split("-")):
@@ -836,6 +872,11 @@ class ComplianceEngine:
                     "remove it",
                 )
             )
+        for rule, severity in beyond.items():
+            more = counts[rule] - _MAX_PER_RULE
+            found.append(
+                Finding(rule, severity, view.field, 0, 0, "", f"and {more} more findings of this rule in {view.field}")
+            )
         return found
 
     def _footnoted(self, text: str, end: int, visible: str) -> bool:
@@ -853,17 +894,16 @@ class ComplianceEngine:
         end: int,
         severity: Severity,
         term: _Term,
-        view: View,
+        here: str,
         content: Content,
-        visible: str,
         backing: list[dict[str, object]],
         add: Callable[..., None],
     ) -> None:
         """A superlative passes only with evidence for this claim and this product, valid today,
-        named in the same field (a source in another line may belong to another claim)."""
+        named in the claim's own sentence (``here``: a source or a product in another sentence may
+        belong to another claim)."""
         today = self.today()
         cited = set(content.evidence)
-        here = view.folded.text
         subject = fold(content.subject).text
         problems: list[tuple[str, Severity, str, str, str]] = []  # rule, severity, message, suggestion, entry
         for evidence in self._evidence:

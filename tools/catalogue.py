@@ -308,8 +308,42 @@ async def _assess_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> 
     current = await ctx.campaign_status(args.customer_id, args.campaign_id)
     if current is None or current == "REMOVED":
         return Assessment(entity, not_found=f"campaign {args.campaign_id} not found in customer {args.customer_id}")
-    ruling = campaign_status_change(ctx.policy.limits.campaign_status, current, args.status)
-    return Assessment(entity, current, args.status, [ruling], noop=current == args.status)
+    rulings = [campaign_status_change(ctx.policy.limits.campaign_status, current, args.status)]
+    if args.status == "ENABLED" and current != "ENABLED":
+        rulings += await _campaign_ads_rulings(ctx, args.customer_id, args.campaign_id)
+    return Assessment(entity, current, args.status, rulings, noop=current == args.status)
+
+
+async def _campaign_ads_rulings(ctx: ToolContext, customer_id: str, campaign_id: str) -> list[Ruling]:
+    """Enabling a campaign brings its enabled ads back in front of people: each one's copy and
+    final URL meet today's rules, as enabling an ad would (strictest wins)."""
+    rows = await ctx.platforms.google_ads.search(
+        customer_id, f"SELECT ad_group.id, ad_group.name FROM ad_group WHERE campaign.id = {int(campaign_id)}"
+    )
+    decisions = ctx.policy.limits.content
+    rulings: list[Ruling] = []
+    allowed = await allowed_domains(ctx, customer_id)
+    for row in rows:
+        group = row.get("adGroup", {})
+        group_id, name = str(group.get("id", "")), str(group.get("name", ""))
+        for ad in await ctx.platforms.google_ads.ads(customer_id, group_id):
+            if ad.status != "ENABLED":
+                continue
+            content = Content(
+                channel="google_ads",
+                locale=ctx.locale,
+                headlines=ad.headlines,
+                descriptions=ad.descriptions,
+                complete_ad=True,
+                subject=name,
+            )
+            verdict = ctx.content_gate.check(content)
+            if verdict.verdict != "pass":
+                decision = decisions.fail if verdict.verdict == "fail" else decisions.needs_review
+                reason = f"enabled ad {group_id}~{ad.ad_id} would serve again: {verdict.summary()}"
+                rulings.append(Ruling(decision, f"content.{verdict.verdict}", reason))
+            rulings.extend(r for url in ad.final_urls if (r := final_url_ruling(url, allowed)) is not None)
+    return rulings
 
 
 async def _set_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> Any:

@@ -162,3 +162,82 @@ def test_a_page_cannot_hide_or_generate_what_readers_see(markup):
 
 def test_a_footnote_in_its_own_paragraph_qualifies_the_claim():
     assert verdict(page("<p>Gratisversand*</p><p>* ab 50 € Bestellwert</p>")) == "pass"
+
+
+# --- second attack ---------------------------------------------------------------------------------
+
+
+def ad(headlines: tuple[str, ...], descriptions: tuple[str, ...], **extra: object) -> Content:
+    return Content("google_ads", headlines=headlines, descriptions=descriptions, complete_ad=True, **extra)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # a violation after 20 compliant claims, or after 20 softer ones, is still judged
+        (text(" ".join(["Gratisversand ab 50 € Bestellwert."] * 20) + " Gratis Mütze für alle"), "fail"),
+        (text(" ".join(["Perfekte Jacke."] * 20) + " Die beste Jacke."), "fail"),
+        (text(" ".join(["Jacke -30 % statt 149 €."] * 20) + " Alle Hosen -50 %"), "fail"),
+        # each ad asset stands alone: a footnote or disclaimer in another asset qualifies nothing
+        (ad(("Gratisversand*", "Wanderschuhe", "Alpine Outfitters"), ("Beratung.", "* ab 50 € Bestellwert")), "fail"),
+        (
+            ad(("Ratenkauf möglich", "Wanderschuhe", "Alpine Outfitters"), ("Beratung.", "Bonität vorausgesetzt.")),
+            "fail",
+        ),
+        # evidence: the citation and the product must be in the claim's own sentence
+        (text("Wanderschuhe Testsieger laut Bergwelt 3/2026. Bester Kundenservice Deutschlands."), "fail"),
+        # conditions that say nothing, negated substantiation
+        (text("Gratisversand ab 0 € Bestellwert"), "fail"),
+        (text("Gratisversand nur für alle"), "fail"),
+        (text("eco-friendly, never certified"), "fail"),
+        # a meta description is shown as written
+        (Content("cms", fields=(("meta_description", "Wanderschuhe <!-- Die besten Wanderschuhe -->"),)), "fail"),
+        # WordPress inserts these when it renders
+        (page('<p>Wanderschuhe <!-- wp:block {"ref":77} /--></p>'), "fail"),
+        (page("<p>[embed]https://evil.example/video[/embed]</p>"), "fail"),
+        # rare Latin letters
+        (text("Die \u0243este Jacke"), "fail"),
+        (text("Die b\u01ddste Jacke"), "fail"),
+        # wording
+        (text("Weltmarktführer für Wanderschuhe"), "fail"),
+        (text("Testgewinner Wanderschuh"), "fail"),
+        (text("Der niedrigste Preis im Netz"), "fail"),
+        (text("Versandfrei für alle"), "fail"),
+        (text("30 % Preisnachlass"), "fail"),
+        (text("-30 % auf UVP"), "fail"),
+        (text("Kauf auf Raten mit 0%-Zinsen"), "fail"),
+        (text("Klimapositiv produziert"), "fail"),
+    ],
+)
+def test_second_attack_violations_are_caught(content, expected):
+    assert verdict(content) == expected, ENGINE.check(content).findings
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        text("No one likes wet feet."),
+        text("The trail leading to the hut is steep."),
+        text("Tipp Nr. 1: Schuhe gut einlaufen"),
+        text("Merino 80 % auf der Haut, 20 % Polyamid außen"),
+        text("Versandkostenfrei ab einem Warenwert von 50 Euro"),
+        text("Kostenloser Versand für Bestellungen über 50 €"),
+        text("Latex free gloves"),
+        text("Die beste Zeit für eine Hüttentour ist der September."),
+        text("Wir berechnen den ökologischen Fußabdruck jeder Jacke"),
+        page(
+            '<script type="application/ld+json" class="yoast-schema-graph">{"@type":"Product","name":"Jacke"}</script>'
+            "<p>Jacke</p>"
+        ),
+        text("-30 % gegenüber dem niedrigsten Preis der letzten 30 Tage"),
+    ],
+    ids=lambda c: (c.texts or (c.fields[0][1],))[0][:40],
+)
+def test_second_attack_false_alarms_are_gone(content):
+    assert verdict(content) == "pass", ENGINE.check(content).findings
+
+
+def test_beyond_the_cap_the_verdict_still_counts_every_finding():
+    result = ENGINE.check(text(" ".join(["Gratis Mütze."] * 30)))
+    free = [f for f in result.findings if f["rule"] == "free"]
+    assert len(free) == 21 and free[-1]["message"].startswith("and 10 more findings")

@@ -443,3 +443,17 @@ async def test_a_failed_revert_is_reported_loudly(make_guard, sandbox, audit):
     assert "FAILED" in result.error.message
     (row,) = audit.records(kind="result")
     assert row.status == "error" and row.reason.startswith("revert failed")
+
+
+async def test_enabling_a_campaign_checks_the_copy_of_the_ads_it_brings_back(make_guard, sandbox):
+    # Campaign 112 carries ad 2201~31006 ("Kostenloser Versand", which the gate fails), still ENABLED.
+    sandbox.world.google_ads.customers[DE].campaigns["112"].status = "PAUSED"
+    guard = make_guard(gate=ComplianceEngine.from_pack("default"))
+    args = {"customer_id": DE, "campaign_id": "112", "status": "ENABLED"}
+    result = await guard.call("bidding", "set_campaign_status", args)
+    assert result.decision == "deny" and result.error.rule == "content.fail"
+    assert "2201~31006" in result.error.message
+    assert sandbox.world.google_ads.customers[DE].campaigns["112"].status == "PAUSED"
+    sandbox.world.google_ads.customers[DE].ad_group_ads["2201~31006"].status = "PAUSED"
+    clean = await guard.call("bidding", "set_campaign_status", args)
+    assert clean.decision == "escalate" and clean.error.rule != "content.fail"  # a campaign change still needs a person
