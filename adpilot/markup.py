@@ -44,7 +44,8 @@ class Segment:
     ``origin[i]`` is the markup index of the character that produced ``text[i]``: the character
     itself, the ``&`` of a character reference, the ``<`` of the tag a separating space stands for,
     or the first character of the run of whitespace a space stands for. (:func:`structured_data`
-    maps every character to the opening quote of its JSON string.)
+    maps every character to the opening quote of its JSON string; :func:`contact_links` a
+    percent-decoded character to the "%" of its run of escapes.)
     """
 
     # "body", the attribute the text was read from ("alt", "title", "aria-label"; "title" also for
@@ -81,7 +82,27 @@ _BREAKING = frozenset(
     | {"button", "select", "option", "optgroup", "textarea", "meter", "progress", "marquee", "portal"}
     | {"fencedframe", "search"}
 )
-_ATTRIBUTE_TEXT = frozenset({"alt", "title", "aria-label"})
+# Start tags that may close an element around a ruby or media element (an open <p>, <li>, <td>, …)
+# and so end what _Undrawn drops: text after them is read, which errs on the side of the reader.
+_HTML_SCOPE_ENDS = (_BREAKING - {"video", "canvas"}) | {"body", "html", "colgroup", "col", "frame"}
+_ATTRIBUTE_TEXT = frozenset(
+    {"alt", "title", "aria-label", "aria-description", "aria-valuetext", "aria-roledescription"}
+)
+# Elements whose text is never drawn, so that it neither splits a word nor stands beside it: in SVG
+# (descriptions, metadata, paint servers, and what is drawn only by reference: defs, symbol, mask, …;
+# concealment() reports a referenced container holding text), MathML annotations, the fallback of
+# media elements, and ruby annotations (rt, rp; shown small above the word, not in it).
+_SVG_UNDRAWN = frozenset({"desc", "metadata", "lineargradient", "radialgradient", "filter"})
+_SVG_REFERENCED = frozenset({"defs", "symbol", "mask", "clippath", "pattern", "marker"})
+_MATH_UNDRAWN = frozenset({"annotation", "annotation-xml"})
+_FOREIGN_UNDRAWN = _SVG_UNDRAWN | _SVG_REFERENCED | _MATH_UNDRAWN
+_MEDIA_FALLBACK = frozenset({"video", "audio", "canvas"})
+_RUBY_TEXT = frozenset({"rt", "rp"})
+_HTML_UNDRAWN = _MEDIA_FALLBACK | _RUBY_TEXT
+_VOID = frozenset(
+    {"area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img", "input", "keygen", "link"}
+    | {"meta", "param", "source", "track", "wbr"}
+)
 _PREFORMATTED = frozenset({"pre", "listing"})  # whitespace in them is shown as written
 _SHADOW_ROOT = frozenset({"shadowrootmode", "shadowroot"})  # a declarative shadow root is shown
 _SHADOW_MODES = frozenset({"open", "closed"})
@@ -123,6 +144,13 @@ _CONTACT_SCHEMES = (
     *("mailto:", "tel:", "sms:", "callto:"),
     *("smsto:", "mms:", "fax:", "facetime:", "facetime-audio:", "skype:", "whatsapp:"),
 )
+# Messenger links that open a chat with a number or an account (after "http(s)://" and "www.").
+_CONTACT_HOSTS = (
+    *("wa.me/", "api.whatsapp.com/send", "web.whatsapp.com/send", "t.me/", "telegram.me/"),
+    *("signal.me/", "m.me/"),
+)
+_WEB_SCHEME = re.compile(r"https?://(?:www\.)?")
+_PERCENT_RUN = re.compile(r"(?:%[0-9a-fA-F]{2})+")
 _NESTING = 4  # how deep active_content looks for markup inside attribute values, comments and raw text
 
 _LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # HTML folds ASCII case only
@@ -153,6 +181,9 @@ _BIDI_CONTROL = re.compile(
 )
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _JSON_KEY_END = re.compile(r"[ \t\n\r]*:")
+_JSON_SPACE = " \t\n\r"
+_JSON_KEYWORD_KEYS = frozenset({"@context", "@id", "@vocab", "@base"})  # keys whose values are IRIs
+_JSON_NOT_TEXT = re.compile(r"https?://[^\s]*|@[A-Za-z]+", re.IGNORECASE)  # a URL, a JSON-LD keyword
 
 
 class _Attribute(NamedTuple):
@@ -422,25 +453,111 @@ def _attribute_segment(markup: str, attribute: _Attribute) -> Segment:
     return Segment(attribute.name, text, tuple(kept))
 
 
+class _Scope:
+    """Open elements as a stack, with a count per name so that "is it open?" takes constant time."""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+        self.counts: dict[str, int] = {}
+
+    def push(self, name: str) -> None:
+        self.stack.append(name)
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def pop(self) -> str:
+        name = self.stack.pop()
+        self.counts[name] -= 1
+        return name
+
+    def has(self, name: str) -> bool:
+        return self.counts.get(name, 0) > 0
+
+    def close(self, name: str) -> None:
+        """Close ``name`` and what opened after it; if ``name`` is not open, it closes an element
+        opened before the scope began (``<p><video></p>``): the whole scope ends."""
+        if not self.has(name):
+            self.clear()
+        while self.stack and self.pop() != name:
+            pass
+
+    def clear(self) -> None:
+        while self.stack:
+            self.pop()
+
+
+class _Undrawn:
+    """Whether the text at hand is never drawn: inside _FOREIGN_UNDRAWN (in svg or math only: an
+    HTML <desc> is an unknown, inline element), _MEDIA_FALLBACK, or an rt or rp inside a ruby.
+
+    Every element opened inside such a scope is tracked, so that an end tag of an element opened
+    before it, which a browser's tree builder lets close it too (``<p><video></p>gratis``), ends the
+    scope; so do a breakout from foreign content and, in HTML, a block or table tag (which may close
+    an open <p> or <li> around it). Each tag is pushed and popped at most once: linear time.
+    """
+
+    def __init__(self) -> None:
+        self.foreign = 0  # svg and math depth, as _foreign_depth counts it
+        self.in_foreign = _Scope()  # from the outermost undrawn foreign element on
+        self.in_html = _Scope()  # from the outermost ruby or media element on
+
+    def active(self) -> bool:
+        return bool(self.in_foreign.stack) or any(self.in_html.has(name) for name in _HTML_UNDRAWN)
+
+    def tag(self, markup: str, tag: _Tag) -> None:
+        if not tag.closed:
+            return
+        self.foreign = _foreign_depth(markup, tag, self.foreign)
+        name, scope = tag.name, self.in_foreign
+        if not self.foreign:
+            scope.clear()
+        elif tag.is_end:
+            if scope.stack:
+                scope.close(name)
+        elif markup[tag.end - 2] != "/" and (scope.stack or name in _FOREIGN_UNDRAWN):
+            scope.push(name)
+        if self.foreign and name not in ("svg", "math"):
+            return
+        scope = self.in_html
+        if tag.is_end:
+            if scope.stack:
+                scope.close(name)
+            return
+        if name in _HTML_SCOPE_ENDS:
+            scope.clear()
+        if name in _RUBY_TEXT:
+            while scope.stack and scope.stack[-1] in _RUBY_TEXT:  # an rt or rp ends the one before
+                scope.pop()
+            if scope.has("ruby"):
+                scope.push(name)
+        elif name == "ruby" or name in _MEDIA_FALLBACK or (scope.stack and name not in _VOID):
+            scope.push(name)
+
+
 def render(markup: str) -> list[Segment]:
-    """The text of ``markup`` as a reader sees it: the body first, then every alt, title and aria-label.
+    """The text of ``markup`` as a reader sees it: the body first, then every alt, title, aria-label, ….
 
     A tag of an inline element (span, b, a, …, or an unknown one) inside a word leaves the word
     whole, and so does one of an element that shows nothing (style, script, meta, …); a tag of a
     block element (p, div, br, li, img, …) separates words by one space. Outside pre, listing,
     textarea, xmp and plaintext a run of whitespace is one space. Comments, script, style and
     template content are not text (a declarative shadow root's is), CDATA is, and character
-    references are decoded. Attribute texts, and the text of a <title> element, follow in document
-    order, one Segment each.
+    references are decoded. Text that is never drawn is not text either: SVG desc, metadata, defs,
+    symbol, mask, clipPath, pattern, marker, gradients and filters, MathML annotations, the fallback
+    of video, audio and canvas, and ruby rt and rp (see _Undrawn). Attribute texts (alt, title,
+    aria-label, aria-description, aria-valuetext, aria-roledescription), and the text of a <title>
+    element, follow in document order, one Segment each.
     """
     body = _Body()
     attributes: list[Segment] = []
     templates: list[bool] = []  # one per open template: whether its content is inert
     inert = 0  # open inert templates: their content stays hidden until a script clones it
     preformatted = 0
+    undrawn = _Undrawn()
     for token in _tokens(markup, 0, len(markup)):
+        if isinstance(token, _Tag) and not inert and token.name != "template":  # inert content is apart
+            undrawn.tag(markup, token)
         if isinstance(token, _Text):
-            if inert or token.element in _RAW_HIDDEN:
+            if inert or token.element in _RAW_HIDDEN or (undrawn.active() and token.element != "title"):
                 continue
             if token.element == "title":
                 text, origin = _decode(markup, token.start, token.end, attribute=False)
@@ -452,7 +569,7 @@ def render(markup: str) -> list[Segment]:
             else:  # xmp, plaintext: shown as written
                 body.add(markup[token.start : token.end], range(token.start, token.end), collapse=False)
         elif isinstance(token, _CData):
-            if not inert:
+            if not inert and not undrawn.active():
                 content = range(token.content_start, token.content_end)
                 body.add(markup[token.content_start : token.content_end], content, collapse=not preformatted)
         elif isinstance(token, _Tag) and token.closed:
@@ -641,7 +758,19 @@ _EMPTY_STRING = re.compile(r"\"[\t\n\f\r ]*\"|'[\t\n\f\r ]*'")
 _IMPORTANT = re.compile(r"![\t\n\f\r ]*important[\t\n\f\r ]*\Z")
 _COLOR_FUNCTION = re.compile(r"(?:rgba?|hsla?|hwb|lab|lch|oklab|oklch|color)\((.*)\)")
 _TRANSPARENT_HEX = re.compile(r"#(?:[0-9a-f]{3}0|[0-9a-f]{6}00)")
-_TRANSFORM = re.compile(r"(translate|scale)(?:x|y|z|3d)?\(")
+_TRANSFORM = re.compile(r"(translate|scale|matrix)(x|y|z|3d)?\(")
+_VAR_PASSES = 8  # nested var() fallbacks that are resolved
+_VIEWPORT_LENGTH = re.compile(r"[0-9.][a-z]*v(?:w|h|i|b|min|max)(?![a-z])")
+_RELATIVE_FONT = re.compile(r"[0-9.](?:r?em|r?ex|r?ch|%)(?![a-z])")
+_PERCENTAGE = re.compile(rf"({_NUMBER})%")
+_CSS_WIDE = frozenset({"", "none", "initial", "unset", "inherit", "revert", "revert-layer"})
+_MASKS = frozenset(
+    {"mask", "mask-image", "-webkit-mask", "-webkit-mask-image", "mask-border", "-webkit-mask-box-image"}
+)
+# Classes that hide text in WordPress themes and the common CSS frameworks.
+_HIDING_CLASSES = frozenset(
+    {"screen-reader-text", "sr-only", "visually-hidden", "visuallyhidden", "hidden", "d-none", "invisible"}
+)
 _TRANSFORM_REACH = 200  # characters of a transform function's arguments that are read
 _CSS_BLOCK = re.compile(r"[{}]")
 _CSS_LIST = re.compile(r"[\t\n\f\r ,/]+")
@@ -649,7 +778,7 @@ _CSS_LIST = re.compile(r"[\t\n\f\r ,/]+")
 _PRESENTATION = frozenset({"display", "visibility", "opacity", "font-size"})
 _SVG_TEXT = frozenset({"text", "tspan", "textpath"})
 # Elements a browser's own style sheet hides whose text render() reads (a closed dialog too).
-_HIDDEN_ELEMENTS = frozenset({"datalist", "rp"})
+_HIDDEN_ELEMENTS = frozenset({"datalist", "rp", "noscript"})
 # Start tags that end SVG and MathML content (and <font> with color, face or size).
 _BREAKOUT = frozenset(
     {"b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em", "embed", "h1"}
@@ -777,35 +906,118 @@ def _parts(value: str) -> list[str]:
 
 
 def _offscreen(value: str) -> bool:
-    """Whether an offset moves text out of sight: -999px or less (-63em, -100%, -100vw)."""
+    """Whether an offset moves text out of sight: -999px or less (-63em, -100%, -100vw), or 2000px
+    or more (100vw or more) the other way."""
     pixels = _measure(value, 1000)
-    return pixels is not None and pixels <= -999
+    if pixels is None:
+        return False
+    return pixels <= -999 or pixels >= 2000 or (pixels >= 1000 and _VIEWPORT_LENGTH.search(value) is not None)
 
 
 def _tiny(value: str) -> bool:
-    """Whether a font size is too small to read: under 3px (0.2em, 20%)."""
+    """Whether a font size is too small to read: under 6px (under 0.4em, 40%)."""
     pixels = _measure(value, 16)
-    return pixels is not None and pixels < 3
+    if pixels is None:
+        return False
+    return pixels < 6 or (pixels < 6.4 and _RELATIVE_FONT.search(value) is not None)
 
 
-def _faint(value: str) -> bool:
-    """Whether an opacity or alpha value leaves text all but invisible: under 0.1 (10%)."""
+def _faint(value: str, limit: float = 0.1) -> bool:
+    """Whether an opacity, alpha or scale value leaves text all but invisible: under ``limit``."""
     number = _measure(value, 1)
-    return number is not None and number < 0.1
+    return number is not None and number < limit
+
+
+def _dim(value: str, limit: float = 0.2) -> bool:
+    """Whether an opacity or alpha value is ``limit`` (20%) or less."""
+    number = _measure(value, 1)
+    return number is not None and number <= limit + 1e-9
 
 
 def _transparent(color: str) -> bool:
-    """Whether a (squeezed) CSS colour is transparent: the keyword, #rgb0, #rrggbb00, alpha 0."""
+    """Whether a (squeezed) CSS colour is all but transparent: the keyword, alpha 0.2 or less
+    (#rgba, #rrggbbaa, rgba(), hsla(), … / alpha), or mostly transparent in a color-mix()."""
     if color == "transparent" or _TRANSPARENT_HEX.fullmatch(color):
         return True
+    if len(color) in (5, 9) and color[0] == "#" and all(char in string.hexdigits for char in color[1:]):
+        alpha = int(color[-1], 16) / 15 if len(color) == 5 else int(color[-2:], 16) / 255
+        return alpha <= 0.2 + 1e-9
+    if color.startswith("color-mix(") and "transparent" in color:
+        after = color.partition("transparent")[2]
+        share = _PERCENTAGE.match(after)
+        if share:  # transparent 85%
+            return float(share[1]) >= 80
+        shares = _PERCENTAGE.findall(color)
+        return bool(shares) and float(shares[0]) <= 20  # red 10%, transparent
     function = _COLOR_FUNCTION.fullmatch(color)
     if function is None:
         return False
     inner = function[1]
     if "/" in inner:
-        return _faint(inner.rpartition("/")[2])
+        return _dim(inner.rpartition("/")[2])
     parts = inner.split(",")
-    return len(parts) == 4 and _faint(parts[3])
+    return len(parts) == 4 and _dim(parts[3])
+
+
+def _without_vars(value: str) -> str:
+    """``value`` with each var(--name, fallback) replaced by its fallback (nothing without one), as
+    a browser computes it when the custom property is not set; nested ones up to _VAR_PASSES deep."""
+    for _ in range(_VAR_PASSES):
+        at = value.find("var(")
+        if at < 0:
+            break
+        parts: list[str] = []
+        pos = 0
+        while at >= 0:
+            depth, comma, end = 0, -1, len(value)
+            for index in range(at + 4, len(value)):
+                char = value[index]
+                if char == "(":
+                    depth += 1
+                elif char == ")":
+                    if not depth:
+                        end = index
+                        break
+                    depth -= 1
+                elif char == "," and not depth and comma < 0:
+                    comma = index
+            parts.append(value[pos:at])
+            parts.append(value[comma + 1 : end].strip(" ") if comma >= 0 else "")
+            pos = end + 1
+            at = value.find("var(", pos)
+        parts.append(value[pos:])
+        value = "".join(parts)
+    return value
+
+
+def _empty_polygon(value: str) -> bool:
+    """Whether clip-path: polygon(…) encloses no area (every point alike, or all in one line)."""
+    if not value.startswith("polygon("):
+        return False
+    points: list[tuple[float, float]] = []
+    for point in value[len("polygon(") :].partition(")")[0].split(","):
+        coordinates = [_measure(part, 1000) for part in point.split(" ") if part]
+        if len(coordinates) == 1 and coordinates[0] is None:  # a fill rule
+            continue
+        if len(coordinates) != 2 or coordinates[0] is None or coordinates[1] is None:
+            return False
+        points.append((coordinates[0], coordinates[1]))
+    area = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True))
+    return abs(area) / 2 < 1
+
+
+def _clips_all(value: str) -> bool:
+    """Whether a clip-path leaves nothing to see: an empty shape, an empty polygon or rect, a path
+    that draws no line, or a reference to an SVG clipPath (which cannot be judged here)."""
+    squeezed = value.replace(", ", ",")
+    if _empty_shape(value) or _empty_polygon(squeezed) or _empty_rect(value):
+        return True
+    if value.startswith("path("):
+        return not any(char in "lhvcsqtaz" for char in value[len("path(") :].partition(")")[0])
+    if value.startswith("xywh("):
+        size = [_measure(part, 1000) for part in (_arguments(value, "xywh") or [])[2:4]]
+        return any(number is not None and number <= 1 for number in size)
+    return value.startswith("url(")
 
 
 def _arguments(value: str, function: str) -> list[str] | None:
@@ -879,11 +1091,13 @@ def _block(declarations: list[tuple[str, str]]) -> _Block:
     )
 
 
-def _transform_arguments(value: str) -> Iterator[tuple[str, str]]:
-    """Each translate…() and scale…() of a transform, and its comma-separated arguments."""
+def _transform_functions(value: str) -> Iterator[tuple[str, str, list[str]]]:
+    """Each translate…(), scale…() and matrix…() of a transform, its suffix ("x", "3d", …) and its
+    comma-separated arguments."""
     pos = 0
     while function := _TRANSFORM.search(value, pos):
         depth = 0
+        arguments: list[str] = []
         start = pos = function.end()
         for pos in range(start, min(len(value), start + _TRANSFORM_REACH)):
             char = value[pos]
@@ -892,11 +1106,36 @@ def _transform_arguments(value: str) -> Iterator[tuple[str, str]]:
             elif char == ")" and depth:
                 depth -= 1
             elif char in ",)" and not depth:
-                yield function[1], value[start:pos].strip(" ")
+                arguments.append(value[start:pos].strip(" "))
                 start = pos + 1
                 if char == ")":
                     break
+        yield function[1], function[2] or "", arguments
         pos += 1
+
+
+def _transform_hides(value: str) -> bool:
+    """Whether a transform moves text far away or shrinks it below a tenth on either axis."""
+    for function, suffix, arguments in _transform_functions(value):
+        if function == "translate" and any(_offscreen(argument) for argument in arguments):
+            return True
+        if function == "scale" and any(_faint(argument) for argument in arguments):
+            return True
+        if function == "matrix":
+            numbers = [_measure(argument, 1000) for argument in arguments]
+            if suffix == "" and len(numbers) == 6:
+                x_axis, y_axis, moves = numbers[0:2], numbers[2:4], arguments[4:6]
+            elif suffix == "3d" and len(numbers) == 16:
+                x_axis, y_axis, moves = numbers[0:3], numbers[4:7], arguments[12:14]
+            else:
+                continue
+            if any(_offscreen(move) for move in moves):
+                return True
+            for axis in (x_axis, y_axis):
+                known = [number for number in axis if number is not None]
+                if len(known) == len(axis) and sum(number * number for number in known) < 0.01:
+                    return True
+    return False
 
 
 def _hides(name: str, value: str, block: _Block) -> bool:
@@ -912,9 +1151,19 @@ def _hides(name: str, value: str, block: _Block) -> bool:
     if name == "font":  # font: 0/0 a
         return any(_tiny(part.partition("/")[0]) for part in parts)
     if name == "opacity":
+        return _dim(value)
+    if name == "zoom":
         return _faint(value)
-    if name == "filter":
-        return any(_faint(argument) for argument in _arguments(squeezed, "opacity") or ())
+    if name in ("filter", "-webkit-filter"):
+        for part in parts:
+            function = _squeeze(part)
+            if any(_dim(argument, 0.1) for argument in _arguments(function, "opacity") or ()):
+                return True
+            if any((_measure(argument, 16) or 0) >= 5 for argument in _arguments(function, "blur") or ()):
+                return True
+        return False
+    if name in _MASKS:
+        return squeezed not in _CSS_WIDE
     if name == "color":
         return _transparent(squeezed)
     if name == "-webkit-text-fill-color":  # transparent text with background-clip: text is gradient text
@@ -922,7 +1171,7 @@ def _hides(name: str, value: str, block: _Block) -> bool:
     if name == "clip":
         return _empty_rect(value)
     if name == "clip-path":
-        return _empty_shape(value)
+        return _clips_all(value)
     if name == "text-indent":
         return bool(parts) and _offscreen(parts[0])
     if name in _MARGINS:
@@ -931,16 +1180,13 @@ def _hides(name: str, value: str, block: _Block) -> bool:
         return block.positioned and any(_offscreen(part) for part in parts)
     if name in _SIZES:  # width: 0; overflow: hidden
         size = _measure(value, 1000)
-        return block.overflow_cut and size is not None and size <= 1
+        return block.overflow_cut and size is not None and size <= 2
     if name == "translate":
         return any(_offscreen(part) for part in parts)
     if name == "scale":
         return any(_faint(part) for part in parts)
     if name == "transform":
-        return any(
-            (_offscreen if function == "translate" else _faint)(argument)
-            for function, argument in _transform_arguments(value)
-        )
+        return _transform_hides(value)
     return False
 
 
@@ -975,6 +1221,8 @@ def _css_concealment(css: str) -> set[str]:
             name, colon, value = declaration.partition(":")
             if colon:
                 value = _IMPORTANT.sub("", _SPACE_RUN.sub(" ", value).strip(_SPACE)).strip(_SPACE)
+                if "var(" in value:
+                    value = _without_vars(value).strip(" ")
                 declarations.append((_squeeze(name), value))
         _judge_block(declarations, kinds)
     return kinds
@@ -1011,8 +1259,15 @@ def _judge_concealment(markup: str, tag: _Tag, found: set[tuple[str, int, int]])
         found.add(("hidden", tag.start, tag.end))
     for attribute in tag.attributes:
         name = attribute.name
-        if name == "hidden":
+        if name in ("hidden", "popover"):  # a popover shows only when a script or button opens it
             found.add(("hidden", attribute.start, attribute.end))
+        elif name == "class":
+            if not _HIDING_CLASSES.isdisjoint(_value(markup, attribute).translate(_LOWER).split()):
+                found.add(("hidden", attribute.start, attribute.end))
+        elif tag.name == "svg" and name in ("width", "height"):
+            size = _measure(_squeeze(_value(markup, attribute)), 1000)
+            if size is not None and size < 1:
+                found.add(("hidden", attribute.start, attribute.end))
         elif name == "style":
             for kind in _css_concealment(_value(markup, attribute)):
                 found.add((kind, attribute.start, attribute.end))
@@ -1034,10 +1289,15 @@ def concealment(markup: str) -> list[ActiveContent]:
     The gate judges the text :func:`render` returns, which includes text a browser hides
     (``gra<span style="display:none">x</span>tis`` reads "gratis" to a reader, "graxtis" to the
     gate) and lacks text CSS writes (``content: "gratis"``) or reorders (an RLO character shows
-    "sitarg" as "gratis"). Kinds: "hidden" (the hidden attribute; display: none, visibility: hidden,
-    font-size: 0, opacity: 0, transparent colour, empty clip, far negative indent or offset; a
-    declarative shadow root; datalist, rp and a closed dialog; CDATA outside SVG and MathML, which a
-    browser shows as nothing),
+    "sitarg" as "gratis"). Kinds: "hidden" (the hidden and popover attributes; display: none,
+    visibility: hidden, font-size under 6px, opacity 0.2 or less, zoom or a scale or matrix under
+    0.1, blur of 5px or more, colour alpha 0.2 or less, a clip or clip-path that leaves nothing (or
+    refers to an SVG clipPath), any mask, a box of 2px or less with overflow cut, an indent, offset
+    or translation 999px back or 2000px (100vw) on; var() read as its fallback; the classes
+    screen-reader-text, sr-only, visually-hidden, hidden and their kin; an svg of width or height
+    0; a declarative shadow root; datalist, rp, noscript and a closed dialog; text in SVG defs,
+    symbol, mask, clipPath, pattern or marker, drawn only where referenced and left out of
+    :func:`render`; CDATA outside SVG and MathML, which a browser shows as nothing),
     "direction_override" (<bdo>, unicode-bidi: bidi-override or isolate-override, the characters
     U+202A–U+202E and U+2066–U+2069 as written or as references) and "generated_text" (content,
     quotes, list-style strings, ::before and ::after, @counter-style). CSS is read as a browser
@@ -1047,17 +1307,33 @@ def concealment(markup: str) -> list[ActiveContent]:
     found: set[tuple[str, int, int]] = set()
     tokens = list(_tokens(markup, 0, len(markup)))
     foreign = 0
+    undrawn = _Undrawn()
+    referenced: _Tag | None = None  # the outermost open defs, symbol, mask, … (render() drops its text)
     for index, token in enumerate(tokens):
         if isinstance(token, _Tag):
             if not token.is_end:
                 _judge_concealment(markup, token, found)
             foreign = _foreign_depth(markup, token, foreign)
+            undrawn.tag(markup, token)
+            if not undrawn.in_foreign.stack:
+                referenced = None
+            elif referenced is None and token.name in _SVG_REFERENCED and not token.is_end:
+                referenced = token
         elif isinstance(token, _CData):
             if not foreign:
                 found.add(("hidden", token.start, token.end))
+            elif referenced is not None and token.content_start < token.content_end:
+                found.add(("hidden", referenced.start, referenced.end))
         elif isinstance(token, _Text) and token.element == "style":
             for kind in _css_concealment(markup[token.start : token.end]):
                 found.add((kind, tokens[index - 1].start, _element_end(tokens, index - 1)))
+        elif (
+            isinstance(token, _Text)
+            and referenced is not None
+            and token.element is None
+            and _NOT_SPACE.search(markup, token.start, token.end)  # text drawn only where it is used
+        ):
+            found.add(("hidden", referenced.start, referenced.end))
     for match in _BIDI_CONTROL.finditer(markup):
         found.add(("direction_override", match.start(), match.end()))
     return [
@@ -1079,7 +1355,8 @@ def structured_data(markup: str) -> list[Segment]:
 
     Search engines show schema.org data (a product's description, an offer, a review) in their
     results, so the gate judges it as text a reader meets. A block counts when its body parses as
-    JSON; its string values (not keys, nor URLs and "@…" values) are joined by newlines, and every
+    JSON; its string values (not keys, nor values that are wholly a URL or a JSON-LD keyword, nor
+    the values of "@context", "@id", "@vocab" and "@base") are joined by newlines, and every
     character maps to the opening quote of its string in the markup (a newline to the next one's).
     """
     segments: list[Segment] = []
@@ -1101,11 +1378,18 @@ def structured_data(markup: str) -> list[Segment]:
             continue
         parts: list[str] = []
         origin: list[int] = []
+        key = ""
         for literal in _JSON_STRING.finditer(markup, content.start, content.end):
-            if _JSON_KEY_END.match(markup, literal.end(), content.end):
-                continue  # a key
             text = json.loads(literal[0])
-            if not text.strip() or text.lstrip().lower().startswith(("http", "@")):
+            if _JSON_KEY_END.match(markup, literal.end(), content.end):
+                key = text
+                continue
+            before = literal.start() - 1
+            while before > content.start and markup[before] in _JSON_SPACE:  # each run is walked once
+                before -= 1
+            if key in _JSON_KEYWORD_KEYS and markup[before] == ":":
+                continue  # "@type": "Product", "@id": "#org"
+            if not text.strip() or _JSON_NOT_TEXT.fullmatch(text):
                 continue
             if parts:
                 parts.append("\n")
@@ -1117,12 +1401,14 @@ def structured_data(markup: str) -> list[Segment]:
 
 
 def contact_links(markup: str) -> list[Segment]:
-    """The address of every mail, phone, SMS or messenger link, one Segment ("href") each.
+    """The address of every mail, phone, SMS or messenger link, one Segment ("href") each: the
+    schemes of _CONTACT_SCHEMES, and web links that open a chat (wa.me, t.me, signal.me, m.me, …).
 
     A reader who follows ``<a href="tel:…">Hotline</a>`` meets a number the body never shows, and
     the gate judges contact details (whose number, whose address) like any other text. The value
-    is decoded as a browser decodes it, without the whitespace around it; each character maps into
-    the markup like an attribute's text.
+    is decoded as a browser decodes it, without the whitespace around it, and then percent-decoded
+    (``tel:%2B49%20176…`` is the number a phone dials); each character maps into the markup like an
+    attribute's text, a percent-decoded one to the "%" its run of escapes starts with.
     """
     segments: list[Segment] = []
     for token in _tokens(markup, 0, len(markup)):
@@ -1135,6 +1421,26 @@ def contact_links(markup: str) -> list[Segment]:
             text, kept = _without_nul(text, origin)
             lo = len(text) - len(text.lstrip(_URL_SPACE))
             hi = max(lo, len(text.rstrip(_URL_SPACE)))
-            if _squeeze(text[lo:hi]).startswith(_CONTACT_SCHEMES):
-                segments.append(Segment("href", text[lo:hi], tuple(kept[lo:hi])))
+            address = _squeeze(text[lo:hi])
+            web = _WEB_SCHEME.match(address)
+            if address.startswith(_CONTACT_SCHEMES) or (web and address.startswith(_CONTACT_HOSTS, web.end())):
+                segments.append(Segment("href", *_percent_decoded(text[lo:hi], kept[lo:hi])))
     return segments
+
+
+def _percent_decoded(text: str, origin: Sequence[int]) -> tuple[str, tuple[int, ...]]:
+    """``text`` with its %XX escapes decoded as UTF-8 (as urllib.parse.unquote does), each decoded
+    character mapped to the origin of the "%" its run starts with."""
+    parts: list[str] = []
+    kept: list[int] = []
+    pos = 0
+    for run in _PERCENT_RUN.finditer(text):
+        parts.append(text[pos : run.start()])
+        kept.extend(origin[pos : run.start()])
+        decoded = bytes.fromhex(run[0].replace("%", "")).decode("utf-8", "replace")
+        parts.append(decoded)
+        kept.extend([origin[run.start()]] * len(decoded))
+        pos = run.end()
+    parts.append(text[pos:])
+    kept.extend(origin[pos:])
+    return "".join(parts), tuple(kept)

@@ -45,7 +45,11 @@ def assert_origins_point_home(markup: str, segments: list[Segment]) -> None:
         for char, at in zip(segment.text, segment.origin, strict=True):
             assert 0 <= at < len(markup)
             source = markup[at]
-            assert source == char or source == "&" or (char == " " and source in "<\t\n\f\r"), (markup, segment)
+            escaped = source == "%" and segment.source == "href"  # a percent-decoded contact link
+            assert source == char or source == "&" or escaped or (char == " " and source in "<\t\n\f\r"), (
+                markup,
+                segment,
+            )
 
 
 # --- render: the body text ----------------------------------------------------------------------
@@ -271,7 +275,9 @@ _PREFORMATTED = re.compile(r"<(?:pre|listing|textarea|xmp|plaintext)", re.IGNORE
 def test_render_never_raises_and_every_origin_points_home(markup):
     segments = render(markup)
     assert segments[0].source == "body"
-    assert {segment.source for segment in segments[1:]} <= {"alt", "title", "aria-label"}
+    assert {segment.source for segment in segments[1:]} <= {
+        *("alt", "title", "aria-label", "aria-description", "aria-valuetext", "aria-roledescription")
+    }
     assert_origins_point_home(markup, segments)
 
 
@@ -308,7 +314,9 @@ def test_collapsed_body_text_never_holds_two_whitespace_characters_in_a_row(mark
     assert not re.search(r"[\t\n\f\r ]{2}", body(markup))
 
 
-_RAW_OPENER = re.compile(r"<(?:textarea|xmp|plaintext|title|script|style|iframe|noembed|noframes)", re.IGNORECASE)
+_RAW_OPENER = re.compile(
+    r"<(?:textarea|xmp|plaintext|title|script|style|iframe|noembed|noframes|!\[CDATA\[)", re.IGNORECASE
+)
 
 
 @given(FRAGMENTS)
@@ -590,7 +598,172 @@ def test_a_shadow_roots_attribute_text_is_shown_and_an_inert_templates_stays_hid
     assert attribute_texts(markup) == [("alt", "gezeigt"), ("title", "auch")]
 
 
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        # Text never drawn neither splits a word nor stands beside it as a footnote.
+        ('gra<svg width="1"><desc>*nur heute</desc></svg>tis', "gra tis"),
+        ("<svg><metadata>x</metadata><text>gra</text><text>tis</text></svg>", "gratis"),
+        ("<svg><defs><text>x</text></defs><text>ja</text></svg>", "ja"),
+        ("<svg><symbol><text>x</text></symbol><mask>y</mask><clipPath>z</clipPath></svg>", ""),
+        ("<svg><pattern>x</pattern><marker>x</marker><linearGradient>x</linearGradient></svg>", ""),
+        ("<svg><radialGradient>x</radialGradient><filter>x</filter></svg>", ""),
+        ("<svg><desc/>ja</svg>", "ja"),  # self-closed in SVG
+        ("<svg><desc>x</svg>ja", "ja"),
+        ("<svg><desc>x<p>ja</p>", "ja"),  # a breakout tag leaves foreign content
+        (
+            "<math><semantics><mi>a</mi><annotation>x</annotation><annotation-xml>y</annotation-xml></semantics></math>",
+            "a",
+        ),
+        ("a<video>Ihr Browser kann das nicht</video>b", "a b"),
+        ("a<audio><source src=x>x</audio>b<canvas>y</canvas>", "ab"),
+        ("a<video><video>x</video>y</video>b", "a b"),
+        ("gra<ruby>tis<rp>(</rp><rt>x</rt><rp>)</rp></ruby>", "gratis"),
+        ("<ruby>gra<rt>x<rt>y</ruby>tis", "gratis"),  # rt closes rt, and the ruby closes both
+        # An end tag of an element around them closes them too, and a block tag may (it closes a <p>).
+        ("<p><video>x</p>gratis", "gratis"),
+        ("<li><video>x<li>gratis", "gratis"),
+        ("<p><video>x<div>gratis</div></video>", "gratis"),
+        ("<video><b>x</b>y</video>gratis", "gratis"),
+        ("<span><ruby>a<rt>x</span>gratis", "agratis"),
+        ("<svg><g><desc>x</g><text>gratis</text></svg>", "gratis"),
+        ("<svg><defs><g>x</g>y</defs><text>gratis</text></svg>", "gratis"),
+        ("<template><video></template>gratis", "gratis"),
+        ("<template><svg><desc></template>gratis", "gratis"),
+        # Outside their parents these elements are shown: an HTML <desc>, an <rt> outside a ruby.
+        ("<desc>gratis</desc>", "gratis"),
+        ("<rt>gratis</rt>", "gratis"),
+        ("<metadata>gratis</metadata>", "gratis"),
+    ],
+)
+def test_text_that_is_never_drawn_is_not_body_text(markup, text):
+    assert body(markup) == text
+
+
+def test_more_aria_attributes_are_text():
+    markup = '<div aria-description="a" aria-valuetext="b" aria-roledescription="c" placeholder="d"></div>'
+    assert attribute_texts(markup) == [
+        ("aria-description", "a"),
+        ("aria-valuetext", "b"),
+        ("aria-roledescription", "c"),
+    ]
+
+
 # --- concealment ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        # var() with a fallback is the fallback when the custom property is not set.
+        '<span style="display:var(--d,none)">x</span>',
+        '<span style="opacity:var(--o, 0)">x</span>',
+        '<span style="font-size:var(--x, 0px)">x</span>',
+        '<span style="display:var(--a, var(--b, none))">x</span>',
+        '<span style="font-size:calc(var(--x, 0px) * 1)">x</span>',
+        "<style>.a{visibility:var(--v,hidden)}</style>",
+        # Shrinking.
+        '<span style="zoom:0">x</span>',
+        '<span style="zoom:1%">x</span>',
+        '<span style="zoom:0.05">x</span>',
+        '<span style="transform:matrix(0.01,0,0,1,0,0)">x</span>',
+        '<span style="transform: matrix(1, 0, 0, 0, 0, 0)">x</span>',
+        '<span style="transform:matrix3d(1,0,0,0,0,0.01,0,0,0,0,1,0,0,0,0,1)">x</span>',
+        '<span style="transform:scale(1, 0.05)">x</span>',
+        '<span style="transform:scaleY(0.01)">x</span>',
+        '<span style="font-size:5px">x</span>',
+        '<span style="font-size:0.3em">x</span>',
+        '<span style="font-size:35%">x</span>',
+        '<span style="font-size:.39rem">x</span>',
+        # Fading, blurring, clipping, masking.
+        '<span style="opacity:0.2">x</span>',
+        '<span style="opacity:15%">x</span>',
+        '<span style="filter:blur(5px)">x</span>',
+        '<span style="filter: contrast(1) blur(1em)">x</span>',
+        '<span style="filter:opacity(0.1)">x</span>',
+        '<span style="filter:opacity(10%)">x</span>',
+        '<span style="clip-path:polygon(0 0, 0 0, 0 0)">x</span>',
+        '<span style="clip-path:polygon(0 0, 100% 0, 50% 0)">x</span>',
+        "<span style=\"clip-path:path('M0 0')\">x</span>",
+        '<span style="clip-path:url(#c)">x</span>',
+        '<span style="clip-path:rect(0 0 0 0)">x</span>',
+        '<span style="clip-path:xywh(0 0 0 0)">x</span>',
+        '<span style="mask:url(#m)">x</span>',
+        '<span style="mask-image:linear-gradient(transparent, transparent)">x</span>',
+        '<span style="-webkit-mask-image:url(m.svg)">x</span>',
+        '<span style="color:rgba(0,0,0,0.2)">x</span>',
+        '<span style="color:hsla(0, 0%, 0%, .1)">x</span>',
+        '<span style="color:rgb(0 0 0 / 20%)">x</span>',
+        '<span style="color:#0003">x</span>',
+        '<span style="color:#00000033">x</span>',
+        '<span style="color:color-mix(in srgb, red 10%, transparent)">x</span>',
+        '<span style="color:color-mix(in srgb, red, transparent 90%)">x</span>',
+        '<span style="-webkit-text-fill-color:rgba(0,0,0,0.1)">x</span>',
+        '<span style="height:2px;overflow:hidden">x</span>',
+        '<span style="max-height:0;overflow:clip">x</span>',
+        # Far away, either way.
+        '<span style="position:absolute;left:2000px">x</span>',
+        '<span style="position:relative;top:100vh">x</span>',
+        '<span style="position:fixed;right:-2000px">x</span>',
+        '<span style="position:absolute;bottom:150vw">x</span>',
+        '<span style="transform:translate(3000px)">x</span>',
+        '<span style="transform:translateY(100vh)">x</span>',
+        '<span style="transform:matrix(1,0,0,1,5000,0)">x</span>',
+        # Markup.
+        "<div popover>x</div>",
+        '<div popover="manual">x</div>',
+        "<noscript>x</noscript>",
+        '<span class="screen-reader-text">x</span>',
+        '<span class="a sr-only">x</span>',
+        '<span class="Visually-Hidden">x</span>',
+        '<p class="hidden">x</p>',
+        '<svg width="0"><text>x</text></svg>',
+        '<svg height="0px"><text>x</text></svg>',
+        # Text drawn only where a <use> references it: render() leaves it out, so it is reported.
+        '<svg><defs><text id="t">gratis</text></defs><use href="#t"/></svg>',
+        '<svg><symbol id="s"><text>gratis</text></symbol></svg>',
+        "<svg><mask><text><![CDATA[gratis]]></text></mask></svg>",
+    ],
+)
+def test_more_hidden_text_is_reported(markup):
+    assert "hidden" in hidden_kinds(markup)
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<span style="display:var(--d)">x</span>',
+        '<span style="display:var(--d, block)">x</span>',
+        '<span style="font-size:var(--wp--preset--font-size--small, 0.875rem)">x</span>',
+        '<span style="zoom:1">x</span><span style="zoom:90%">y</span>',
+        '<span style="transform:matrix(1,0,0,1,0,0)">x</span>',
+        '<span style="transform:matrix(0.5,0.5,-0.5,0.5,10,10)">x</span>',
+        '<span style="filter:blur(2px) opacity(0.5)">x</span>',
+        '<span style="filter:drop-shadow(0 0 5px #000)">x</span>',
+        '<span style="clip-path:polygon(50% 0%, 100% 50%, 50% 100%, 0% 50%)">x</span>',
+        '<span style="clip-path:circle(50%)">x</span>',
+        "<span style=\"clip-path:path('M0 0 L10 0 L10 10 Z')\">x</span>",
+        '<span style="clip-path:none;mask:none;mask-image:none">x</span>',
+        '<span style="color:rgba(0,0,0,0.5)">x</span>',
+        '<span style="color:#000c">x</span>',
+        '<span style="color:#000000cc">x</span>',
+        '<span style="color:color-mix(in srgb, red 80%, transparent)">x</span>',
+        '<span style="color:color-mix(in srgb, red, transparent)">x</span>',
+        '<span style="font-size:6px">x</span><span style="font-size:0.75em">y</span><small>z</small>',
+        '<span style="opacity:0.25">x</span>',
+        '<span style="height:3px;overflow:hidden">x</span>',
+        '<span style="position:absolute;left:1500px">x</span>',
+        '<span style="position:static;left:5000px">x</span>',
+        '<span style="transform:translateX(100%)">x</span>',
+        '<svg width="24" height="24"><defs><linearGradient id="g"><stop offset="0"/></linearGradient></defs></svg>',
+        '<svg><defs>\n  <clipPath id="c"><rect width="10" height="10"/></clipPath>\n</defs></svg>',
+        '<span class="has-hidden-overflow wp-block-hiddenish">x</span>',
+        "<ruby>gra<rt>x</rt></ruby>",
+        "<video controls><source src=a.mp4></video>",
+    ],
+)
+def test_ordinary_markup_is_still_not_hidden(markup):
+    assert concealment(markup) == []
 
 
 @pytest.mark.parametrize(
@@ -745,7 +918,6 @@ def test_a_style_element_is_judged_as_a_whole():
         '<img style="width:100%" src="/a.jpg" alt="a">',
         '<figure class="wp-block-image size-large"><img src="/a.jpg" alt=""/></figure>',
         '<i class="fa fa-check" aria-hidden="true"></i>',
-        '<span class="screen-reader-text">Weiterlesen</span>',
         '<div style="height:100px" aria-hidden="true" class="wp-block-spacer"></div>',
         '<div class="wp-block-cover" style="min-height:430px;aspect-ratio:unset;"><span aria-hidden="true" '
         'class="wp-block-cover__background has-background-dim" style="background-color:#000000"></span></div>',
@@ -864,6 +1036,16 @@ def test_json_ld_strings_are_text():
         ('<script type="application/json">{"a": "x"}</script>', []),
         ('<script>{"a": "x"}</script>', []),
         ('<script type="application/ld+json">{"a": "x"}</script><script type="application/ld+json">["y"]', ["x", "y"]),
+        # Only what is wholly a URL or a keyword is skipped, not text that starts like one.
+        (
+            '<script type="application/ld+json">{"a": "@gratis Versand", "b": "http gratis"}</script>',
+            ["@gratis Versand\nhttp gratis"],
+        ),
+        ('<script type="application/ld+json">{"a": "https://x.de/a gratis"}</script>', ["https://x.de/a gratis"]),
+        ('<script type="application/ld+json">{"@id": "#org", "@context": {"@vocab": "x"}, "a": "y"}</script>', ["y"]),
+        ('<script type="application/ld+json">{"@id": "#org", "a": ["#org"]}</script>', ["#org"]),
+        ('<script type="application/ld+json">{"@type": "Gratis Produkt"}</script>', ["Gratis Produkt"]),
+        ('<script type="application/ld+json">{"a": [{"@id": "x"}, "gratis"]}</script>', ["gratis"]),
     ],
 )
 def test_structured_data_blocks(markup, texts):
@@ -898,6 +1080,23 @@ def test_structured_data_never_raises_and_maps_to_quotes(markup):
         ('<map><area href="mailto:a@x.de"></map>', ["mailto:a@x.de"]),
         ('<a href="https://x.de/tel:1">x</a><a href="/kontakt">y</a><link href="tel:1">', []),
         ('<a title="tel:1">x</a>', []),
+        # Percent-escapes are decoded as the phone or mail program decodes them.
+        ('<a href="tel:%2B49%20176%201234">x</a>', ["tel:+49 176 1234"]),
+        ('<a href="mailto:max%2Emustermann%40gmail%2Ecom">x</a>', ["mailto:max.mustermann@gmail.com"]),
+        ('<a href="mailto:m%C3%BCller@x.de">x</a>', ["mailto:müller@x.de"]),
+        ('<a href="tel:%">x</a><a href="tel:%4">y</a>', ["tel:%", "tel:%4"]),
+        # Messenger links open a chat with a number or an account.
+        ('<a href="https://wa.me/4917612345">x</a>', ["https://wa.me/4917612345"]),
+        (
+            '<a href="https://api.whatsapp.com/send?phone=49176%2012345">x</a>',
+            ["https://api.whatsapp.com/send?phone=49176 12345"],
+        ),
+        ('<a href="HTTP://www.T.me/shop">x</a>', ["HTTP://www.T.me/shop"]),
+        (
+            '<a href="https://signal.me/#p/+49176">x</a><a href="https://m.me/shop">y</a>',
+            ["https://signal.me/#p/+49176", "https://m.me/shop"],
+        ),
+        ('<a href="https://example.de/wa.me/1">x</a><a href="https://wa.me.example.de/">y</a>', []),
     ],
 )
 def test_contact_links(markup, texts):
@@ -958,6 +1157,21 @@ ADVERSARIAL = [
     "<bdo>" * 20_000,
     "&#" + "0" * 100_000 + "65;",
     '<a href="&#' + "9" * 100_000 + '">',
+    '<p style="display:' + "var(" * 30_000 + '">',
+    '<p style="display:' + "var(--a," * 12_000 + "none" + ")" * 12_000 + '">',
+    '<p style="display:' + "var(--a,x)" * 10_000 + '">',
+    '<p style="clip-path:polygon(' + "1% 1%," * 15_000 + '">',
+    '<p style="transform:' + "matrix(1,0,0,1,0,0)" * 5_000 + '">',
+    '<p style="filter:' + "blur(1px) " * 10_000 + '">',
+    "<video>" * 20_000 + "</audio>" * 20_000,
+    "<ruby>" + "<rt>" * 30_000,
+    "<svg>" + "<defs>" * 20_000 + "x" + "</desc>" * 20_000,
+    "<svg><defs>" + "<p>x<svg><defs>" * 10_000,
+    '<a href="tel:' + "%41" * 30_000 + '">',
+    '<a href="tel:' + "%" * 100_000 + '">',
+    '<script type="application/ld+json">{"@id":' + " " * 100_000 + '"x"}</script>',
+    '<script type="application/ld+json">[' + '"@id", ' * 15_000 + '"b"]</script>',
+    '<span class="' + "a " * 50_000 + '">',
 ]
 
 
