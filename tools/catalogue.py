@@ -314,6 +314,19 @@ async def _assess_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> 
     return Assessment(entity, current, args.status, rulings, noop=current == args.status)
 
 
+def _serving_ad(ctx: ToolContext, ad: Any, *, subject: str, evidence: tuple[str, ...] = ()) -> Content:
+    """An existing ad's copy as the gate judges it when the ad would serve again."""
+    return Content(
+        channel="google_ads",
+        locale=ctx.locale,
+        headlines=ad.headlines,
+        descriptions=ad.descriptions,
+        complete_ad=True,
+        evidence=evidence,
+        subject=subject,
+    )
+
+
 async def _campaign_ads_rulings(ctx: ToolContext, customer_id: str, campaign_id: str) -> list[Ruling]:
     """Enabling a campaign brings its enabled ads back in front of people: each one's copy and
     final URL meet today's rules, as enabling an ad would (strictest wins)."""
@@ -329,15 +342,7 @@ async def _campaign_ads_rulings(ctx: ToolContext, customer_id: str, campaign_id:
         for ad in await ctx.platforms.google_ads.ads(customer_id, group_id):
             if ad.status != "ENABLED":
                 continue
-            content = Content(
-                channel="google_ads",
-                locale=ctx.locale,
-                headlines=ad.headlines,
-                descriptions=ad.descriptions,
-                complete_ad=True,
-                subject=name,
-            )
-            verdict = ctx.content_gate.check(content)
+            verdict = ctx.content_gate.check(_serving_ad(ctx, ad, subject=name))
             if verdict.verdict != "pass":
                 decision = decisions.fail if verdict.verdict == "fail" else decisions.needs_review
                 reason = f"enabled ad {group_id}~{ad.ad_id} would serve again: {verdict.summary()}"
@@ -410,14 +415,11 @@ async def _assess_ad_status(ctx: ToolContext, args: SetAdStatus) -> Assessment:
     if args.status == "ENABLED" and ad.status != "ENABLED":
         # Enabling puts the ad in front of people again: its copy and its final URL meet the rules
         # of today, with the evidence it was created with.
-        content = Content(
-            channel="google_ads",
-            locale=ctx.locale,
-            headlines=ad.headlines,
-            descriptions=ad.descriptions,
-            complete_ad=True,
-            evidence=_creation_evidence(ctx, args),
+        content = _serving_ad(
+            ctx,
+            ad,
             subject=await _ad_group_name(ctx, args.customer_id, args.ad_group_id),
+            evidence=_creation_evidence(ctx, args),
         )
         allowed = await allowed_domains(ctx, args.customer_id, excluding_ad=args.ad_id)
         rulings.extend(r for url in ad.final_urls if (r := final_url_ruling(url, allowed)) is not None)
