@@ -21,7 +21,7 @@ import json
 import re
 import string
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from html.entities import html5 as _HTML5
 from typing import NamedTuple, TypeAlias
@@ -389,20 +389,29 @@ def _is_blank(char: str) -> bool:
     return char in _SPACE or unicodedata.category(char) == "Zs"
 
 
-def _collapsed(text: str, origin: Sequence[int]) -> tuple[str, list[int]]:
-    """``text`` with each run of ASCII whitespace one space, mapped to the run's first character."""
+def _substituted(
+    text: str, origin: Sequence[int], runs: re.Pattern[str], replace: Callable[[str], str]
+) -> tuple[str, list[int]]:
+    """``text`` with each match of ``runs`` replaced by ``replace(match)``, every character of a
+    replacement mapped to the origin of the run's first character."""
     parts: list[str] = []
     kept: list[int] = []
     pos = 0
-    for run in _SPACE_RUN.finditer(text):
+    for run in runs.finditer(text):
         parts.append(text[pos : run.start()])
         kept.extend(origin[pos : run.start()])
-        parts.append(" ")
-        kept.append(origin[run.start()])
+        replacement = replace(run[0])
+        parts.append(replacement)
+        kept.extend([origin[run.start()]] * len(replacement))
         pos = run.end()
     parts.append(text[pos:])
     kept.extend(origin[pos:])
     return "".join(parts), kept
+
+
+def _collapsed(text: str, origin: Sequence[int]) -> tuple[str, list[int]]:
+    """``text`` with each run of ASCII whitespace one space, mapped to the run's first character."""
+    return _substituted(text, origin, _SPACE_RUN, lambda _: " ")
 
 
 class _Body:
@@ -1431,16 +1440,7 @@ def contact_links(markup: str) -> list[Segment]:
 def _percent_decoded(text: str, origin: Sequence[int]) -> tuple[str, tuple[int, ...]]:
     """``text`` with its %XX escapes decoded as UTF-8 (as urllib.parse.unquote does), each decoded
     character mapped to the origin of the "%" its run starts with."""
-    parts: list[str] = []
-    kept: list[int] = []
-    pos = 0
-    for run in _PERCENT_RUN.finditer(text):
-        parts.append(text[pos : run.start()])
-        kept.extend(origin[pos : run.start()])
-        decoded = bytes.fromhex(run[0].replace("%", "")).decode("utf-8", "replace")
-        parts.append(decoded)
-        kept.extend([origin[run.start()]] * len(decoded))
-        pos = run.end()
-    parts.append(text[pos:])
-    kept.extend(origin[pos:])
-    return "".join(parts), tuple(kept)
+    decoded, kept = _substituted(
+        text, origin, _PERCENT_RUN, lambda run: bytes.fromhex(run.replace("%", "")).decode("utf-8", "replace")
+    )
+    return decoded, tuple(kept)

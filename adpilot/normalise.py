@@ -119,8 +119,8 @@ def _lookalike(ch: str) -> str:
     plain = _plain_latin(target)
     if plain is None:
         return ch
-    if name.startswith(_SMALL_CAPITAL) or (target != plain and unicodedata.name(target, "").startswith(_SMALL_CAPITAL)):
-        return plain.upper() if ch.isupper() or name.startswith(_SMALL_CAPITAL) else plain.lower()
+    if unicodedata.name(target, "").startswith(_SMALL_CAPITAL):
+        return plain.upper() if ch.isupper() else plain.lower()
     if ch.isupper() and plain == "l":  # capital iota or Cyrillic "I": the prototype is "l", the reader sees "I"
         return "I"
     return plain.upper() if ch.isupper() else plain.lower() if ch.islower() else plain

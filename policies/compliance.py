@@ -32,6 +32,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Literal
 
@@ -252,6 +253,7 @@ class _Evidence:
     scope: list[re.Pattern[str]]
     products: list[re.Pattern[str]]
     cite_as: list[re.Pattern[str]]
+    foreign: list[re.Pattern[str]] = dataclass_field(default_factory=list)  # what other entries cover and this one not
 
 
 @functools.lru_cache(maxsize=32)
@@ -304,22 +306,25 @@ def _emoji() -> object:
     )
 
 
+def _symbols(text: str, start: int, end: int) -> Iterator[tuple[int, int, str]]:
+    """Pictographic symbols (category So) in text[start:end] that are not ordinary in copy."""
+    for index in range(start, end):
+        if unicodedata.category(text[index]) == "So" and text[index] not in _SYMBOLS_OK:
+            yield index, index + 1, text[index]
+
+
 def _emoji_matches(text: str) -> Iterator[tuple[int, int, str]]:
     """Emoji (by property) and other pictographic symbols (category So), in order."""
     pattern = _emoji()
-    taken = -1
+    after = 0  # where the text not yet searched for symbols begins
     for match in pattern.finditer(text):  # type: ignore[attr-defined]
         found = match.group()
         if found[0] in _EMOJI_NOT and not found.endswith("\ufe0f"):
             continue
-        for index in range(taken + 1, match.start()):
-            if unicodedata.category(text[index]) == "So" and text[index] not in _SYMBOLS_OK:
-                yield index, index + 1, text[index]
-        taken = match.end() - 1
+        yield from _symbols(text, after, match.start())
+        after = match.end()
         yield match.start(), match.end(), found
-    for index in range(taken + 1, len(text)):
-        if unicodedata.category(text[index]) == "So" and text[index] not in _SYMBOLS_OK:
-            yield index, index + 1, text[index]
+    yield from _symbols(text, after, len(text))
 
 
 _PLAIN_EXTRA = frozenset("äöüÄÖÜß€–—„“”‚‘’…°²³½×")
@@ -470,6 +475,12 @@ class ComplianceEngine:
             )
             for entry in self.registry.entries
         ]
+        for evidence in self._evidence:
+            own = {p.pattern for p in [*evidence.products, *evidence.scope]}
+            evidence.foreign.extend(
+                p for other in self._evidence if other is not evidence for p in [*other.products, *other.scope]
+                if p.pattern not in own
+            )  # fmt: skip
 
     @classmethod
     def from_pack(
@@ -612,8 +623,9 @@ class ComplianceEngine:
         that CSS writes. Stripping them silently would judge the wrong text."""
         found = []
         for name, value in self._fields(content):
-            items = concealment(value) if content.channel == "cms" else []
-            if content.channel != "cms":
+            if content.channel == "cms":
+                items = concealment(value)
+            else:
                 items = [
                     ActiveContent("direction_override", m.start(), m.end(), m.group())
                     for m in _DIRECTION_CONTROLS.finditer(value)
@@ -982,15 +994,11 @@ class ComplianceEngine:
         product or category the evidence does not cover), or "unknown" (it names none).
 
         What the copy advertises is its subject (an ad's ad group) when that names a product or
-        category the evidence covers, or what the claim's own field names; a subject that names
+        category the evidence covers, or what the claim's own sentence names; a subject that names
         neither ("Trail Runners") is another product. Naming anything another entry covers, and
         this one does not, counts as another product too."""
         own = [*evidence.products, *evidence.scope]
-        own_patterns = {p.pattern for p in own}
-        foreign = [
-            p for other in self._evidence if other is not evidence for p in [*other.products, *other.scope]
-            if p.pattern not in own_patterns
-        ]  # fmt: skip
+        foreign = evidence.foreign
         if any(p.search(here) for p in foreign) or any(p.search(subject) for p in foreign):
             return "other"
         if any(p.search(subject) for p in own) or any(p.search(here) for p in own):

@@ -333,19 +333,17 @@ async def _campaign_ads_rulings(ctx: ToolContext, customer_id: str, campaign_id:
     rows = await ctx.platforms.google_ads.search(
         customer_id, f"SELECT ad_group.id, ad_group.name FROM ad_group WHERE campaign.id = {int(campaign_id)}"
     )
+    groups = (row.get("adGroup", {}) for row in rows)
+    names = {str(group.get("id", "")): str(group.get("name", "")) for group in groups}
     decisions = ctx.policy.limits.content
     rulings: list[Ruling] = []
     allowed = await allowed_domains(ctx, customer_id)
-    for row in rows:
-        group = row.get("adGroup", {})
-        group_id, name = str(group.get("id", "")), str(group.get("name", ""))
-        for ad in await ctx.platforms.google_ads.ads(customer_id, group_id):
-            if ad.status != "ENABLED":
-                continue
-            verdict = ctx.content_gate.check(_serving_ad(ctx, ad, subject=name))
+    for ad in await ctx.platforms.google_ads.ads(customer_id):  # one read for the account, not one per group
+        if ad.ad_group_id in names and ad.status == "ENABLED":
+            verdict = ctx.content_gate.check(_serving_ad(ctx, ad, subject=names[ad.ad_group_id]))
             if verdict.verdict != "pass":
                 decision = decisions.fail if verdict.verdict == "fail" else decisions.needs_review
-                reason = f"enabled ad {group_id}~{ad.ad_id} would serve again: {verdict.summary()}"
+                reason = f"enabled ad {ad.ad_group_id}~{ad.ad_id} would serve again: {verdict.summary()}"
                 rulings.append(Ruling(decision, f"content.{verdict.verdict}", reason))
             rulings.extend(r for url in ad.final_urls if (r := final_url_ruling(url, allowed)) is not None)
     return rulings
