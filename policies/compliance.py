@@ -327,6 +327,7 @@ def _emoji_matches(text: str) -> Iterator[tuple[int, int, str]]:
     yield from _symbols(text, after, len(text))
 
 
+QUOTE = "{quote}"  # in a finding's message: replaced by the quote of its span, built only when reported
 _PLAIN_EXTRA = frozenset("äöüÄÖÜß€–—„“”‚‘’…°²³½×")
 
 
@@ -693,6 +694,7 @@ class ComplianceEngine:
         # Google serves an ad's assets separately: a footnote in one description does not qualify
         # a claim in a headline. A page is read as a whole.
         qualifying = text if content.channel == "google_ads" else visible
+        footnoted = functools.cache(lambda: self._has_conditional_footnote(qualifying))  # asked once per field
         found: list[Finding] = []
         counts: dict[str, int] = {}
         beyond: dict[str, Severity] = {}  # rules past the cap, and the strictest severity among the rest
@@ -714,22 +716,26 @@ class ComplianceEngine:
                 beyond[rule] = "fail" if "fail" in (severity, beyond.get(rule)) else severity
                 return
             begin, stop, quote = view.locate(start, end)
+            # The quote is built only for a finding that is reported: quoting every match of a
+            # 100 KB compound word would make the check quadratic.
+            message = message.replace(QUOTE, _said(quote, text[start:end]))
             found.append(
                 Finding(rule, severity, view.field, begin, stop, quote, message, suggestion, pattern, evidence)
             )
 
-        def said(start: int, end: int) -> str:
-            return _said(view.locate(start, end)[2], text[start:end])
-
         def matches(terms: list[_Term], group: str | None = None) -> Iterator[tuple[_Term, int, int, str]]:
             allowed = [m.span() for p in self._allowed.get(group or "", []) for m in p.finditer(text)]
             for term in terms:
+                words: set[tuple[int, int]] = set()
                 for match in term.regex.finditer(text):
                     start, end = match.start(), match.end()
                     if any(a <= start and end <= b for a, b in allowed):
                         continue
-                    if term.compound:  # quote the whole compound word
+                    if term.compound:  # the whole compound word is the claim, judged once
                         start, end = analysed.word(start, end)
+                        if (start, end) in words:
+                            continue
+                        words.add((start, end))
                     yield term, start, end, text[start:end]
 
         levels: tuple[tuple[Severity, str], ...] = (("fail", "fail"), ("needs_review", "review"))
@@ -741,17 +747,17 @@ class ComplianceEngine:
             key=lambda c: (c[0] - c[1], c[0]),
         )  # fmt: skip
         covered = bytearray(len(text) + 1)
+        judged: set[tuple[int, int]] = set()  # one compound word matched by several terms is one claim
         for start, end, claim, term, severity in claims:
-            if end > start and all(covered[start:end]):
+            if (start, end) in judged or (end > start and all(covered[start:end])):
                 continue
+            judged.add((start, end))
             covered[start:end] = b"\x01" * (end - start)
             low, high = analysed.sentence(start, end)
-            self._superlative(
-                claim, said(start, end), start, end, severity, term, text[low:high], content, backing, add
-            )
+            self._superlative(claim, start, end, severity, term, text[low:high], content, backing, add)
         for severity, level in levels:
             for term, start, end, _ in matches(self._health[level], "health"):
-                message = f"{said(start, end)} is a health claim that advertising may not make"
+                message = f"{QUOTE} is a health claim that advertising may not make"
                 add(
                     "health",
                     severity,
@@ -762,14 +768,14 @@ class ComplianceEngine:
                     pattern=term.source,
                 )
         for term, start, end, _ in matches(self._free, "free"):
-            if analysed.near(start, end, self._conditions) or self._footnoted(text, end, qualifying):
+            if analysed.near(start, end, self._conditions) or (_MARKED.match(text, end) and footnoted()):
                 continue
             add(
                 "free",
                 "fail",
                 start,
                 end,
-                f"{said(start, end)} without its conditions next to it",
+                f"{QUOTE} without its conditions next to it",
                 "state the condition in the same sentence, e.g. “ab 50 € Bestellwert”",
                 pattern=term.source,
             )
@@ -782,7 +788,7 @@ class ComplianceEngine:
                     severity,
                     start,
                     end,
-                    f"{said(start, end)} is a generic environmental claim without substantiation",
+                    f"{QUOTE} is a generic environmental claim without substantiation",
                     "name the certification or the measurable property in the same sentence",
                     pattern=term.source,
                 )
@@ -794,7 +800,7 @@ class ComplianceEngine:
                 "fail",
                 start,
                 end,
-                f"{said(start, end)} announces a reduction without the reference price",
+                f"{QUOTE} announces a reduction without the reference price",
                 "add the earlier price next to it, e.g. “statt 149 €”",
                 pattern=term.source,
             )
@@ -804,7 +810,7 @@ class ComplianceEngine:
                 "fail",
                 start,
                 end,
-                f"{said(start, end)} is on the brand's list of forbidden phrases",
+                f"{QUOTE} is on the brand's list of forbidden phrases",
                 "rephrase without it",
                 pattern=term.source,
             )
@@ -812,7 +818,7 @@ class ComplianceEngine:
             word = match.group()
             letters = sum(ch.isalpha() for ch in word)
             if letters > 4 and word not in self._allow_caps and not all(len(part) <= 4 for part in word.split("-")):
-                quote = said(match.start(), match.end())
+                quote = QUOTE
                 add(
                     "caps",
                     "fail",
@@ -891,17 +897,14 @@ class ComplianceEngine:
             )
         return found
 
-    def _footnoted(self, text: str, end: int, visible: str) -> bool:
-        """A claim marked with an asterisk counts as qualified when a footnote ("* ab 50 € …")
-        in the copy readers see states a condition; a bare asterisk does not."""
-        if not _MARKED.match(text, end):
-            return False
+    def _has_conditional_footnote(self, visible: str) -> bool:
+        """Whether the copy readers see has a footnote ("* ab 50 € …") that states a condition: what
+        qualifies a claim marked with an asterisk (a bare asterisk does not)."""
         return any(any(c.search(note.group(1)) for c in self._conditions) for note in _FOOTNOTE.finditer(visible))
 
     def _superlative(
         self,
         claim: str,
-        shown: str,
         start: int,
         end: int,
         severity: Severity,
@@ -931,7 +934,7 @@ class ComplianceEngine:
                     (
                         "evidence.source",
                         "fail",
-                        f"{shown} cites {entry.id}, but the copy must name its source ({entry.source}) "
+                        f"{QUOTE} cites {entry.id}, but the copy must name its source ({entry.source}) "
                         "next to the claim",
                         f"name the source in the same line, e.g. “{claim} laut {_source_name(entry)}”",
                         entry.id,
@@ -944,7 +947,7 @@ class ComplianceEngine:
                     (
                         "evidence.expired",
                         "fail",
-                        f"{shown} rests on {entry.id} ({entry.source}), valid {window}, not today",
+                        f"{QUOTE} rests on {entry.id} ({entry.source}), valid {window}, not today",
                         "remove the claim or register current evidence",
                         entry.id,
                     )
@@ -960,7 +963,7 @@ class ComplianceEngine:
                     (
                         "evidence.scope",
                         "fail",
-                        f"{shown}: {entry.id} ({entry.source}) covers {covers}, not what this copy advertises",
+                        f"{QUOTE}: {entry.id} ({entry.source}) covers {covers}, not what this copy advertises",
                         "use the claim only for the product the evidence covers",
                         entry.id,
                     )
@@ -970,7 +973,7 @@ class ComplianceEngine:
                     (
                         "evidence.scope",
                         "needs_review",
-                        f"{shown}: {entry.id} covers {covers}; the copy does not say which product it advertises",
+                        f"{QUOTE}: {entry.id} covers {covers}; the copy does not say which product it advertises",
                         "name the product in the same line, or check it is the one the evidence covers",
                         entry.id,
                     )
@@ -984,7 +987,7 @@ class ComplianceEngine:
             severity,
             start,
             end,
-            f"{shown} is an unsubstantiated superlative",
+            f"{QUOTE} is an unsubstantiated superlative",
             "remove it, or back it with an entry of the evidence registry and name its source",
             pattern=term.source,
         )
