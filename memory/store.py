@@ -18,10 +18,12 @@ computed here and passed to Chroma, so Chroma never tries to fetch a model of it
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,26 @@ class Recalled:
     score: float
 
 
+@contextlib.contextmanager
+def _exclusive(location: Path | str) -> Iterator[None]:
+    """Hold the memory directory's lock: Chroma creates its tables and collections without one.
+
+    Two processes opening a new directory at once both try to create the schema, and the second
+    fails with "table collections already exists" (seen when two maintenance passes start
+    together on a fresh state directory). A server (``http://``) does this itself.
+    """
+    if isinstance(location, str) and location.startswith(("http://", "https://")):
+        yield
+        return
+    Path(location).mkdir(parents=True, exist_ok=True)
+    with open(Path(location) / ".adpilot-open.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _client(location: Path | str) -> Any:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     import chromadb
@@ -88,13 +110,14 @@ def _client(location: Path | str) -> Any:
             ssl=url.scheme == "https",
             settings=settings,
         )
-    Path(location).mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(location), settings=settings)
+    with _exclusive(location):
+        return chromadb.PersistentClient(path=str(location), settings=settings)
 
 
 class MemoryStore:
     def __init__(self, location: Path | str, backend: EmbeddingBackend) -> None:
         self.backend = backend
+        self.location = location
         self.client = _client(location)
         self._collections: dict[str, Any] = {}
 
@@ -108,11 +131,12 @@ class MemoryStore:
             raise ValueError(f"unknown collection {name!r}")
         key = f"{tenant}.{name}"
         if key not in self._collections:
-            collection = self.client.get_or_create_collection(
-                key,
-                embedding_function=None,
-                metadata={"embedding_model": self.backend.name, "hnsw:space": "cosine"},
-            )
+            with _exclusive(self.location):
+                collection = self.client.get_or_create_collection(
+                    key,
+                    embedding_function=None,
+                    metadata={"embedding_model": self.backend.name, "hnsw:space": "cosine"},
+                )
             recorded = (collection.metadata or {}).get("embedding_model")
             if recorded != self.backend.name:
                 raise MemoryMismatchError(

@@ -147,3 +147,66 @@ def test_knowledge_is_written_only_from_local_files(store):
     assert not hasattr(store, "add_knowledge")
     with pytest.raises(Exception, match="no such file"):
         store.ingest(["/nonexistent/platform-text.md"], tenant="t")
+
+
+_OPEN_AND_CREATE = """
+import sys
+from adpilot.memory.embeddings import embedding_backend
+from adpilot.memory.store import MemoryStore
+import chromadb  # imported before the start line, so that only opening is left to time
+print("ready", flush=True)
+sys.stdin.readline()
+store = MemoryStore(sys.argv[1], embedding_backend("hashing"))
+store.collection("knowledge", "alpine")
+print("opened", flush=True)
+"""
+
+
+def _openers(location: Path, count: int) -> list:
+    import subprocess
+    import sys
+
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AND_CREATE, str(location)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    for process in processes:
+        assert process.stdout.readline().strip() == "ready", process.stderr.read()
+    return processes
+
+
+def test_processes_opening_a_new_memory_directory_together_all_succeed(tmp_path):
+    """Chroma creates its schema without a lock; two maintenance passes on a fresh state dir crashed."""
+    for round_ in range(3):
+        processes = _openers(tmp_path / f"chroma{round_}", 6)
+        for process in processes:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in processes:
+            out, err = process.communicate(timeout=120)
+            assert process.returncode == 0 and "opened" in out, err
+
+
+def test_opening_memory_waits_for_the_directory_lock(tmp_path):
+    import fcntl
+    import subprocess
+
+    location = tmp_path / "chroma"
+    location.mkdir()
+    (opener,) = _openers(location, 1)
+    with open(location / ".adpilot-open.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        opener.stdin.write("go\n")
+        opener.stdin.flush()
+        with pytest.raises(subprocess.TimeoutExpired):
+            opener.wait(timeout=5)  # unlocked, opening takes well under a second
+        assert not (location / "chroma.sqlite3").exists()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    out, err = opener.communicate(timeout=120)
+    assert opener.returncode == 0 and "opened" in out, err
