@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,12 +95,66 @@ class ScheduleEntry(_Section):
         return value
 
 
+class RunsConfig(_Section):
+    """When a run stops (agents/stop.py): steps, model tokens and cost, tool errors, spend anomalies."""
+
+    max_steps: int = Field(60, ge=1, description="graph steps a run may take before it stops (max_steps)")
+    max_tokens: int = Field(200_000, ge=1, description="model tokens (input + output) a run may use (budget)")
+    max_cost_usd: Decimal = Field(
+        Decimal("5"), gt=0, decimal_places=6, description="model cost in USD a run may spend, priced by prices (budget)"
+    )
+    max_tool_errors: int = Field(8, ge=1, description="failed or malformed tool calls before the run stops")
+    anomaly_factor: Decimal = Field(
+        Decimal("3"), gt=1, description="yesterday's spend above this multiple of the daily mean stops maintenance"
+    )
+    anomaly_min_history_days: int = Field(
+        7, ge=1, le=13, description="days with spend before yesterday (of the 13 read) needed to judge an anomaly"
+    )
+
+
+class ModelPrice(_Section):
+    """What a model costs, in USD per million tokens (decimal strings, at most 6 decimal places)."""
+
+    input_per_mtok_usd: Decimal = Field(..., ge=0, decimal_places=6)
+    output_per_mtok_usd: Decimal = Field(..., ge=0, decimal_places=6)
+
+
+def _price(input_usd: str, output_usd: str) -> ModelPrice:
+    return ModelPrice(input_per_mtok_usd=Decimal(input_usd), output_per_mtok_usd=Decimal(output_usd))
+
+
+# List prices (USD per million tokens) of the models of the providers adpilot supports; check
+# your provider's price list and override in config.yaml. "KIND:*" prices every model of a kind
+# not named exactly (local servers cost nothing); a spec without a price cannot run.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "scripted": _price("0", "0"),
+    "ollama:*": _price("0", "0"),
+    "openai-compatible:*": _price("0", "0"),
+    "openai:gpt-4o": _price("2.50", "10.00"),
+    "openai:gpt-4o-mini": _price("0.15", "0.60"),
+    "openai:gpt-4.1": _price("2.00", "8.00"),
+    "openai:gpt-4.1-mini": _price("0.40", "1.60"),
+    "openai:gpt-4.1-nano": _price("0.10", "0.40"),
+    "openai:o4-mini": _price("1.10", "4.40"),
+    "anthropic:claude-3-5-haiku-latest": _price("0.80", "4.00"),
+    "anthropic:claude-3-7-sonnet-latest": _price("3.00", "15.00"),
+    "anthropic:claude-sonnet-4-0": _price("3.00", "15.00"),
+    "anthropic:claude-opus-4-0": _price("15.00", "75.00"),
+    "google:gemini-2.0-flash": _price("0.10", "0.40"),
+    "google:gemini-2.5-flash": _price("0.30", "2.50"),
+    "google:gemini-2.5-pro": _price("1.25", "10.00"),
+}
+
+
 class Config(_Section):
     state_dir: Path = Path(".adpilot")
     log: LogConfig = LogConfig()
     model: str = Field("none", description="none | scripted:FILE | openai:MODEL | …")
     locale: Literal["de", "en"] = Field("de", description="language of the copy; picks the compliance rules")
     policy: str = Field("default", description="a shipped policy pack name or a path")
+    approver: str | None = Field(
+        None, min_length=1, description="who decides approvals from this machine's CLI; unset: the OS user name"
+    )
     accounts: list[str] = Field(
         default_factory=lambda: ["1112223333", "4445556666"],
         description="Google Ads customer ids (10 digits) the runs cover",
@@ -110,6 +165,18 @@ class Config(_Section):
     guard: GuardConfig = GuardConfig()
     memory: MemoryConfig = MemoryConfig()
     schedule: list[ScheduleEntry] = Field(default_factory=list)
+    runs: RunsConfig = RunsConfig()
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="model spec (or KIND:*) -> USD per million input/output tokens; merged over the shipped list",
+    )
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _over_the_shipped_prices(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {**DEFAULT_PRICES, **value}
+        return value
 
     @field_validator("accounts")
     @classmethod
@@ -210,6 +277,8 @@ __all__ = [
     "GoogleAdsConfig",
     "LogConfig",
     "MemoryConfig",
+    "ModelPrice",
+    "RunsConfig",
     "SandboxConfig",
     "ScheduleEntry",
     "WordPressConfig",

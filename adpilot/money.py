@@ -33,7 +33,7 @@ _MINOR_DIGITS = {
 }
 
 _AMOUNT_RE = re.compile(
-    r"^\s*(?P<number>[+-]?\d+(?:[.,]\d+)?)\s*(?P<currency>[A-Za-z]{3}|€)?\s*$",
+    r"^\s*(?P<number>[+-]?[0-9]+(?:[.,][0-9]+)?)\s*(?P<currency>[A-Za-z]{3}|€)?\s*$",
 )
 
 
@@ -56,7 +56,7 @@ def parse_micros(value: object, *, field: str = "amount_micros") -> int:
         raise MoneyError(f"{field}: expected integer micros as int or string, got {value!r}")
     if isinstance(value, str):
         text = value.strip()
-        if not re.fullmatch(r"[+-]?\d+", text):
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
             raise MoneyError(f"{field}: expected integer micros such as '1200000', got {value!r}")
         number = int(text)
     else:
@@ -81,6 +81,17 @@ def units_to_micros(amount: Decimal | int | str) -> int:
     if not INT64_MIN <= number <= INT64_MAX:
         raise MoneyError(f"{amount!r} is outside the int64 micros range")
     return number
+
+
+def micros_to_units(micros: int) -> str:
+    """Micros as an exact decimal amount in currency units, without trailing zeros:
+    50000 → "0.05", 500000000 → "500" (the inverse of :func:`units_to_micros`)."""
+    if isinstance(micros, bool) or not isinstance(micros, int):
+        raise MoneyError(f"expected integer micros, got {micros!r}")
+    sign, whole = ("-" if micros < 0 else ""), abs(micros)
+    units, fraction = divmod(whole, MICROS_PER_UNIT)
+    tail = f"{fraction:06d}".rstrip("0")
+    return f"{sign}{units}.{tail}" if tail else f"{sign}{units}"
 
 
 def parse_amount(text: str, *, default_currency: str = "EUR") -> tuple[int, str]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adpilot.agents.llm import ModelProvider
+from langchain_core.messages import AIMessage
+
+from adpilot.agents.llm import FREE, ModelProvider, Price
 from adpilot.agents.skills.bidding import BiddingSettings
 from adpilot.agents.state import RunState, StopReason
 from adpilot.agents.stop import KillSwitch, Limits, stop_reason
@@ -32,6 +34,11 @@ class RunContext:
     bidding: BiddingSettings = field(default_factory=BiddingSettings)
     skills: bool = True
     approver: str = "operator"
+    price: Price = FREE  # of the run's model: what its turns cost
+
+    def usage(self, reply: AIMessage) -> dict[str, int]:
+        """A model reply's state update: ``tokens`` and ``cost_pico_usd`` (agents/stop.py counts them)."""
+        return self.price.usage(reply)
 
     def stopped(self, state: RunState) -> StopReason | None:
         return stop_reason(state, self.limits, self.kill_switch)

@@ -13,7 +13,13 @@ package or key is a configuration error that names the fix. Temperature is 0 eve
 
 The scripted model is a real langchain-core chat model: each agent consumes its own list of
 turns in order. Its position is passed in from the graph state, so a node that re-runs after
-a crash replays exactly the same turns.
+a crash replays exactly the same turns. A turn may state the usage a provider would report
+(``usage: {input_tokens, output_tokens}``), which is priced like a real model's.
+
+What a turn costs: :func:`price_for` finds the spec's price in the configuration's ``prices``
+(the spec itself, else ``KIND:*``; a spec without a price is a configuration error, since its
+cost could not be counted), and :meth:`Price.usage` turns a reply's ``usage_metadata`` into the
+state's ``tokens`` and exact ``cost_pico_usd``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import contextlib
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +69,11 @@ def scripted_message(turn: Mapping[str, Any], index: int) -> AIMessage:
             continue
         calls.append({"type": "tool_call", "id": call_id, "name": name, "args": args})
     content = turn.get("content") or ""
+    usage = turn.get("usage")
+    if isinstance(usage, Mapping):
+        tokens_in, tokens_out = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+        metadata = {"input_tokens": tokens_in, "output_tokens": tokens_out, "total_tokens": tokens_in + tokens_out}
+        return AIMessage(content=content, tool_calls=calls, invalid_tool_calls=invalid, usage_metadata=metadata)
     return AIMessage(content=content, tool_calls=calls, invalid_tool_calls=invalid)
 
 
@@ -139,10 +152,75 @@ def load_script(path: Path) -> dict[str, list[dict[str, Any]]]:
         raise ConfigError(f"{path}: a script maps agent names to lists of turns")
     for agent, turns in data.items():
         for index, turn in enumerate(turns):
-            if not isinstance(turn, dict) or not set(turn) <= {"tool_calls", "content"}:
+            if not isinstance(turn, dict) or not set(turn) <= {"tool_calls", "content", "usage"}:
                 line = locator.line([agent, index])
-                raise ConfigError(f"{path}:{line}: turn {index} of {agent} must have tool_calls and/or content")
+                raise ConfigError(
+                    f"{path}:{line}: turn {index} of {agent} must have tool_calls and/or content (and optionally usage)"
+                )
+            usage = turn.get("usage")
+            if usage is not None and not _valid_usage(usage):
+                line = locator.line([agent, index, "usage"])
+                raise ConfigError(
+                    f"{path}:{line}: usage of turn {index} of {agent} must be "
+                    "{input_tokens: N, output_tokens: N} with whole numbers >= 0"
+                )
     return data
+
+
+def _valid_usage(usage: Any) -> bool:
+    return (
+        isinstance(usage, dict)
+        and set(usage) <= {"input_tokens", "output_tokens"}
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in usage.values())
+    )
+
+
+@dataclass(frozen=True)
+class Price:
+    """A model's price per token in pico-dollars (10^-12 USD), so that every cost is a whole number."""
+
+    input_pico_per_token: int = 0
+    output_pico_per_token: int = 0
+
+    @classmethod
+    def per_million(cls, input_usd: Decimal, output_usd: Decimal) -> Price:
+        # USD per 10^6 tokens = 10^6 pico-dollars per token per USD; exact for up to 6 decimal places.
+        scaled = (Decimal(input_usd) * 1_000_000, Decimal(output_usd) * 1_000_000)
+        if any(value != value.to_integral_value() for value in scaled):
+            raise ConfigError("a model price has at most 6 decimal places (USD per million tokens)")
+        return cls(int(scaled[0]), int(scaled[1]))
+
+    def usage(self, reply: AIMessage) -> dict[str, int]:
+        """The state update for one reply: its tokens and their exact cost (none reported: 0)."""
+        usage = reply.usage_metadata
+        if not usage:
+            return {"tokens": 0, "cost_pico_usd": 0}
+        tokens_in, tokens_out = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+        total = int(usage.get("total_tokens") or 0) or tokens_in + tokens_out
+        cost = tokens_in * self.input_pico_per_token + tokens_out * self.output_pico_per_token
+        return {"tokens": total, "cost_pico_usd": cost}
+
+
+FREE = Price()
+
+
+def price_for(spec: str, prices: Mapping[str, Any]) -> Price:
+    """The price of a model spec from the configuration's ``prices`` (spec, else ``KIND:*``).
+
+    ``none`` uses no model and costs nothing; any other spec without a price is a ConfigError
+    naming the key to add.
+    """
+    if spec in ("none", ""):
+        return FREE
+    key = "scripted" if spec == "scripted" or spec.startswith("scripted:") else spec
+    kind = key.partition(":")[0]
+    entry = prices.get(key) or prices.get(f"{kind}:*")
+    if entry is None:
+        raise ConfigError(
+            f"model {spec!r} has no price, so its cost cannot count against runs.max_cost_usd: add "
+            f'prices: {{"{key}": {{input_per_mtok_usd: "…", output_per_mtok_usd: "…"}}}} to the configuration'
+        )
+    return Price.per_million(entry.input_per_mtok_usd, entry.output_per_mtok_usd)
 
 
 _PROVIDERS = {

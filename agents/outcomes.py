@@ -36,14 +36,26 @@ def brief(outcome: Outcome) -> dict[str, Any]:
     }
 
 
+def proposed_call(item: Pending | dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The call a pending approval is about: its own, or — for the ``escalate`` tool with a
+    proposal ``{tool, args}`` — exactly the proposed call."""
+    args = item.get("args") or {}
+    proposal = args.get("proposal") if item.get("tool") == "escalate" and isinstance(args, dict) else None
+    if isinstance(proposal, dict) and isinstance(proposal.get("tool"), str):
+        inner = proposal.get("args")
+        return proposal["tool"], dict(inner) if isinstance(inner, dict) else {}
+    return str(item.get("tool")), dict(args) if isinstance(args, dict) else {}
+
+
 def from_pending(item: Pending) -> Outcome:
     """The outcome fields a pending approval already fixes (the decision adds the rest)."""
+    tool, args = proposed_call(item)
     return {
         "proposal_id": item["id"],
         "task_id": item["task_id"],
         "role": item["role"],
-        "tool": item["tool"],
-        "args": item["args"],
+        "tool": tool,
+        "args": args,
         "rationale": item["rationale"],
         "call_hash": item["call_hash"],
         "account": item.get("account"),

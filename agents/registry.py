@@ -3,6 +3,12 @@
 The checkpointer holds each run's state; this small table indexes the runs (one row per
 thread) so that `adpilot approvals list` and an interrupted `adpilot maintain` need not scan
 checkpoints.
+
+The ``approvals`` table holds what a person is asked, one row per pending id: the call hash it
+binds, who asked and when, when it expires, how many different people must approve, and whether
+it is still open. A call hash has at most one open, unexpired approval (:meth:`RunRegistry.ask`,
+in one ``BEGIN IMMEDIATE`` transaction): a later run escalating the same call reuses it. The
+``approvers`` table counts each person once per approval (four-eyes).
 """
 
 from __future__ import annotations
@@ -36,7 +42,65 @@ CREATE TABLE IF NOT EXISTS decisions (
     approver TEXT NOT NULL,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS approvals (
+    pending_id TEXT PRIMARY KEY,   -- what a person is asked
+    thread_id TEXT NOT NULL,
+    call_hash TEXT NOT NULL,
+    state TEXT NOT NULL,           -- open | decided | void
+    requester TEXT NOT NULL,
+    needed INTEGER NOT NULL,       -- different approvers it takes
+    asked_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS approvals_by_call ON approvals (call_hash, state);
+CREATE TABLE IF NOT EXISTS approvers (
+    pending_id TEXT NOT NULL,      -- one row per person and approval: nobody counts twice
+    approver TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (pending_id, approver)
+);
 """
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def same_person(a: str, b: str) -> bool:
+    """Two identities name one person (case and surrounding blanks do not matter)."""
+    return a.strip().casefold() == b.strip().casefold()
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One approval as asked: what it binds, who asked, when it expires, how many must approve."""
+
+    pending_id: str
+    thread_id: str
+    call_hash: str
+    state: str
+    requester: str
+    needed: int
+    asked_at: str
+    expires_at: str
+    detail: dict[str, Any]
+    approvers: tuple[str, ...] = ()
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        return dt.datetime.fromisoformat(self.expires_at) <= (now or _now())
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """The outcome of asking: the approval that waits for this call (``reused``: asked earlier)."""
+
+    pending_id: str
+    reused: bool
 
 
 @dataclass(frozen=True)
@@ -108,14 +172,156 @@ class RunRegistry:
         Two people deciding at once are kept apart by the run's lease, not by this table: it only
         answers "decided by whom" afterwards."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        self._db.execute(
-            "INSERT OR REPLACE INTO decisions (pending_id, thread_id, decision, approver, at) VALUES (?, ?, ?, ?, ?)",
-            (pending_id, thread_id, decision, approver, now),
-        )
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO decisions (pending_id, thread_id, decision, approver, at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (pending_id, thread_id, decision, approver, now),
+            )
+            self._db.execute("UPDATE approvals SET state = 'decided' WHERE pending_id = ?", (pending_id,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def forget_decision(self, pending_id: str) -> None:
-        """The decision was not carried out (the kill switch): the approval is open again."""
+        """The decision was not carried out (the kill switch): the approval is open again, and
+        whoever approved it must approve it again."""
         self._db.execute("DELETE FROM decisions WHERE pending_id = ?", (pending_id,))
+        self._db.execute("DELETE FROM approvers WHERE pending_id = ?", (pending_id,))
+        self._db.execute("UPDATE approvals SET state = 'open' WHERE pending_id = ?", (pending_id,))
+
+    # --- what people are asked ----------------------------------------------------------
+    def ask(
+        self,
+        pending_id: str,
+        thread_id: str,
+        call_hash: str,
+        *,
+        requester: str,
+        needed: int,
+        expire_after: dt.timedelta,
+        detail: dict[str, Any],
+        asked_at: dt.datetime | None = None,
+        now: dt.datetime | None = None,
+    ) -> Reuse:
+        """Ask a person about ``pending_id`` — unless an open, unexpired approval of the same call
+        hash waits already: then that one is reused (and nothing is recorded for this id).
+
+        Asking again for an id already recorded returns it unchanged, so a run that pauses twice
+        with the same item keeps its first time and expiry."""
+        now = now or _now()
+        asked_at = asked_at or now
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            own = self._db.execute(
+                "SELECT thread_id, state, expires_at FROM approvals WHERE pending_id = ?", (pending_id,)
+            ).fetchone()
+            if own is not None and own[0] == thread_id:
+                self._db.execute("COMMIT")
+                return Reuse(pending_id, False)
+            other = self._db.execute(
+                "SELECT pending_id FROM approvals WHERE call_hash = ? AND state = 'open' AND expires_at > ? "
+                "AND thread_id != ? ORDER BY asked_at LIMIT 1",
+                (call_hash, _iso(now), thread_id),
+            ).fetchone()
+            if other is not None:
+                self._db.execute("COMMIT")
+                return Reuse(other[0], True)
+            if own is not None:
+                # The same id was asked by another run before: decided, void or expired since. This
+                # run asks afresh (nobody's earlier approval counts); an expired one still listed
+                # as waiting in that run is void and leaves its list.
+                self._db.execute("DELETE FROM approvers WHERE pending_id = ?", (pending_id,))
+                if own[1] == "open":
+                    self._drop_pending(str(own[0]), pending_id)
+            self._db.execute(
+                "INSERT OR REPLACE INTO approvals (pending_id, thread_id, call_hash, state, requester, needed, "
+                "asked_at, expires_at, detail) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?)",
+                (
+                    pending_id,
+                    thread_id,
+                    call_hash,
+                    requester,
+                    needed,
+                    _iso(asked_at),
+                    _iso(asked_at + expire_after),
+                    json.dumps(detail, ensure_ascii=False, default=str),
+                ),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return Reuse(pending_id, False)
+
+    def _drop_pending(self, thread_id: str, pending_id: str) -> None:
+        """Inside a transaction: ``pending_id`` no longer waits in run ``thread_id`` (a run left with
+        nothing waiting is done)."""
+        row = self._db.execute("SELECT pending, status FROM runs WHERE thread_id = ?", (thread_id,)).fetchone()
+        if row is None:
+            return
+        left = [p for p in json.loads(row[0]) if p.get("id") != pending_id]
+        status = "done" if row[1] == "waiting" and not left else row[1]
+        self._db.execute(
+            "UPDATE runs SET pending = ?, status = ? WHERE thread_id = ?",
+            (json.dumps(left, ensure_ascii=False), status, thread_id),
+        )
+
+    def asked(self, pending_id: str) -> Asked | None:
+        row = self._db.execute(
+            "SELECT pending_id, thread_id, call_hash, state, requester, needed, asked_at, expires_at, detail "
+            "FROM approvals WHERE pending_id = ?",
+            (pending_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Asked(
+            str(row[0]),
+            str(row[1]),
+            str(row[2]),
+            str(row[3]),
+            str(row[4]),
+            int(row[5]),
+            str(row[6]),
+            str(row[7]),
+            json.loads(row[8]),
+            self.approvers(pending_id),
+        )
+
+    def void(self, pending_id: str) -> None:
+        """The approval can no longer be given (expired, or reused by another id)."""
+        self._db.execute("UPDATE approvals SET state = 'void' WHERE pending_id = ?", (pending_id,))
+
+    def approvers(self, pending_id: str) -> tuple[str, ...]:
+        rows = self._db.execute(
+            "SELECT approver FROM approvers WHERE pending_id = ? ORDER BY at, rowid", (pending_id,)
+        ).fetchall()
+        return tuple(r[0] for r in rows)
+
+    def add_approver(self, pending_id: str, approver: str) -> tuple[str, ...]:
+        """Count ``approver`` once for ``pending_id``; the approvers so far, in order.
+
+        The same person (however spelled in case) approving twice is an error, not a second vote."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            given = [
+                r[0] for r in self._db.execute("SELECT approver FROM approvers WHERE pending_id = ?", (pending_id,))
+            ]
+            if any(same_person(approver, g) for g in given):
+                raise UsageError(
+                    f"{approver} has already approved {pending_id}; it needs the approval of another person"
+                )
+            self._db.execute(
+                "INSERT INTO approvers (pending_id, approver, at) VALUES (?, ?, ?)",
+                (pending_id, approver, dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return self.approvers(pending_id)
 
     def decision(self, pending_id: str) -> Decided | None:
         row = self._db.execute(
@@ -132,7 +338,9 @@ class RunRegistry:
         waiting = [(record, p["id"]) for record in self.with_status("waiting") for p in record.pending]
         exact = [(record, full) for record, full in waiting if full == pending_id]
         if exact:
-            return exact[0]
+            # One id in two runs' lists: the run that asks it now (see :meth:`ask`) is the one.
+            asked = self.asked(pending_id)
+            return next((e for e in exact if asked is not None and e[0].thread_id == asked.thread_id), exact[0])
         if len(pending_id) < MIN_PREFIX:
             raise UsageError(
                 f"no pending approval {pending_id!r}: give the whole id or at least {MIN_PREFIX} of its first "
@@ -146,6 +354,8 @@ class RunRegistry:
             if len(decided) == 1 and (earlier := self.decision(decided[0][0])) is not None:
                 raise UsageError(f"approval {decided[0][0]} was already decided: {earlier}")
             raise UsageError(f"no pending approval {pending_id!r} (see `adpilot approvals list`)")
+        if len({full for _, full in matches}) == 1 and len(matches) > 1:
+            return self.find_pending(matches[0][1])
         if len(matches) > 1:
             names = ", ".join(full for _, full in matches[:5])
             raise UsageError(f"{pending_id!r} matches {len(matches)} approvals ({names}); give more of the id")

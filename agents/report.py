@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adpilot.agents.state import Outcome, RunState
+from adpilot.agents.stop import usd
 from adpilot.tools.catalogue import CATALOGUE
 
 # Tools that change a platform; read and meta tools never appear in "changed" or "denied".
@@ -70,7 +71,9 @@ def build_report(state: RunState, *, stop: str | None) -> dict[str, Any]:
         "usage": {
             "steps": state.get("steps", 0),
             "tokens": state.get("tokens", 0),
-            "cost_usd": round(state.get("cost_usd", 0.0), 4),
+            # Exact as a decimal string; the float is that amount rounded to 6 places, for JSON.
+            "cost_usd_exact": format(usd(state.get("cost_pico_usd", 0)).normalize(), "f"),
+            "cost_usd": round(float(usd(state.get("cost_pico_usd", 0))), 6),
             "tool_errors": state.get("tool_errors", 0),
         },
     }

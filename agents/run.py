@@ -20,33 +20,98 @@ leases lapse (see :mod:`adpilot.leases`).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
 from adpilot.agents.context import RunContext
 from adpilot.agents.graph import build_graph
-from adpilot.agents.llm import ModelProvider, build_provider
-from adpilot.agents.registry import RunRegistry
+from adpilot.agents.llm import ModelProvider, build_provider, price_for
+from adpilot.agents.nodes.approvals import carry_out, malformed
+from adpilot.agents.outcomes import proposed_call
+from adpilot.agents.registry import Reuse, RunRegistry, same_person
 from adpilot.agents.report import build_report
-from adpilot.agents.state import Settings
+from adpilot.agents.state import Pending, Settings
 from adpilot.agents.stop import Limits
 from adpilot.compose.deployment import Deployment
 from adpilot.config import Config
-from adpilot.errors import StoppedError, UsageError
+from adpilot.errors import PlatformError, StoppedError, UsageError
 from adpilot.leases import CMS, Heartbeat, Lease, resource_for_account
 from adpilot.memory.store import MemoryStore
 from adpilot.policies.compliance import ComplianceEngine
 from adpilot.statedir import StateDir
 from adpilot.tools.audit import AuditLog
-from adpilot.tools.guard import RunScope
+from adpilot.tools.guard import Guard, RunScope, approvers_needed
 from adpilot.tools.leasing import LeaseKeeper
 from adpilot.tools.platforms import Platforms
+
+MAX_REUSE_ROUNDS = 5  # a run pausing again right after its reused items were answered: bounded
+
+
+async def ask_people(
+    registry: RunRegistry,
+    audit: AuditLog,
+    guard: Guard | None,
+    thread_id: str,
+    items: list[dict[str, Any]],
+    *,
+    requester: str,
+    model: str = "",
+) -> dict[str, Reuse]:
+    """Record what people are asked about ``items`` (escalations of run ``thread_id``): what they
+    will be shown (the escalation's audit row: rule, reason, entity, before → after), who asked,
+    how many different approvers the policy's four-eyes rules need, and when it expires (counted
+    from now, by this machine's clock).
+    An item whose call hash already waits for a person as another open approval is not asked
+    again: its outcome names that approval (``reused``)."""
+    escalations = {
+        r.call_hash: r for r in audit.records(thread_id=thread_id, kind="decision") if r.decision == "escalate"
+    }
+    outcomes: dict[str, Reuse] = {}
+    for item in items:
+        tool, args = proposed_call(item)
+        row = escalations.get(item["call_hash"])
+        currency = ""
+        if guard is not None and args.get("customer_id"):
+            try:
+                currency = await guard.context.currency(str(args["customer_id"]))
+            except PlatformError:
+                currency = ""
+        before, after = (row.before, row.after) if row is not None else (None, None)
+        needed = approvers_needed(guard.policy, tool, before, after, currency) if guard is not None else 1
+        hours = guard.policy.approvals.expire_after_hours if guard is not None else 72
+        detail = {
+            "tool": tool,
+            "args": args,
+            "role": item.get("role"),
+            "run_id": row.run_id if row is not None else thread_id,
+            "model": model,
+            "rule": row.rule if row is not None else None,
+            "reason": item.get("reason"),
+            "entity": row.entity if row is not None else None,
+            "before": before,
+            "after": after,
+            "before_shown": row is not None,
+            "currency": currency,
+            "audit_seq": row.seq if row is not None else None,
+            "escalated_at": row.ts if row is not None else None,
+        }
+        outcomes[item["id"]] = registry.ask(
+            item["id"],
+            thread_id,
+            item["call_hash"],
+            requester=requester,
+            needed=needed,
+            expire_after=dt.timedelta(hours=hours),
+            detail=detail,
+        )
+    return outcomes
 
 
 def run_resource(thread_id: str) -> str:
@@ -84,6 +149,7 @@ class Runner:
         on_step: Callable[[str, str], None] | None = None,
         actor: str = "adpilot",
         shutdown: asyncio.Event | None = None,
+        requester: str | None = None,
     ) -> None:
         self.config = config
         self.paths = StateDir(config.state_dir)
@@ -94,11 +160,14 @@ class Runner:
         )
         self.memory = self.deployment.memory
         self._models = models
-        self.limits = limits or Limits()
+        self.limits = limits or Limits.from_config(config.runs)  # the `runs:` section, unless given
         self.skills = skills
         self.approver = approver
         self.on_step = on_step  # (thread id, node name) after each step, for progress displays
         self.actor = actor  # who acts, in lease messages: "adpilot maintain", "approval by lena", …
+        # Who asks for what this runner's runs escalate: never one of its approvers.
+        self.requester = requester or actor
+        self._guards: dict[str, Guard] = {}  # each driven run's Guard, by thread
         self.kill_switch = self.deployment.kill_switch
         self.brand = ComplianceEngine.from_pack(config.policy).brand
         # Set (by a signal): every run of this runner finishes its step in flight, then stops driving.
@@ -137,10 +206,13 @@ class Runner:
             run_id, thread_id, frozenset(settings.get("accounts") or []), dry_run=bool(settings.get("dry_run"))
         )
         guard = self.deployment.guard(scope, keeper)
+        self._guards[thread_id] = guard
+        models = self._models_for(settings)
         ctx = RunContext(
             config=self.config,
             guard=guard,
-            models=self._models_for(settings),
+            models=models,
+            price=price_for(models.spec, self.config.prices),
             brand=self.brand,
             kill_switch=self.kill_switch,
             limits=self.limits,
@@ -265,7 +337,7 @@ class Runner:
         async with self._holding(keeper, [run_resource(thread), *upfront]):
             self.registry.upsert(thread, run_id, str(kind), accounts, "running", [])
             completed = await self._drive(app, payload, thread, max_steps_this_call, keeper)
-        return await self._result(app, thread, completed)
+            return await self._asking(app, thread, keeper, await self._result(app, thread, completed))
 
     async def _reopen(self, thread_id: str) -> tuple[Any, LeaseKeeper, list[str]]:
         """A saved run, ready to drive again: its graph built from its own settings, a lease holder,
@@ -285,41 +357,189 @@ class Runner:
     async def resume(self, thread_id: str, decisions: Mapping[str, Mapping[str, Any]]) -> RunResult:
         """Answer a run's pending approvals: {pending id: {"decision": approve|reject|edit, …}}.
 
-        Refused while the kill switch is engaged (the approvals stay pending), and refused for a
-        pending id that another person has decided meanwhile (checked under the run's lease).
+        Refused (UsageError, nothing changes) for a malformed decision; for a pending id another
+        person has decided meanwhile (checked under the run's lease); for an approval that expired
+        (it is void then, and its run goes on without it); for an approve or edit by the person who
+        requested the change; and for a second approval by the same person. Refused while the kill
+        switch is engaged (the approvals stay pending). An approval that needs more different
+        people (four-eyes) is recorded and the item keeps waiting until enough have approved.
         """
         if (stopped := self.kill_switch.message()) is not None:
             raise StoppedError(f"cannot carry out approvals: {stopped}; they stay pending")
+        for pending_id, decision in decisions.items():
+            if (problem := malformed(dict(decision) if isinstance(decision, Mapping) else decision)) is not None:
+                raise UsageError(f"decision on {pending_id} refused: {problem}")
+        record = self.registry.get(thread_id)
+        if record is not None and record.kind == "tool":
+            return await self._decide_call(thread_id, decisions)
         app, keeper, resources = await self._reopen(thread_id)
         async with self._holding(keeper, resources):
             snapshot = await app.aget_state(self._config(thread_id))
             current = dict(snapshot.values)
             decided = current.get("decisions") or {}
-            open_ids = {p["id"] for p in current.get("pending") or [] if decided.get(p["id"]) is None}
-            for pending_id, decision in decisions.items():
-                verb = str(decision.get("decision"))
-                if pending_id not in open_ids or not snapshot.tasks:
-                    if (earlier := self.registry.decision(pending_id)) is not None:
-                        raise UsageError(f"approval {pending_id} was already decided: {earlier}")
-                    raise UsageError(f"run {thread_id} has no pending approval {pending_id}")
-                # Still open in the run's own state, under its lease: this decision is the one.
-                self.registry.record_decision(
-                    pending_id, thread_id, verb, str(decision.get("approver") or self.approver)
-                )
+            items = {p["id"]: p for p in current.get("pending") or [] if decided.get(p["id"]) is None}
+            if not snapshot.tasks:
+                items = {}
+            admitted, notes, voided = self._admit(thread_id, items, decisions)
+            if voided:
+                # Expired: void, and the run goes on without them; the person is told (below).
+                self.registry.mark_running(thread_id)
+                completed = await self._drive(app, Command(resume=voided), thread_id, None, keeper)
+                await self._asking(app, thread_id, keeper, await self._result(app, thread_id, completed))
+                raise UsageError("; ".join(notes))
+            if not admitted:
+                result = await self._result(app, thread_id, True)
+                result.report["notes"] = [*result.report.get("notes", []), *notes]
+                return result
             # Until the decisions are carried out the run is running again: should this process die
             # meanwhile, the next start continues it instead of finding it "waiting" for a decision
             # that was already taken.
             self.registry.mark_running(thread_id)
-            completed = await self._drive(app, Command(resume=dict(decisions)), thread_id, None, keeper)
+            completed = await self._drive(app, Command(resume=admitted), thread_id, None, keeper)
             result = await self._result(app, thread_id, completed)
             for item in result.pending:  # answered, but the kill switch kept it from happening
-                if item["id"] in decisions:
+                if item["id"] in admitted:
                     self.registry.forget_decision(item["id"])
+            result = await self._asking(app, thread_id, keeper, result)
+            result.report["notes"] = [*result.report.get("notes", []), *notes]
         return result
+
+    def _admit(
+        self, thread_id: str, items: Mapping[str, Any], decisions: Mapping[str, Mapping[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
+        """Under the run's lease: which decisions are taken now (with who approved and what they
+        were shown), notes for approvals still short of people, and expired approvals to void."""
+        admitted: dict[str, dict[str, Any]] = {}
+        notes: list[str] = []
+        voided: dict[str, dict[str, Any]] = {}
+        for pending_id, given in decisions.items():
+            decision = dict(given)
+            verb = str(decision["decision"])
+            approver = str(decision.get("approver") or self.approver)
+            if pending_id not in items:
+                if (earlier := self.registry.decision(pending_id)) is not None:
+                    raise UsageError(f"approval {pending_id} was already decided: {earlier}")
+                raise UsageError(f"run {thread_id} has no pending approval {pending_id}")
+            asked = self.registry.asked(pending_id)
+            if asked is not None and asked.thread_id != thread_id:
+                raise UsageError(f"approval {pending_id} waits in run {asked.thread_id} now, not in run {thread_id}")
+            if asked is not None and asked.expired():
+                self.registry.void(pending_id)
+                why = f"expired at {asked.expires_at.replace('T', ' ')[:16]} UTC"
+                voided[pending_id] = {"decision": "void", "why": why}
+                notes.append(
+                    f"approval {pending_id} {why} (asked {asked.asked_at.replace('T', ' ')[:16]} UTC): it is void "
+                    "and can no longer be decided; the next run that meets this change asks again"
+                )
+                continue
+            requester = asked.requester if asked is not None else None
+            if verb in ("approve", "edit") and requester and same_person(approver, requester):
+                raise UsageError(
+                    f"{approver} requested {pending_id} and cannot approve it: another person must "
+                    "(give --approver, or set `approver` in the configuration)"
+                )
+            detail = asked.detail if asked is not None else {}
+            taken = {
+                **decision,
+                "approver": approver,
+                "requester": requester,
+                "before": detail.get("before"),
+                "before_shown": bool(detail.get("before_shown")),
+            }
+            if verb == "approve":
+                approvers = self.registry.add_approver(pending_id, approver)
+                needed = asked.needed if asked is not None else 1
+                if len(approvers) < needed:
+                    notes.append(
+                        f"approval {pending_id}: approved by {', '.join(approvers)} — {len(approvers)} of {needed} "
+                        f"approvals; it needs {needed - len(approvers)} more different person(s)"
+                    )
+                    continue
+                taken["approvers"] = list(approvers)
+                taken["approver"] = ", ".join(approvers)
+            else:
+                taken["approvers"] = [approver]
+            self.registry.record_decision(pending_id, thread_id, verb, str(taken["approver"]))
+            admitted[pending_id] = taken
+        return admitted, notes, voided
+
+    async def _decide_call(self, thread_id: str, decisions: Mapping[str, Mapping[str, Any]]) -> RunResult:
+        """Decide an approval that `adpilot tool call` queued: no graph, one call through the Guard
+        with the approval (idempotency key: the pending id)."""
+        keeper = self._keeper(thread_id)
+        async with self._holding(keeper, [run_resource(thread_id)]):
+            record = self.registry.get(thread_id)
+            assert record is not None
+            items = {p["id"]: p for p in record.pending} if record.status == "waiting" else {}
+            admitted, notes, voided = self._admit(thread_id, items, decisions)
+            scope = RunScope(thread_id, thread_id, frozenset(record.accounts), actor=self.actor)
+            guard = self.deployment.guard(scope, keeper)
+            remaining = [p for p in record.pending if p["id"] not in admitted and p["id"] not in voided]
+            outcomes: list[dict[str, Any]] = []
+            if admitted or voided:
+                self.registry.upsert(thread_id, record.run_id, record.kind, record.accounts, "running", remaining)
+            for pending_id, decision in admitted.items():
+                carried = await carry_out(guard, cast(Pending, items[pending_id]), decision, self.approver)
+                if carried.still_waiting:
+                    self.registry.forget_decision(pending_id)
+                    remaining.append(items[pending_id])
+                if carried.outcome is not None:
+                    outcomes.append(dict(carried.outcome))
+                if carried.note is not None:
+                    notes.append(carried.note)
+                if carried.renewed is not None:
+                    renewed = carried.renewed
+                    requester = self.registry.asked(pending_id)
+                    asked = await ask_people(
+                        self.registry,
+                        self.audit,
+                        guard,
+                        thread_id,
+                        [dict(renewed)],
+                        requester=requester.requester if requester is not None else self.requester,
+                    )
+                    if not asked[renewed["id"]].reused:
+                        remaining.append(dict(renewed))
+            status = "waiting" if remaining else "done"
+            self.registry.upsert(thread_id, record.run_id, record.kind, record.accounts, status, remaining)
+            state = {"run_id": record.run_id, "outcomes": outcomes, "pending": remaining}
+            report = build_report(state, stop=None)  # type: ignore[arg-type]
+            report["notes"] = notes
+            if voided:
+                raise UsageError("; ".join(notes))
+            return RunResult(thread_id, record.run_id, status, report, None, report["pending_approvals"], state)
 
     async def continue_run(self, thread_id: str, *, max_steps_this_call: int | None = None) -> RunResult:
         """Carry on a run that stopped without finishing (a crash, a shutdown): from its last checkpoint."""
         app, keeper, resources = await self._reopen(thread_id)
         async with self._holding(keeper, resources):
             completed = await self._drive(app, None, thread_id, max_steps_this_call, keeper)
-        return await self._result(app, thread_id, completed)
+            return await self._asking(app, thread_id, keeper, await self._result(app, thread_id, completed))
+
+    async def _asking(self, app: Any, thread_id: str, keeper: LeaseKeeper, result: RunResult) -> RunResult:
+        """A run that pauses asks people — once per call hash: an item whose call already waits for
+        a person as another approval is answered ``reuse`` at once (the run goes on without it)."""
+        for _ in range(MAX_REUSE_ROUNDS):
+            if result.status != "waiting":
+                return result
+            settings = result.state.get("settings") or {}
+            asked = await ask_people(
+                self.registry,
+                self.audit,
+                self._guards.get(thread_id),
+                thread_id,
+                result.pending,
+                requester=self.requester,
+                model=str(settings.get("model") or ""),
+            )
+            reused = {
+                pending_id: {"decision": "reuse", "of": outcome.pending_id}
+                for pending_id, outcome in asked.items()
+                if outcome.reused
+            }
+            if not reused:
+                return result
+            self.registry.mark_running(thread_id)
+            completed = await self._drive(app, Command(resume=reused), thread_id, None, keeper)
+            result = await self._result(app, thread_id, completed)
+        return result

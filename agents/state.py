@@ -105,7 +105,7 @@ class RunState(TypedDict, total=False):
     answer: str | None
     steps: Annotated[int, operator.add]
     tokens: Annotated[int, operator.add]
-    cost_usd: Annotated[float, operator.add]
+    cost_pico_usd: Annotated[int, operator.add]  # model cost in 10^-12 USD: exact (agents/stop.py)
     tool_errors: Annotated[int, operator.add]
     anomalies: Annotated[list[dict[str, Any]], operator.add]
     stop_reason: StopReason | None

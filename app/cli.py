@@ -132,33 +132,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_approvals_list(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    import asyncio
+    from adpilot.app.approvals import list_rows, render_list
 
-    from adpilot.app.runs import describe_target, list_approvals
-    from adpilot.tables import table
-
-    pending = asyncio.run(list_approvals(config))
+    pending = list_rows(config)
     if args.json:
         _print_json(pending)
-    elif not pending:
-        print("no approvals are waiting")
     else:
-        print(
-            table(
-                ["id", "run", "tool", "target", "reason"],
-                [[p["id"], p["thread_id"], p["tool"], describe_target(p), p["reason"][:70]] for p in pending],
-            )
-        )
+        print(render_list(pending, config.locale))
     return EXIT_OK
 
 
-def _cmd_decide(args: argparse.Namespace, decision: str) -> int:
+def cmd_approvals_show(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.approvals import describe, render_show
+
+    data = asyncio.run(describe(config, args.id))
+    if args.json:
+        _print_json(data)
+    else:
+        print(render_show(data, config.locale))
+    return EXIT_OK
+
+
+def _cmd_decide(args: argparse.Namespace, decision: str, edits: dict[str, Any] | None = None) -> int:
     config = _load_config(args)
     import asyncio
 
     from adpilot.app.runs import decide, render_reports
 
-    result = asyncio.run(decide(config, args.id, decision, args.reason or "", args.approver))
+    result = asyncio.run(decide(config, args.id, decision, args.reason or "", args.approver, args=edits))
     if args.json:
         _print_json({"thread_id": result.thread_id, "status": result.status, "report": result.report})
     else:
@@ -172,6 +176,32 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 def cmd_reject(args: argparse.Namespace) -> int:
     return _cmd_decide(args, "reject")
+
+
+def _edits(pairs: list[str]) -> dict[str, Any]:
+    """``--set key=value`` pairs as arguments: a value that reads as JSON (a list, an object, a
+    number) is taken as such, anything else as text."""
+    from adpilot.errors import UsageError
+
+    if not pairs:
+        raise UsageError("an edit changes at least one argument: --set KEY=VALUE (e.g. --set amount_micros=60000000)")
+    edits: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {pair!r}: write KEY=VALUE, e.g. amount_micros=60000000")
+        parsed: Any = value
+        if value[:1] in ("[", "{"):
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"--set {key}: the value looks like JSON but is not: {exc}") from None
+        edits[key.strip()] = parsed
+    return edits
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    return _cmd_decide(args, "edit", _edits(args.set))
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -285,6 +315,12 @@ def cmd_tool_call(args: argparse.Namespace) -> int:
         detail = outcome.get("data") if outcome["ok"] else outcome["error"]
         where = f"run {outcome['run_id']}, audit row {outcome['audit_seq']}"
         print(f"{outcome['decision']}: {json.dumps(detail, ensure_ascii=False)}  ({where})")
+        if outcome.get("approval"):
+            print(f"waiting for a person's approval as {outcome['approval']}: {outcome['approve']}")
+        elif outcome.get("already_waiting"):
+            print(
+                f"already waiting as {outcome['already_waiting']}: adpilot approvals show {outcome['already_waiting']}"
+            )
     if outcome["ok"]:
         return EXIT_OK
     rule = str((outcome.get("error") or {}).get("rule"))
@@ -511,15 +547,27 @@ def build_parser() -> argparse.ArgumentParser:
     approvals_sub = approvals.add_subparsers(dest="approvals_command", metavar="ACTION", required=True)
     approvals_list = add("list", cmd_approvals_list, "list the pending approvals", approvals_sub)
     approvals_list.add_argument("--json", action="store_true")
+    approvals_show = add(
+        "show", cmd_approvals_show, "what one approval changes, why, its spend impact and who asked", approvals_sub
+    )
+    approvals_show.add_argument("id", help="the pending id, or a unique prefix of at least 8 characters")
+    approvals_show.add_argument("--json", action="store_true")
     for name, handler, text in (
         ("approve", cmd_approve, "approve a pending change"),
         ("reject", cmd_reject, "reject a pending change"),
+        ("edit", cmd_edit, "change a pending change's arguments and approve it (the Guard judges it again)"),
     ):
         decision = add(name, handler, text, approvals_sub)
-        decision.add_argument("id", help="the pending id (or its unique ending)")
+        decision.add_argument("id", help="the pending id, or a unique prefix of at least 8 characters")
         decision.add_argument("--reason", default=None)
-        decision.add_argument("--approver", default="cli operator")
+        decision.add_argument(
+            "--approver", default=None, help="who decides (default: `approver` of the config, else the OS user)"
+        )
         decision.add_argument("--json", action="store_true")
+        if name == "edit":
+            decision.add_argument(
+                "--set", action="append", default=[], metavar="KEY=VALUE", help="an argument to change (repeatable)"
+            )
 
     stop = add("stop", cmd_stop, "engage the kill switch: every run stops, no further changes")
     stop.add_argument("--reason", default=None)

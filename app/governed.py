@@ -36,15 +36,64 @@ async def acting(config: Config, run_id: str, *, label: str, dry_run: bool = Fal
             yield deployment.guard(scope, keeper)
 
 
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in the environment
+        return "unknown user"
+
+
 async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_run: bool) -> dict[str, Any]:
+    """One call through the Guard. A call the Guard escalates (or an ``escalate`` with a proposal)
+    waits for a person as a pending approval of exactly that call, requested by the OS user — or,
+    when the same call already waits, the outcome names that approval (``already_waiting``)."""
     try:
         args = json.loads(raw_args)
     except json.JSONDecodeError as exc:
         raise UsageError(f"tool arguments must be a JSON object: {exc}") from exc
     run_id = f"cli-{uuid.uuid4().hex[:8]}"
+    queued: dict[str, Any] = {}
     async with acting(config, run_id, label="adpilot tool call", dry_run=dry_run) as guard:
         result = await guard.call(role, tool, args)
-    return {"run_id": run_id, **json.loads(result.for_model()), "audit_seq": result.audit_seq}
+        if not dry_run:
+            queued = _queue(config, guard, run_id, role, tool, args, result)
+            if queued.get("pending") is not None:
+                from adpilot.agents.registry import RunRegistry
+                from adpilot.agents.run import ask_people
+
+                registry = RunRegistry(StateDir(config.state_dir).registry)
+                try:
+                    item = queued.pop("pending")
+                    asked = await ask_people(registry, guard.audit, guard, run_id, [item], requester=_os_user())
+                    if asked[item["id"]].reused:
+                        queued = {"already_waiting": asked[item["id"]].pending_id}
+                    else:
+                        registry.upsert(run_id, run_id, "tool", sorted(config.accounts), "waiting", [item])
+                        queued = {"approval": item["id"], "approve": f"adpilot approvals approve {item['id']}"}
+                finally:
+                    registry.close()
+    return {"run_id": run_id, **json.loads(result.for_model()), "audit_seq": result.audit_seq, **queued}
+
+
+def _queue(config: Config, guard: Guard, run_id: str, role: str, tool: str, args: Any, result: Any) -> dict[str, Any]:
+    """The pending item an escalated call becomes (empty when the Guard did not escalate it)."""
+    from adpilot.agents.loop import record
+
+    if not isinstance(args, dict):
+        return {}
+    _, pending = record(
+        result,
+        proposal_id=f"call.{uuid.uuid4().hex[:16]}",
+        task_id=run_id,
+        role=role,
+        tool=tool,
+        args=args,
+        rationale=f"adpilot tool call by {_os_user()}",
+        account=str(args["customer_id"]) if args.get("customer_id") else None,
+    )
+    return {"pending": dict(pending)} if pending is not None else {}
 
 
 def list_tools(config: Config, role: str | None) -> list[dict[str, Any]]:

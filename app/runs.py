@@ -138,6 +138,7 @@ def render_reports(results: list[RunResult]) -> str:
             continue
         trigger = report.get("trigger") or {}
         label = ", ".join(trigger.get("accounts") or []) if trigger.get("scope") != "cms" else "CMS"
+        label = label or ("adpilot tool call" if result.thread_id.startswith("cli-") else "")
         out.append(
             f"== run {result.thread_id} ({label}): {result.status}"
             + (
@@ -183,7 +184,9 @@ def render_reports(results: list[RunResult]) -> str:
 
 def describe_target(entry: dict[str, Any]) -> str:
     """What a proposal or applied change touches, in one short operator-readable phrase."""
-    args = entry["args"]
+    from adpilot.agents.outcomes import proposed_call
+
+    _, args = proposed_call(entry)
     for key in ("budget_id", "campaign_id", "post_id"):
         if key in args:
             extra = args.get("amount_micros") or args.get("status") or ""
@@ -210,33 +213,58 @@ def exit_code(results: list[RunResult]) -> int:
 
 
 async def list_approvals(config: Config) -> list[dict[str, Any]]:
-    from adpilot.agents.registry import RunRegistry
+    """The waiting approvals, each with its call, age, expiry and approvals so far."""
+    from adpilot.app.approvals import list_rows
 
-    registry = RunRegistry(StateDir(config.state_dir).registry)
+    return list_rows(config)
+
+
+def approver_identity(config: Config, given: str | None) -> str:
+    """Who decides: ``--approver`` if given, else the configuration's ``approver``, else the OS user."""
+    import getpass
+
+    name = (given or "").strip() or (config.approver or "").strip()
+    if name:
+        return name
     try:
-        return [
-            {**p, "thread_id": record.thread_id, "run_kind": record.kind}
-            for record in registry.with_status("waiting")
-            for p in record.pending
-        ]
-    finally:
-        registry.close()
+        return getpass.getuser()
+    except Exception as exc:  # no user name in the environment: the person must say who they are
+        raise UsageError(
+            "cannot tell who you are: give --approver NAME or set `approver` in the configuration"
+        ) from exc
 
 
-async def decide(config: Config, pending_id: str, decision: str, reason: str, approver: str) -> RunResult:
+async def decide(
+    config: Config,
+    pending_id: str,
+    decision: str,
+    reason: str,
+    approver: str | None,
+    *,
+    args: dict[str, Any] | None = None,
+) -> RunResult:
     """Carry out one person's decision on one pending approval (refused while the kill switch is
-    engaged, and when someone else decided it first)."""
-    async with Runner(
-        config, memory=open_memory(config, False), approver=approver, actor=f"approval by {approver}"
-    ) as runner:
-        return await decide_with(runner, pending_id, decision, reason, approver)
+    engaged, when someone else decided it first, when it expired, and when the approver requested
+    it). ``args``: an edit's changed arguments."""
+    who = approver_identity(config, approver)
+    async with Runner(config, memory=open_memory(config, False), approver=who, actor=f"approval by {who}") as runner:
+        return await decide_with(runner, pending_id, decision, reason, who, args=args)
 
 
-async def decide_with(runner: Runner, pending_id: str, decision: str, reason: str, approver: str) -> RunResult:
+async def decide_with(
+    runner: Runner,
+    pending_id: str,
+    decision: str,
+    reason: str,
+    approver: str,
+    *,
+    args: dict[str, Any] | None = None,
+) -> RunResult:
     record, full_id = runner.registry.find_pending(pending_id)
-    return await runner.resume(
-        record.thread_id, {full_id: {"decision": decision, "reason": reason, "approver": approver}}
-    )
+    answer: dict[str, Any] = {"decision": decision, "reason": reason, "approver": approver}
+    if args is not None:
+        answer["args"] = args
+    return await runner.resume(record.thread_id, {full_id: answer})
 
 
 async def chat_once(config: Config, text: str, *, with_memory: bool) -> RunResult:

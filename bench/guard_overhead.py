@@ -118,7 +118,6 @@ async def measure(calls: int, latency_ms: int, state: Path) -> tuple[Timings, Ti
 
 def decision_only(calls: int) -> tuple[float, float]:
     policy = load_policy()
-    limits = policy.limits.keyword_bid
     scopes = policy.scopes("bidding")
     raw = {"customer_id": DE, "ad_group_id": "2101", "criterion_id": "41001", "cpc_bid_micros": "1300000"}
     samples = []
@@ -126,7 +125,7 @@ def decision_only(calls: int) -> tuple[float, float]:
         start = time.perf_counter()
         args = SetKeywordBid.model_validate(raw)
         assert covers(scopes, "ads:write:bids") and policy.allows_account(args.customer_id)
-        bid_change(limits, 1_200_000, args.cpc_bid_micros, 1_100_000, 1_300_000)
+        bid_change(policy.limits, "EUR", 1_200_000, args.cpc_bid_micros, low=1_100_000, high=1_300_000)
         samples.append(time.perf_counter() - start)
     return _per_call_us(samples)
 

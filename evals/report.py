@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adpilot.agents.stop import usd
 from adpilot.evals.runner import ScenarioResult
 from adpilot.tables import table
 
@@ -20,8 +21,9 @@ def summary(results: list[ScenarioResult], *, trials: int, duration_s: float) ->
         "trials": trials,
         "pass_hat_k": round(all_trials / len(counted), 4) if counted else 0.0,
         "duration_s": round(duration_s, 3),
-        "tokens": sum(t.tokens for r in counted for t in r.trials),
-        "cost_usd": 0.0,
+        "tokens": sum(r.tokens for r in counted),
+        # model cost summed exactly (10^-12 USD), shown rounded to 6 places
+        "cost_usd": round(float(usd(sum(r.cost_pico_usd for r in counted))), 6),
     }
 
 
@@ -64,6 +66,9 @@ def render(results: list[ScenarioResult], *, trials: int, duration_s: float) -> 
                     where = f"{result.scenario.source}:{result.scenario.line}"
                     lines.append(f"FAIL {result.scenario.id} ({where}): {check.check} — {check.detail}")
     s = summary(results, trials=trials, duration_s=duration_s)
-    lines.append(f"pass rate {s['pass_rate']:.2%}, pass^{trials} {s['pass_hat_k']:.2%}, {s['duration_s']:.1f}s")
+    lines.append(
+        f"pass rate {s['pass_rate']:.2%}, pass^{trials} {s['pass_hat_k']:.2%}, {s['duration_s']:.1f}s, "
+        f"model tokens {s['tokens']}, cost {s['cost_usd']} USD"
+    )
     lines.append(f"eval: {s['passed']} passed, {s['failed']} failed")
     return "\n".join(lines)

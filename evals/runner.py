@@ -15,17 +15,18 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from adpilot.agents.llm import build_provider
 from adpilot.agents.run import Runner, RunResult
-from adpilot.agents.stop import Limits
+from adpilot.agents.stop import Limits, usd
 from adpilot.compose import connect
 from adpilot.config import Config
+from adpilot.errors import UsageError
 from adpilot.evals.checks import CheckResult, Evidence, args_match, evaluate
-from adpilot.evals.scenario import Scenario
+from adpilot.evals.scenario import Scenario, patched_policy
 from adpilot.statedir import StateDir
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.catalogue import CATALOGUE
@@ -45,6 +46,7 @@ class TrialResult:
     tool_calls: int
     duration_s: float
     tokens: int = 0
+    cost_pico_usd: int = 0  # model cost, exact (10^-12 USD)
     error: str | None = None
 
 
@@ -58,6 +60,14 @@ class ScenarioResult:
     def passed(self) -> bool:
         return self.skipped is None and bool(self.trials) and all(t.passed for t in self.trials)
 
+    @property
+    def tokens(self) -> int:
+        return sum(t.tokens for t in self.trials)
+
+    @property
+    def cost_pico_usd(self) -> int:
+        return sum(t.cost_pico_usd for t in self.trials)
+
     def as_dict(self) -> dict[str, Any]:
         last = self.trials[-1] if self.trials else None
         return {
@@ -68,6 +78,8 @@ class ScenarioResult:
             "stop_reason": last.stop_reason if last else None,
             "tool_calls": last.tool_calls if last else 0,
             "duration_s": round(sum(t.duration_s for t in self.trials), 3),
+            "tokens": self.tokens,
+            "cost_usd": round(float(usd(self.cost_pico_usd)), 6),
             **({"skipped": self.skipped} if self.skipped else {}),
             **({"error": last.error} if last and last.error else {}),
         }
@@ -110,10 +122,34 @@ def _world(scenario: Scenario) -> World:
     return patched(world, scenario.world.patch) if scenario.world.patch else world
 
 
+def _policy_pack(scenario: Scenario, tmp: Path) -> str:
+    """The pack the scenario runs under: the default, or a copy of it with the scenario's patch."""
+    if not scenario.policy.patch:
+        return "default"
+    import shutil
+
+    import yaml
+
+    from adpilot.policies.loader import pack_path
+
+    target = tmp / "policy-pack"
+    shutil.copytree(pack_path("default").parent, target)
+    document = yaml.safe_dump(patched_policy(scenario.policy.patch), sort_keys=False, allow_unicode=True)
+    (target / "policy.yaml").write_text(document, encoding="utf-8")
+    return str(target)
+
+
 def _decide(scenario: Scenario, pending: list[dict[str, Any]], used: Counter[int]) -> dict[str, dict[str, Any]]:
-    """The simulated operator: the first rule that matches (and has decisions left) decides."""
+    """The simulated operator: the first rule that matches (and has decisions left) decides.
+
+    A rule matches the call the approval is about (for the ``escalate`` tool: its proposal). An
+    ``edit`` sends the rule's ``args``, merged into the call's by the run; ``approver`` names who
+    decides (a four-eyes change needs rules of different approvers, e.g. with ``times: 1``)."""
+    from adpilot.agents.outcomes import proposed_call
+
     decisions = {}
     for item in pending:
+        tool, call_args = proposed_call(item)
         index, rule = next(
             (
                 (i, r)
@@ -121,7 +157,7 @@ def _decide(scenario: Scenario, pending: list[dict[str, Any]], used: Counter[int
                 if (r.times is None or used[i] < r.times)
                 and (
                     r.match is None
-                    or (r.match.get("tool") in (None, item["tool"]) and args_match(item["args"], r.match.get("args")))
+                    or (r.match.get("tool") in (None, tool) and args_match(call_args, r.match.get("args")))
                 )
             ),
             (-1, None),
@@ -131,7 +167,8 @@ def _decide(scenario: Scenario, pending: list[dict[str, Any]], used: Counter[int
         decisions[item["id"]] = {
             "decision": decision,
             "reason": (rule.reason if rule else "no approval rule matched"),
-            "approver": "eval operator",
+            "approver": rule.approver if rule else "eval operator",
+            **({"args": dict(rule.args)} if rule is not None and rule.args else {}),
         }
     return decisions
 
@@ -158,9 +195,15 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
         sandbox.set_faults(scenario.world.faults)
     before = sandbox.world.dump()
     with tempfile.TemporaryDirectory(prefix="adpilot-eval-") as tmp:
-        config = Config(state_dir=Path(tmp), model=spec if spec != "scripted" else "none")
+        config = Config(
+            state_dir=Path(tmp),
+            model=spec if spec != "scripted" else "none",
+            policy=_policy_pack(scenario, Path(tmp)),
+            prices={**Config().prices, **scenario.prices},
+        )
         models = build_provider("scripted", scripts=scenario.scripts()) if spec == "scripted" else build_provider(spec)
-        limits = Limits(
+        limits = replace(
+            Limits.from_config(config.runs),
             **{k: v for k, v in scenario.limits.model_dump().items() if v is not None},
         )
         audit = AuditLog(StateDir(Path(tmp)).audit)
@@ -198,9 +241,14 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
                 used: Counter[int] = Counter()
                 while result.status == "waiting" and rounds < MAX_APPROVAL_ROUNDS:
                     rounds += 1
-                    result = await _surviving(
-                        runner.resume(result.thread_id, _decide(scenario, result.pending, used)), runner, thread
-                    )
+                    try:
+                        result = await _surviving(
+                            runner.resume(result.thread_id, _decide(scenario, result.pending, used)), runner, thread
+                        )
+                    except UsageError:
+                        # The run refused the simulated operator's decision (the same person approving
+                        # twice, say): nothing was decided, and what waits keeps waiting.
+                        break
         records = audit.records()
         gold_spec = next((c["gold"] for c in scenario.expect if "gold" in c), None)
         evidence = Evidence(
@@ -221,7 +269,8 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
         stop_reason=evidence.stop_reason,
         tool_calls=len(evidence.tool_calls),
         duration_s=time.perf_counter() - started,
-        tokens=int(result.report.get("usage", {}).get("tokens", 0)),
+        tokens=int(result.state.get("tokens") or 0),
+        cost_pico_usd=int(result.state.get("cost_pico_usd") or 0),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from adpilot.config import ModelPrice
 from adpilot.errors import SourceError
 from adpilot.sources import Locator, load_yaml, validation_problems
 
@@ -59,16 +60,34 @@ class ToolCall(_Strict):
     id: str | None = None
 
 
+class Usage(_Strict):
+    """The token usage a provider would report for a turn (priced by the scenario's ``prices``)."""
+
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+
+
 class Turn(_Strict):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     content: str | None = None
+    usage: Usage | None = None
 
 
 class ApprovalRule(_Strict):
     match: dict[str, Any] | None = None  # {tool, args?} — args match as a subset
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "reject", "edit"]
+    args: dict[str, Any] | None = None  # edit: the changed arguments, merged into the call's
+    approver: str = Field("eval operator", min_length=1)  # who decides (four-eyes rules count people)
     reason: str = ""
     times: int | None = Field(None, ge=1)  # decides this many approvals, then the next matching rule does
+
+    @model_validator(mode="after")
+    def _edit_has_args(self) -> ApprovalRule:
+        if self.decision == "edit" and not self.args:
+            raise ValueError("decision: edit needs args (the arguments to change)")
+        if self.decision != "edit" and self.args is not None:
+            raise ValueError("args belong to decision: edit")
+        return self
 
 
 class Crash(_Strict):
@@ -83,6 +102,45 @@ class Crash(_Strict):
         if (self.after_steps is None) == (self.after_executions is None):
             raise ValueError("crash takes exactly one of after_steps or after_executions")
         return self
+
+
+class PolicySpec(_Strict):
+    """Adjustments of the default policy pack for one scenario: dotted paths into policy.yaml."""
+
+    patch: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("patch")
+    @classmethod
+    def _valid_policy(cls, patch: dict[str, Any]) -> dict[str, Any]:
+        from adpilot.policies.model import Policy
+
+        try:
+            Policy.model_validate(patched_policy(patch))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors(include_url=False)
+            )
+            raise ValueError(f"the patched default policy is invalid: {problems}") from None
+        return patch
+
+
+def patched_policy(patch: dict[str, Any]) -> dict[str, Any]:
+    """The default pack's policy.yaml as data, with each ``dotted.path: value`` set (mappings on
+    the way are created; a path through something that is not a mapping is an error)."""
+    from adpilot.policies.loader import pack_path
+
+    data, _ = load_yaml(pack_path("default"))
+    for dotted, value in patch.items():
+        keys = [key for key in str(dotted).split(".") if key]
+        if not keys:
+            raise ValueError(f"{dotted!r} is not a dotted path into the policy")
+        node = data
+        for depth, key in enumerate(keys[:-1]):
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{dotted!r}: {'.'.join(keys[: depth + 1])} is not a mapping")
+        node[keys[-1]] = value
+    return dict(data)
 
 
 class Limits(_Strict):
@@ -105,6 +163,9 @@ class Scenario(_Strict):
     kill_switch: bool = False
     dry_run: bool = False  # extension: run with the Guard in dry-run mode
     limits: Limits = Limits()  # extension: tighter stop limits for this scenario
+    policy: PolicySpec = PolicySpec()
+    # extension: model prices over the configuration's (e.g. {scripted: {input_per_mtok_usd: "3", …}})
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
     expect: list[dict[str, Any]] = Field(..., min_length=1)
     source: str = Field("", exclude=True)
     line: int | None = Field(None, exclude=True)

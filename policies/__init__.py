@@ -5,10 +5,13 @@ from adpilot.policies.model import Policy, covers
 from adpilot.policies.rules import (
     ALLOW,
     Ruling,
+    account_daily_total,
     ad_status_change,
     bid_change,
+    billable_unit,
     budget_change,
     campaign_status_change,
+    money_limits,
     strictest,
 )
 
@@ -16,12 +19,15 @@ __all__ = [
     "ALLOW",
     "Policy",
     "Ruling",
+    "account_daily_total",
     "ad_status_change",
     "bid_change",
+    "billable_unit",
     "budget_change",
     "campaign_status_change",
     "covers",
     "load_policy",
+    "money_limits",
     "pack_path",
     "strictest",
 ]

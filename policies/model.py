@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from adpilot.errors import MoneyError
+from adpilot.money import micros_to_units, minimum_unit_micros, units_to_micros
 
 Decision = Literal["allow", "escalate", "deny"]
 
@@ -60,24 +75,73 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _units(value: Any) -> int:
+    """An amount written in a currency's units ("500", "0.05", 80000) as integer micros.
+
+    YAML reads ``0.05`` as a float; its shortest decimal spelling is taken, never its binary value."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected an amount such as '500' or '0.05', got {value!r}")
+    text = repr(value) if isinstance(value, float) else str(value)
+    try:
+        return units_to_micros(text.strip())
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+# An amount in the currency's units as written in the pack ("500", "0.05"), held as integer micros;
+# dumped in units again, so that a dumped policy validates to the same policy.
+Units = Annotated[int, BeforeValidator(_units), PlainSerializer(micros_to_units, return_type=str)]
+
+
+def _currency_code(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code such as 'EUR'")
+    return value
+
+
+CurrencyCode = Annotated[str, AfterValidator(_currency_code)]
+
+
+class CurrencyLimits(_Strict):
+    """The money limits of one currency, in its units: per budget and day, keyword bids, and the
+    sum of an account's enabled budgets per day."""
+
+    budget_max: Units = Field(..., gt=0)
+    bid_min: Units = Field(..., gt=0)
+    bid_max: Units = Field(..., gt=0)
+    account_daily_max: Units | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CurrencyLimits:
+        if self.bid_min > self.bid_max:
+            raise ValueError("bid_min must not exceed bid_max")
+        if self.account_daily_max is not None and self.account_daily_max < self.budget_max:
+            raise ValueError("account_daily_max must not be below budget_max")
+        return self
+
+
 class BudgetLimits(_Strict):
-    max_amount_micros: int = Field(..., gt=0)
+    # The older, single-currency form of currencies.EUR.budget_max (micros); overrides it when set.
+    max_amount_micros: int | None = Field(None, gt=0)
     max_increase_pct: int = Field(..., ge=0)
     max_cumulative_increase_pct: int = Field(..., ge=0)
     min_decrease_to_pct: int = Field(..., ge=0, le=100)
+    # A cut to below this share of the highest amount of the window escalates (None: off).
+    min_cumulative_decrease_to_pct: int | None = Field(None, ge=0, le=100)
     window_hours: int = Field(24, gt=0)
 
 
 class BidLimits(_Strict):
-    min_micros: int = Field(..., gt=0)
-    max_micros: int = Field(..., gt=0)
+    # The older, single-currency form of currencies.EUR.bid_min/bid_max (micros); override them when set.
+    min_micros: int | None = Field(None, gt=0)
+    max_micros: int | None = Field(None, gt=0)
     max_change_pct: int = Field(..., ge=0)
     max_cumulative_change_pct: int | None = Field(None, ge=0)
     window_hours: int = Field(24, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> BidLimits:
-        if self.min_micros > self.max_micros:
+        if self.min_micros is not None and self.max_micros is not None and self.min_micros > self.max_micros:
             raise ValueError("min_micros must not exceed max_micros")
         return self
 
@@ -97,10 +161,137 @@ class ContentDecisions(_Strict):
 class Limits(_Strict):
     budget: BudgetLimits
     keyword_bid: BidLimits
+    # Caps and bid bounds per account currency; an account in a currency not listed is refused.
+    currencies: dict[CurrencyCode, CurrencyLimits] = Field(default_factory=dict)
+    # Executed changes one run may make per account (and to the CMS); the next stops the run (`budget`).
+    changes_per_run: int = Field(50, gt=0)
     campaign_status: Decision = "escalate"
     ad_status: AdStatusLimits = AdStatusLimits()
     published_post_update: Decision = "escalate"
     content: ContentDecisions = ContentDecisions()
+
+    @model_validator(mode="after")
+    def _legacy_eur(self) -> Limits:
+        """The single-currency keys of earlier packs are the EUR entry (and create it if missing)."""
+        legacy = {
+            "budget_max": self.budget.max_amount_micros,
+            "bid_min": self.keyword_bid.min_micros,
+            "bid_max": self.keyword_bid.max_micros,
+        }
+        given = {key: value for key, value in legacy.items() if value is not None}
+        if not given:
+            return self
+        current = self.currencies.get("EUR")
+        if current is None and len(given) < 3:
+            missing = ", ".join(sorted(set(legacy) - set(given)))
+            raise ValueError(f"limits.currencies.EUR is missing and the older keys do not give {missing}")
+        # The older keys are micros; the entry is written in units.
+        merged = {**(current.model_dump() if current else {}), **{k: micros_to_units(v) for k, v in given.items()}}
+        currencies = {**self.currencies, "EUR": CurrencyLimits.model_validate(merged)}
+        object.__setattr__(self, "currencies", currencies)
+        return self
+
+    @model_validator(mode="after")
+    def _billable(self) -> Limits:
+        for code, limits in self.currencies.items():
+            unit = minimum_unit_micros(code)
+            for key in CurrencyLimits.model_fields:
+                value = getattr(limits, key)
+                if value is not None and value % unit:
+                    raise ValueError(
+                        f"currencies.{code}.{key} ({micros_to_units(value)} {code}) is not a whole multiple of "
+                        f"{micros_to_units(unit)} {code}, the smallest amount {code} is billed in"
+                    )
+        return self
+
+    def for_currency(self, currency: str) -> CurrencyLimits | None:
+        return self.currencies.get(currency.upper())
+
+
+ACTIONS = {
+    "budget": ("set_campaign_budget",),
+    "bid": ("set_keyword_bid",),
+    "campaign_status": ("set_campaign_status",),
+    "ad_status": ("set_ad_status",),
+    "ad": ("create_responsive_search_ad",),
+    "cms": ("create_draft", "update_post", "publish_post"),
+}
+"""Action names a freeze window or a four-eyes rule may use, and the tools each stands for (a
+tool's own name works too)."""
+
+
+def _action(value: str) -> str:
+    tools = {tool for group in ACTIONS.values() for tool in group}
+    if value not in ACTIONS and value not in tools:
+        known = ", ".join(sorted(ACTIONS))
+        raise ValueError(f"{value!r} is not an action ({known}) or a tool that changes something")
+    return value
+
+
+Action = Annotated[str, AfterValidator(_action)]
+
+
+def tools_of(actions: tuple[str, ...]) -> frozenset[str]:
+    """The tools a list of actions names (empty list: every changing tool)."""
+    if not actions:
+        return frozenset(tool for group in ACTIONS.values() for tool in group)
+    return frozenset(tool for action in actions for tool in ACTIONS.get(action, (action,)))
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("give a time zone, e.g. '2026-11-27T00:00:00+01:00'")
+    return value
+
+
+AwareTime = Annotated[dt.datetime, AfterValidator(_aware)]
+
+
+class FreezeWindow(_Strict):
+    """A time in which matching changes go to a person (or are refused): Black Friday, a launch."""
+
+    from_: AwareTime = Field(..., alias="from")
+    to: AwareTime
+    accounts: tuple[str, ...] = ()  # customer ids, or "cms"; empty: every account and the CMS
+    actions: tuple[Action, ...] = ()  # empty: every change
+    decision: Literal["escalate", "deny"] = "escalate"
+    reason: str = Field(..., min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, accounts: tuple[str, ...]) -> tuple[str, ...]:
+        for account in accounts:
+            if account != "cms" and not re.fullmatch(r"[1-9][0-9]{9}", account):
+                raise ValueError(f"{account!r} is not a 10-digit customer id or 'cms'")
+        return accounts
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FreezeWindow:
+        if self.to <= self.from_:
+            raise ValueError("'to' must be after 'from'")
+        return self
+
+    def covers(self, when: dt.datetime, tool: str, account: str | None) -> bool:
+        if not self.from_ <= when < self.to or tool not in tools_of(self.actions):
+            return False
+        return not self.accounts or (account is not None and account in self.accounts)
+
+
+class FourEyesRule(_Strict):
+    """Changes that need two different people's approval (the requester is never one of them)."""
+
+    actions: tuple[Action, ...] = ()  # empty: every change
+    # Only raises above this amount per day (budgets) or per click (bids), per currency; an account
+    # currency not listed here needs two approvers for every matching raise.
+    increase_above: dict[CurrencyCode, Units] | None = None
+    approvers: int = Field(2, ge=2)
+
+
+class ApprovalPolicy(_Strict):
+    expire_after_hours: int = Field(72, gt=0)  # a pending approval older than this is void
+    four_eyes: tuple[FourEyesRule, ...] = ()
 
 
 class Policy(_Strict):
@@ -112,6 +303,8 @@ class Policy(_Strict):
     # domains of the account's existing ads, read from the platform when the Guard decides.
     allowed_domains: tuple[Domain, ...] = ()
     limits: Limits
+    freeze: tuple[FreezeWindow, ...] = ()
+    approvals: ApprovalPolicy = ApprovalPolicy()
 
     @field_serializer("roles")
     def _sorted_scopes(self, roles: dict[str, frozenset[str]]) -> dict[str, list[str]]:
@@ -123,7 +316,7 @@ class Policy(_Strict):
     @classmethod
     def _accounts(cls, accounts: tuple[str, ...]) -> tuple[str, ...]:
         for account in accounts:
-            if account != "*" and not (account.isdigit() and len(account) == 10):
+            if account != "*" and not re.fullmatch(r"[1-9][0-9]{9}", account):
                 raise ValueError(f"{account!r} is not '*' or a 10-digit customer id")
         return accounts
 

@@ -18,25 +18,62 @@ from adpilot.money import parse_micros
 from adpilot.normalise import skeleton
 from adpilot.policies.content import Content
 from adpilot.policies.model import normalise_domain
-from adpilot.policies.rules import Ruling, ad_status_change, bid_change, budget_change, campaign_status_change
+from adpilot.policies.rules import (
+    Ruling,
+    account_daily_total,
+    ad_status_change,
+    bid_change,
+    budget_change,
+    campaign_status_change,
+)
+from adpilot.tools.google_ads import CampaignInfo
 from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable, ads_entity
 from adpilot.tools.wordpress import WpPost
 
+# One spelling per id: ASCII digits without a leading zero. Anything else ("09001", " 9001",
+# Arabic-Indic or full-width digits) would address the same entity through int() while the audit
+# log and the rolling windows keyed it as another. (Python's \d, and the Rust regex behind
+# pydantic's ``pattern``, match any Unicode digit: the patterns say [0-9].)
+_ENTITY_ID = re.compile(r"[1-9][0-9]{0,18}")
+_CUSTOMER_ID = re.compile(r"[1-9][0-9]{9}")
+_INT64_MAX = 2**63 - 1
 
-def _id(value: Any) -> Any:
-    if isinstance(value, bool | float):
-        raise ValueError("ids are strings of digits")
-    return str(value) if isinstance(value, int) else value
+
+def _canonical(value: Any, pattern: re.Pattern[str], what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{what} is a string of digits such as '9001', got {type(value).__name__} {value!r}")
+    text = str(value)
+    if not pattern.fullmatch(text) or int(text) > _INT64_MAX:
+        raise ValueError(f"{what} must be ASCII digits without a leading zero or spaces, e.g. '9001'; got {text!r}")
+    return text
+
+
+def _entity_id(value: Any) -> str:
+    return _canonical(value, _ENTITY_ID, "an id")
+
+
+def _customer_id(value: Any) -> str:
+    return _canonical(value, _CUSTOMER_ID, "a customer id (10 digits)")
+
+
+def _post_id(value: Any) -> int:
+    if isinstance(value, str):
+        return int(_canonical(value, _ENTITY_ID, "a post id"))
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"a post id is a positive integer such as 501, got {type(value).__name__} {value!r}")
+    return value
 
 
 def _micros(value: Any) -> int:
     return parse_micros(value, field="micros")
 
 
-CustomerId = Annotated[str, BeforeValidator(_id), Field(pattern=r"^\d{10}$", description="10-digit customer id")]
-EntityId = Annotated[str, BeforeValidator(_id), Field(pattern=r"^\d{1,19}$")]
+CustomerId = Annotated[
+    str, BeforeValidator(_customer_id), Field(pattern=r"^[1-9][0-9]{9}$", description="10-digit customer id")
+]
+EntityId = Annotated[str, BeforeValidator(_entity_id), Field(pattern=r"^[1-9][0-9]{0,18}$")]
 Micros = Annotated[int, BeforeValidator(_micros), Field(description="integer micros (1 EUR = 1000000)")]
-PostId = Annotated[int, Field(gt=0)]
+PostId = Annotated[int, BeforeValidator(_post_id), Field(strict=True, gt=0)]
 # Every WordPress status but draft (and trash) shows the post to someone beyond its editors, or
 # will without anyone acting again (future): the Guard treats all of them as live.
 LIVE_STATUSES = frozenset({"publish", "future", "pending", "private"})
@@ -270,18 +307,28 @@ async def _escalate(ctx: ToolContext, args: Escalate) -> Any:
 # --- budgets --------------------------------------------------------------------------
 
 
+def _serving_budgets(campaigns: list[CampaignInfo], *, enabling: str | None = None) -> dict[str, int]:
+    """The budgets that serve at least one enabled campaign (``enabling`` counted as enabled),
+    each once, with its amount: what the account can spend per day."""
+    return {c.budget_id: c.budget_micros for c in campaigns if c.status == "ENABLED" or c.id == enabling}
+
+
 async def _assess_budget(ctx: ToolContext, args: SetCampaignBudget) -> Assessment:
     entity = ads_entity(args.customer_id, "campaign_budget", args.budget_id)
-    budget = await ctx.budget(args.customer_id, args.budget_id)
+    budget = await ctx.fresh_budget(args.customer_id, args.budget_id)  # money: never the snapshot
     if budget is None:
         return Assessment(entity, not_found=f"budget {args.budget_id} not found in customer {args.customer_id}")
-    limits = ctx.policy.limits.budget
-    lowest, _ = ctx.range_in_window(entity, limits.window_hours, budget.amount_micros)
+    limits = ctx.policy.limits
+    current, new = budget.amount_micros, args.amount_micros
+    low, high = ctx.range_in_window(entity, limits.budget.window_hours, current)
     currency = await ctx.currency(args.customer_id)
-    ruling = budget_change(limits, budget.amount_micros, args.amount_micros, lowest, currency)
-    return Assessment(
-        entity, budget.amount_micros, args.amount_micros, [ruling], noop=budget.amount_micros == args.amount_micros
-    )
+    rulings = [budget_change(limits, currency, current, new, low=low, high=high)]
+    if rulings[0].decision != "deny" and new > current:  # a cut never raises what the account spends
+        serving = _serving_budgets(await ctx.fresh_campaigns(args.customer_id))
+        total = sum(serving.values())
+        after = total - serving[budget.id] + new if budget.id in serving else total
+        rulings.append(account_daily_total(limits, currency, total, after))
+    return Assessment(entity, current, new, rulings, noop=current == new)
 
 
 async def _set_budget(ctx: ToolContext, args: SetCampaignBudget) -> Any:
@@ -311,6 +358,12 @@ async def _assess_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> 
     rulings = [campaign_status_change(ctx.policy.limits.campaign_status, current, args.status)]
     if args.status == "ENABLED" and current != "ENABLED":
         rulings += await _campaign_ads_rulings(ctx, args.customer_id, args.campaign_id)
+        # Its budget starts to spend (unless another enabled campaign already shares it).
+        campaigns = await ctx.fresh_campaigns(args.customer_id)
+        before = sum(_serving_budgets(campaigns).values())
+        after = sum(_serving_budgets(campaigns, enabling=args.campaign_id).values())
+        currency = await ctx.currency(args.customer_id)
+        rulings.append(account_daily_total(ctx.policy.limits, currency, before, after))
     return Assessment(entity, current, args.status, rulings, noop=current == args.status)
 
 
@@ -367,14 +420,14 @@ async def _validate_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -
 
 async def _assess_bid(ctx: ToolContext, args: SetKeywordBid) -> Assessment:
     entity = ads_entity(args.customer_id, "ad_group_criterion", f"{args.ad_group_id}~{args.criterion_id}")
-    keyword = await ctx.keyword(args.customer_id, args.ad_group_id, args.criterion_id)
+    keyword = await ctx.fresh_keyword(args.customer_id, args.ad_group_id, args.criterion_id)  # money: read now
     if keyword is None or keyword.status == "REMOVED":
         return Assessment(entity, not_found=f"keyword {args.ad_group_id}~{args.criterion_id} not found")
-    limits = ctx.policy.limits.keyword_bid
+    limits = ctx.policy.limits
     current = keyword.cpc_bid_micros
-    low, high = ctx.range_in_window(entity, limits.window_hours, current)
+    low, high = ctx.range_in_window(entity, limits.keyword_bid.window_hours, current)
     currency = await ctx.currency(args.customer_id)
-    ruling = bid_change(limits, current, args.cpc_bid_micros, low, high, currency)
+    ruling = bid_change(limits, currency, current, args.cpc_bid_micros, low=low, high=high)
     return Assessment(
         entity, current, args.cpc_bid_micros, [ruling], noop=keyword.own_bid and current == args.cpc_bid_micros
     )

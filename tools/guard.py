@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from adpilot.errors import AdpilotError, BusyError, PlatformError
 from adpilot.logs import get_logger
 from adpilot.policies.content import ContentGate, NoRulesGate
-from adpilot.policies.model import Policy, covers
+from adpilot.policies.model import Policy, covers, tools_of
 from adpilot.policies.rules import Ruling, strictest
 from adpilot.statedir import KillSwitch
 from adpilot.tools.audit import AuditLog, KeyHistory, canonical
@@ -44,7 +44,7 @@ from adpilot.tools.catalogue import CATALOGUE
 from adpilot.tools.leasing import LeaseKeeper, resource_of
 from adpilot.tools.platforms import Platforms
 from adpilot.tools.result import Decision, ErrorType, ToolError, ToolResult
-from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable
+from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable, account_of
 from adpilot.tools.state import StateCache
 
 if TYPE_CHECKING:
@@ -72,6 +72,11 @@ class Approval:
 
     An edit is approved with ``edited_from``, the arguments of the call the person saw: the
     content that call would publish now must still hash to ``content_hash``, on the same entity.
+
+    ``before`` is the entity's value the person was shown (recorded at escalation): a different
+    value now makes the approval stale (``approval.stale``). ``approvers`` are the different
+    people who approved; a change under a four-eyes rule of the policy needs as many of them as
+    the rule says, the ``requester`` never counted (``approval.four_eyes``).
     """
 
     call_hash: str
@@ -79,6 +84,45 @@ class Approval:
     note: str = ""
     content_hash: str | None = None
     edited_from: dict[str, Any] | None = None
+    before: Any = None
+    before_shown: bool = False  # whether ``before`` was recorded (None is a value, too)
+    approvers: tuple[str, ...] = ()
+    requester: str | None = None
+
+    def people(self) -> list[str]:
+        """The different people who approved, the requester left out."""
+        seen: list[str] = []
+        keys: set[str] = set()
+        requester = (self.requester or "").strip().casefold()
+        for name in self.approvers or (self.approver,):
+            key = name.strip().casefold()
+            if key and key not in keys and key != requester:
+                keys.add(key)
+                seen.append(name)
+        return seen
+
+
+def approvers_needed(policy: Policy, tool: str, before: Any, after: Any, currency: str) -> int:
+    """How many different people must approve this change: the largest ``approvers`` of the
+    policy's four-eyes rules that match it, else 1. A rule with ``increase_above`` matches a raise
+    (``after`` − ``before``, in micros) by more than its amount in ``currency``; a currency the
+    rule does not list makes every raise match."""
+    needed = 1
+    for rule in policy.approvals.four_eyes:
+        if tool not in tools_of(rule.actions):
+            continue
+        if rule.increase_above is not None:
+            try:
+                increase = int(after) - int(before)
+            except (TypeError, ValueError):
+                continue
+            if increase <= 0:
+                continue
+            limit = rule.increase_above.get(currency.upper())
+            if limit is not None and increase <= limit:
+                continue
+        needed = max(needed, rule.approvers)
+    return needed
 
 
 @dataclass(frozen=True)
@@ -231,6 +275,8 @@ class Guard:
         if spec.kind == "read":
             return await self._read(call, spec, parsed)
         if spec.kind == "meta":
+            if isinstance(clean.get("proposal"), dict):
+                return await self._propose(call, clean)
             seq = self._row(call, "decision", decision="escalate", rule="agent.escalate", reason=clean.get("reason"))
             try:
                 data = await spec.run(self.context, parsed)
@@ -240,6 +286,62 @@ class Guard:
                 return self._internal_error(call, None, exc)
             return ToolResult(tool, "escalate", data, call_hash=call.digest, audit_seq=seq)
         return await self._mutate(call, spec, parsed, proposal_id, approval)
+
+    async def _propose(self, call: _Call, clean: dict[str, Any]) -> ToolResult:
+        """``escalate`` with a proposal ``{tool, args}``: exactly that call waits for a person.
+
+        The proposed call must be a change the role may ask for, on an account of this run, with
+        valid arguments, and one the policy would not refuse outright; then it is recorded as an
+        escalation *of that call* (its tool, arguments, hash, and the entity's value now), so that
+        its approval binds it and the Guard judges it again when it is carried out."""
+        proposal = clean["proposal"]
+        tool, args = proposal.get("tool"), proposal.get("args")
+        spec = self.tools.get(str(tool))
+        if spec is None or not spec.mutates:
+            message = f"proposal.tool: {tool!r} is not a tool that changes something"
+            return self._refuse(call, "deny", ToolError("invalid_arguments", message, "tool.arguments"))
+        try:
+            parsed = spec.args.model_validate(args if isinstance(args, dict) else {"_raw": args})
+        except ValidationError as exc:
+            error = ToolError("invalid_arguments", f"proposal.args: {_validation_message(exc)}", "tool.arguments")
+            return self._refuse(call, "deny", error)
+        inner = parsed.model_dump(mode="json")
+        proposed = _Call(call.role, spec.name, inner, call_hash(spec.name, inner))
+        if spec.scope is not None and not covers(self.policy.scopes(call.role), spec.scope):
+            message = f"role {call.role!r} lacks the scope {spec.scope!r} that the proposed {spec.name} needs"
+            return self._refuse(proposed, "deny", ToolError("denied", message, "scope.role"))
+        customer_id = inner.get("customer_id")
+        if customer_id is not None and (
+            customer_id not in self.run.accounts or not self.policy.allows_account(customer_id)
+        ):
+            message = f"customer {customer_id} is not an account of this run"
+            return self._refuse(proposed, "deny", ToolError("denied", message, "scope.account"))
+        assert spec.assess is not None
+        try:
+            assessment = await spec.assess(self.context, parsed)
+        except PlatformError as exc:
+            return self._refuse(proposed, "deny", _platform_error(exc))
+        if assessment.not_found:
+            return self._refuse(proposed, "deny", ToolError("not_found", assessment.not_found, "entity.not_found"))
+        ruling, extra = self._rulings(call.role, spec, assessment)
+        if ruling.decision == "deny":
+            error = ToolError("denied", ruling.reason, ruling.rule, extra or None)
+            return self._refuse(proposed, "deny", error, assessment.entity)
+        reason = str(clean.get("reason") or "")
+        message = f"needs a person's approval: the agent asks for it: {reason}"
+        seq = self._row(
+            proposed,
+            "decision",
+            decision="escalate",
+            rule="agent.escalate",
+            reason=message,
+            entity=assessment.entity,
+            before=assessment.before,
+            after=assessment.after,
+        )
+        details = {"call_hash": proposed.digest, "proposal": {"tool": spec.name, "args": inner}, **extra}
+        error = ToolError("escalated", message, "agent.escalate", details)
+        return ToolResult(call.tool, "escalate", error=error, call_hash=proposed.digest, audit_seq=seq)
 
     async def _read(self, call: _Call, spec: ToolSpec, parsed: Any) -> ToolResult:
         digest = call.digest
@@ -267,6 +369,12 @@ class Guard:
         for scope in assessment.extra_scopes:
             if not covers(scopes, scope):
                 rulings.append(Ruling("deny", "scope.state", f"role {role!r} lacks {scope!r}, which this change needs"))
+        if self.policy.freeze:  # by the audit clock; the account is the call's customer id, or "cms"
+            now, account = self.context.now(), account_of(assessment.entity)
+            for window in self.policy.freeze:
+                if window.covers(now, spec.name, account):
+                    reason = f"{window.reason}: changes are frozen until {window.to.isoformat()}"
+                    rulings.append(Ruling(window.decision, "freeze", reason))
         extra: dict[str, Any] = {}
         if assessment.content is not None:
             verdict = self.context.content_gate.check(assessment.content)
@@ -308,6 +416,8 @@ class Guard:
                 entity=done.entity,
             )
             return ToolResult(tool, "allow", done.result, call_hash=digest, audit_seq=seq, replayed=True)
+        if (capped := self._change_cap(call, key)) is not None:
+            return self._refuse(call, "deny", capped)
         if history.unfinished is not None:
             # An earlier attempt was sent and never answered: the platform is the truth, not our plan.
             self.context.state.invalidate_prefix(_cache_prefix(call.args))
@@ -321,6 +431,26 @@ class Guard:
             message = f"internal error in {call.tool} while deciding: {type(exc).__name__}: {exc}"
             _log.error("guard.internal_error", tool=call.tool, error=message)
             return self._refuse(call, "deny", ToolError("internal_error", message, "internal_error"))
+
+    def _change_cap(self, call: _Call, key: str | None) -> ToolError | None:
+        """Policy ``limits.changes_per_run``: the changes this run has executed on the
+        call's account (or the CMS), counted from the audit log — so a resumed run, or another
+        process continuing it, counts what was done before. A result that may have landed
+        (``unknown``) counts; the call's own key does not (its retry is not a new change)."""
+        resource = resource_of(call.args)
+        executed = {
+            r.idempotency_key
+            for r in self.audit.records(run_id=self.run.run_id, kind="result")  # indexed by run
+            if r.status in ("ok", "unknown") and r.idempotency_key != key and resource_of(r.args) == resource
+        }
+        cap = self.policy.limits.changes_per_run
+        if len(executed) < cap:
+            return None
+        message = (
+            f"this run has made {len(executed)} changes to {resource}, the most one run may make "
+            f"(policy limits.changes_per_run: {cap}); the run stops here"
+        )
+        return ToolError("denied", message, "budget.changes_per_run")
 
     def _internal_error(self, call: _Call, key: str | None, exc: Exception) -> ToolResult:
         message = f"internal error in {call.tool}: {type(exc).__name__}: {exc}"
@@ -394,7 +524,7 @@ class Guard:
             return ToolResult(tool, "deny", error=error, call_hash=digest, audit_seq=seq)
 
         ruling, extra = self._rulings(call.role, spec, assessment)
-        if ruling.decision == "escalate" and approval is not None:
+        if ruling.decision in ("escalate", "allow") and approval is not None:
             ruling = await self._approved(call, spec, assessment, ruling, extra, approval)
         if ruling.decision == "deny":
             error = ToolError("denied", ruling.reason, ruling.rule, extra or None)
@@ -406,7 +536,20 @@ class Guard:
                 ruling.rule,
                 {"call_hash": digest, **extra} if extra else {"call_hash": digest},
             )
-            return self._refuse(call, "escalate", error, assessment.entity)
+            # The row keeps what the person will be shown (before → after): an approval is stale
+            # once the entity holds another value than this ``before``.
+            seq = self._row(
+                call,
+                "decision",
+                decision="escalate",
+                rule=error.rule,
+                reason=error.message,
+                entity=assessment.entity,
+                before=assessment.before,
+                after=assessment.after,
+            )
+            _log.info("guard.refused", role=call.role, tool=tool, decision="escalate", rule=error.rule)
+            return ToolResult(tool, "escalate", error=error, call_hash=digest, audit_seq=seq)
 
         common = {"entity": assessment.entity, "before": assessment.before, "after": assessment.after}
         if assessment.noop:
@@ -502,10 +645,23 @@ class Guard:
         approval: Approval,
     ) -> Ruling:
         """What an approval makes of an escalation: allow, when it names this call and, for content,
-        the content the person saw; otherwise still an escalation."""
+        the content the person saw; otherwise still an escalation. A change the policy allows
+        anyway is still not carried out on an approval of another value than the entity holds now
+        (``approval.stale``): the person — and the agent — planned it from that value."""
         if approval.call_hash != call.digest:
             _log.warning("guard.approval_mismatch", tool=call.tool, expected=call.digest, got=approval.call_hash)
             return ruling
+        stale = approval.before_shown and assessment.before != approval.before
+        if ruling.decision == "allow" and not stale:
+            return ruling
+        if stale:
+            # The entity changed since the person was shown it: they approved another change.
+            _log.warning("guard.approval_stale", tool=call.tool, entity=assessment.entity)
+            reason = (
+                f"{assessment.entity} is now {assessment.before!r}, not {approval.before!r} as {approval.approver} "
+                "was shown; the approval does not cover the change from the new value"
+            )
+            return Ruling("escalate", "approval.stale", f"{reason}: {ruling.reason}")
         if assessment.content is not None:
             now = str(extra["content_hash"])
             seen, entity = now, assessment.entity
@@ -532,7 +688,20 @@ class Guard:
             if reason:
                 _log.warning("guard.approval_content_changed", tool=call.tool, entity=assessment.entity)
                 return Ruling("escalate", "approval.content_changed", f"{reason}: {ruling.reason}")
-        return Ruling("allow", "approval", f"approved by {approval.approver}: {ruling.reason}")
+        people = approval.people()
+        customer = call.args.get("customer_id")
+        currency = await self.context.currency(str(customer)) if customer else ""
+        needed = approvers_needed(self.policy, call.tool, assessment.before, assessment.after, currency)
+        if len(people) < needed:
+            if needed == 1:
+                reason = f"{approval.requester} requested this change and cannot approve it"
+            else:
+                reason = f"needs {needed} different approvers (four-eyes), has {len(people)}" + (
+                    f" ({', '.join(people)})" if people else ""
+                )
+            _log.warning("guard.approval_four_eyes", tool=call.tool, needed=needed, approvers=len(people))
+            return Ruling("escalate", "approval.four_eyes", f"{reason}: {ruling.reason}")
+        return Ruling("allow", "approval", f"approved by {', '.join(people)}: {ruling.reason}")
 
     async def _unless_published_as_checked(
         self, call: _Call, spec: ToolSpec, parsed: Any, key: str, assessment: Assessment

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from adpilot.policies.content import Content, ContentGate, NoRulesGate
 from adpilot.policies.rules import Ruling
-from adpilot.tools.google_ads import AdInfo, Budget, Keyword
+from adpilot.tools.google_ads import AdInfo, Budget, CampaignInfo, Keyword
 from adpilot.tools.state import StateCache
 
 if TYPE_CHECKING:
@@ -38,6 +38,13 @@ class ToolUnavailable(Exception):
 def ads_entity(customer_id: str, kind: str, key: str) -> str:
     """The identity of a Google Ads entity in the audit log and the state snapshot."""
     return f"google_ads:{customer_id}:{kind}:{key}"
+
+
+def account_of(entity: str) -> str:
+    """The account an entity belongs to, as a freeze window names it: the Google Ads customer id
+    of an :func:`ads_entity`, or ``"cms"`` for WordPress."""
+    platform, _, rest = entity.partition(":")
+    return rest.partition(":")[0] if platform == "google_ads" else "cms"
 
 
 @dataclass
@@ -63,9 +70,12 @@ class ToolContext:
         return (current, current) if seen is None else (min(seen[0], current), max(seen[1], current))
 
     async def currency(self, customer_id: str) -> str:
+        """The account's currency code (``customer.currency_code``; fixed when an account is
+        created, so the snapshot may answer); "" when the platform does not say."""
+
         async def load() -> str:
             rows = await self.platforms.google_ads.search(customer_id, "SELECT customer.currency_code FROM customer")
-            return str(rows[0]["customer"]["currencyCode"]) if rows else "EUR"
+            return str(rows[0].get("customer", {}).get("currencyCode") or "") if rows else ""
 
         return await self.state.read(f"google_ads:{customer_id}:currency", load)
 
@@ -74,6 +84,37 @@ class ToolContext:
             ads_entity(customer_id, "campaign_budget", budget_id),
             lambda: self.platforms.google_ads.budget(customer_id, budget_id),
         )
+
+    # Money decisions read the platform now, never the snapshot: within the snapshot's TTL a person
+    # may have changed the amount in the Google Ads UI, and a relative limit judged against the old
+    # amount would let a large change pass as a small one. The fresh value replaces the snapshot's.
+
+    async def fresh_budget(self, customer_id: str, budget_id: str) -> Budget | None:
+        """The budget as the platform has it now (and the snapshot from now on)."""
+        key = ads_entity(customer_id, "campaign_budget", budget_id)
+        budget = await self.platforms.google_ads.budget(customer_id, budget_id)
+        if budget is None:
+            self.state.invalidate(key)
+        else:
+            self.state.put(key, budget)
+        return budget
+
+    async def fresh_keyword(self, customer_id: str, ad_group_id: str, criterion_id: str) -> Keyword | None:
+        """The keyword (with the bid in force) as the platform has it now (and the snapshot from now on)."""
+        key = ads_entity(customer_id, "ad_group_criterion", f"{ad_group_id}~{criterion_id}")
+        keyword = await self.platforms.google_ads.keyword(customer_id, ad_group_id, criterion_id)
+        if keyword is None:
+            self.state.invalidate(key)
+        else:
+            self.state.put(key, keyword)
+        return keyword
+
+    async def fresh_campaigns(self, customer_id: str) -> list[CampaignInfo]:
+        """The account's campaigns with their budgets, read now (for the account's daily total)."""
+        campaigns = await self.platforms.google_ads.campaigns(customer_id)
+        for campaign in campaigns:
+            self.state.put(ads_entity(customer_id, "campaign", campaign.id), campaign.status)
+        return campaigns
 
     async def campaign_status(self, customer_id: str, campaign_id: str) -> str | None:
         return await self.state.read(

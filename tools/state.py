@@ -7,9 +7,11 @@ successful writes update the snapshot; a failed or unanswered write drops the en
 next decision reads afresh. A value older than the TTL is never used. ``ttl_s=0`` disables
 the snapshot (every decision reads fresh state).
 
-What the TTL trades: a change made outside adpilot within the TTL is not seen by the relative
-limits (hard caps are absolute and always hold). The default, 60 s, is well inside the time
-a person needs to notice a change and react.
+What the TTL trades: a change made outside adpilot within the TTL is not seen by the decisions
+that use the snapshot (ad and campaign status, ad copy). Money decisions do not use it: a
+budget or keyword bid change, and the account's daily total, are judged on the entity read from
+the platform after the Guard holds the account's lease (``ToolContext.fresh_budget``,
+``fresh_keyword``, ``fresh_campaigns``), and that read refreshes the snapshot.
 """
 
 from __future__ import annotations

@@ -77,10 +77,9 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
     reply = await model.bind_tools(governed_tools(ctx.guard, role)).ainvoke(conversation)
     assert isinstance(reply, AIMessage)
     conversation.append(reply)
-    tokens = reply.usage_metadata["total_tokens"] if reply.usage_metadata else 0
     update: dict[str, Any] = {
         "turns": {role: taken + 1},
-        "tokens": tokens,
+        **ctx.usage(reply),  # tokens and their cost, from the reply's usage metadata
         "transcript": [{"agent": role, "content": reply.content, "tool_calls": [c["name"] for c in reply.tool_calls]}],
     }
     errors = 0

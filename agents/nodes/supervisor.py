@@ -114,9 +114,8 @@ async def _with_model(state: RunState, ctx: RunContext) -> dict[str, Any]:
     reply = await bound.ainvoke(history + new)
     assert isinstance(reply, AIMessage)
     new.append(reply)
-    tokens = reply.usage_metadata["total_tokens"] if reply.usage_metadata else 0
     update: dict[str, Any] = {
-        "tokens": tokens,
+        **ctx.usage(reply),  # tokens and their cost, from the reply's usage metadata
         "transcript": [
             {"agent": "supervisor", "content": reply.content, "tool_calls": [c["name"] for c in reply.tool_calls]}
         ],

@@ -24,7 +24,7 @@ def test_maintain_then_decide_pending_changes(capsys, config_file):
     assert set(pending) == {501, 502, 504}
     code, out = run(capsys, config_file, "approvals", "approve", pending[502]["id"][-8:])
     assert code == 2  # a suffix names nothing: ids are exact or a unique prefix
-    code, out = run(capsys, config_file, "approvals", "approve", pending[502]["id"])
+    code, out = run(capsys, config_file, "approvals", "approve", pending[502]["id"], "--approver", "cli operator")
     assert code == 0 and "approved by cli operator" in out.out
     assert world(config_file)["cms"]["posts"]["502"]["title"] == "Regenjacken für Damen und Herren"
     code, out = run(capsys, config_file, "approvals", "reject", pending[504]["id"], "--reason", "rewrite pending")

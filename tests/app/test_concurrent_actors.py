@@ -165,3 +165,47 @@ def test_maintenance_console_tool_call_and_two_approvers_at_once_keep_every_inva
             "GROUP BY idempotency_key HAVING COUNT(*) > 1"
         ).fetchall()
     assert repeated == []
+
+
+def raise_budget(amount_micros: str) -> list[str]:
+    args = {"customer_id": DE, "budget_id": "9001", "amount_micros": amount_micros}
+    return ["tool", "call", "bidding", "set_campaign_budget", json.dumps(args), "--json"]
+
+
+def test_four_eyes_the_same_person_approving_twice_at_once_counts_once(config_file):
+    ((code, out, err),) = together(config_file, raise_budget("200000000"))  # +150 EUR a day: two people
+    assert code == 1, err  # escalated: waits for people
+    pending = json.loads(out)["approval"]
+    outcomes = together(
+        config_file,
+        ["approvals", "approve", pending, "--approver", "lena"],
+        ["approvals", "approve", pending, "--approver", "lena"],
+    )
+    for _, _, err in outcomes:
+        assert "Traceback" not in err, err
+    assert sorted(code for code, _, _ in outcomes) == [0, 2], outcomes
+    assert "already approved" in next(err for code, _, err in outcomes if code == 2)
+    budget = world(config_file)["google_ads"]["customers"][DE]["campaign_budgets"]["9001"]["amount_micros"]
+    assert budget == "50000000"  # one person is not two
+    ((_, listed, _),) = together(config_file, ["approvals", "list", "--json"])
+    (waiting,) = json.loads(listed)
+    assert waiting["id"] == pending and waiting["approvers"] == ["lena"] and waiting["needed"] == 2
+
+
+def test_four_eyes_two_people_approving_at_once_carry_it_out_once(config_file):
+    ((code, out, err),) = together(config_file, raise_budget("200000000"))
+    assert code == 1, err
+    pending = json.loads(out)["approval"]
+    outcomes = together(
+        config_file,
+        ["approvals", "approve", pending, "--approver", "lena"],
+        ["approvals", "approve", pending, "--approver", "tom"],
+    )
+    assert [code for code, _, _ in outcomes] == [0, 0], outcomes
+    budget = world(config_file)["google_ads"]["customers"][DE]["campaign_budgets"]["9001"]["amount_micros"]
+    assert budget == "200000000"
+    with sqlite3.connect(config_file.parent / "state" / "audit.sqlite3") as db:
+        (done,) = db.execute(
+            "SELECT COUNT(*) FROM audit WHERE kind = 'result' AND status = 'ok' AND tool = 'set_campaign_budget'"
+        ).fetchone()
+    assert done == 1

@@ -109,6 +109,27 @@ async def test_true_expectations_pass():
     assert failing == []
 
 
+async def test_a_policy_patch_changes_what_the_guard_decides():
+    """A 40 % raise escalates under the default pack and is allowed with max_increase_pct patched to 50."""
+    raise_40 = {**BASE["script"], "bidding": [{"tool_calls": [{**BASE["script"]["bidding"][0]["tool_calls"][0]}]}]}
+    raise_40["bidding"][0]["tool_calls"][0]["args"] = {**raise_40["bidding"][0]["tool_calls"][0]["args"]}
+    raise_40["bidding"][0]["tool_calls"][0]["args"]["amount_micros"] = "70000000"
+    common = {**BASE, "script": raise_40}
+    default = Scenario.model_validate(
+        {**common, "id": "default", "expect": [{"escalated": {"tool": "set_campaign_budget"}}]}
+    )
+    patched = Scenario.model_validate(
+        {
+            **common,
+            "id": "patched",
+            "policy": {"patch": {"limits.budget.max_increase_pct": 50}},
+            "expect": [{"state": {"path": f"{B}.campaign_budgets.9001.amount_micros", "equals": "70000000"}}],
+        }
+    )
+    results = await run_scenarios([default, patched], model="none")
+    assert [r.passed for r in results] == [True, True], [c.detail for r in results for t in r.trials for c in t.checks]
+
+
 def test_the_shipped_suite_is_large_and_covers_the_required_areas():
     scenarios = load_scenarios([SUITE])
     tags = {tag for s in scenarios for tag in s.tags}
@@ -146,6 +167,16 @@ def test_the_shipped_suite_is_large_and_covers_the_required_areas():
         ),
         ("id: x\ntrigger: {kind: chat, text: hi\nexpect: []\n", "invalid YAML"),
         ("id: x\ntrigger: {kind: chat, text: hi}\nexpect: []\n", "expect"),
+        (
+            "id: x\ntrigger: {kind: chat, text: hi}\npolicy: {patch: {limits.budget.max_increase_pct: -1}}\n"
+            "expect: [{stop_reason: null}]\n",
+            "line 3: policy.patch: Value error, the patched default policy is invalid: limits.budget.max_increase_pct",
+        ),
+        (
+            "id: x\ntrigger: {kind: chat, text: hi}\npolicy: {patch: {limits.budget.max_increase_pct.x: 1}}\n"
+            "expect: [{stop_reason: null}]\n",
+            "limits.budget.max_increase_pct is not a mapping",
+        ),
     ],
 )
 def test_bad_scenarios_fail_loudly_with_file_and_line(tmp_path, text, fragment):

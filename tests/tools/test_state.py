@@ -9,6 +9,7 @@ def budget_args(amount):
 
 
 async def test_prefetch_lets_decisions_skip_the_read(guard, sandbox):
+    """Status decisions use the snapshot; a money decision (the bid) reads its keyword afresh."""
     await guard.prefetch(DE)
     reads = sandbox.faults["google_ads"].requests
     await guard.call(
@@ -20,7 +21,8 @@ async def test_prefetch_lets_decisions_skip_the_read(guard, sandbox):
         "creative", "set_ad_status", {"customer_id": DE, "ad_group_id": "2101", "ad_id": "31003", "status": "PAUSED"}
     )
     await guard.call("bidding", "set_campaign_status", {"customer_id": DE, "campaign_id": "113", "status": "PAUSED"})
-    assert sandbox.faults["google_ads"].requests - reads == 2  # the two writes; the escalation needed no read
+    # the bid's fresh read and the two writes; the ad pause and the escalation needed no read
+    assert sandbox.faults["google_ads"].requests - reads == 3
 
 
 async def test_prefetch_ignores_accounts_outside_the_run(make_guard, sandbox):
