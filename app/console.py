@@ -17,7 +17,7 @@ import uuid
 from typing import Any, TextIO
 
 from adpilot.agents.run import Runner, RunResult
-from adpilot.app.runs import decide_with, describe_target
+from adpilot.app.runs import approver_identity, decide_with, describe_target
 from adpilot.app.signals import graceful
 from adpilot.compose import open_memory
 from adpilot.config import Config
@@ -135,7 +135,7 @@ class Console:
             command, _, rest = text.partition(" ")
             pending_id, _, reason = rest.strip().partition(" ")
             decision = "approve" if command == "/approve" else "reject"
-            result = await decide_with(self.runner, pending_id, decision, reason, "console operator")
+            result = await decide_with(self.runner, pending_id, decision, reason, self.runner.approver)
             self.say(f"{decision}d." if decision == "approve" else "rejected.")
             self.show(result)
         elif text.startswith("/why "):
@@ -189,12 +189,14 @@ async def _loop(config: Config, with_memory: bool, stdin: TextIO, out: TextIO) -
         print(f"  · {NODE_LABELS.get(node, node)}", file=out, flush=True)
 
     shutdown = asyncio.Event()
+    person = approver_identity(config, None)
     async with Runner(
         config,
         memory=open_memory(config, with_memory),
         on_step=step,
-        approver="console operator",
-        actor="adpilot chat console",
+        approver=person,
+        requester=person,  # what the person asks for in the chat, they cannot approve themselves
+        actor=f"adpilot chat console ({person})",
         shutdown=shutdown,
     ) as runner:
         console = Console(config, runner, out)

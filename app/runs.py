@@ -268,7 +268,10 @@ async def decide_with(
 
 
 async def chat_once(config: Config, text: str, *, with_memory: bool) -> RunResult:
-    async with Runner(config, memory=open_memory(config, with_memory)) as runner:
+    person = approver_identity(config, None)  # who asks in the chat; they never approve it themselves
+    async with Runner(
+        config, memory=open_memory(config, with_memory), requester=person, actor=f"adpilot chat ({person})"
+    ) as runner:
         return await runner.start({"kind": "chat", "text": text})
 
 

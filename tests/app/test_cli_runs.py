@@ -97,11 +97,18 @@ def test_console_over_stdin(config_file):
         "/bogus",
         "/quit",
     ]
-    done = _adpilot(config_file, "chat", "--no-memory", stdin="\n".join(lines) + "\n")
+    asker = {"ADPILOT__APPROVER": "tom"}
+    done = _adpilot(config_file, "chat", "--no-memory", stdin="\n".join(lines) + "\n", env=asker)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "bidding agent working" in out and "waiting for approval: set_campaign_status" in out
-    assert f"/approve {pending_id}" in out and "approved." in out
+    # Who asks for a change in the console does not approve it: another person does.
+    assert f"tom requested {pending_id} and cannot approve it" in out
+    assert world(config_file)["google_ads"]["customers"][DE]["campaigns"]["111"]["status"] == "ENABLED"
+    colleague = _adpilot(
+        config_file, "chat", "--no-memory", stdin=f"/approve {pending_id}\n/quit\n", env={"ADPILOT__APPROVER": "lena"}
+    )
+    assert "approved." in colleague.stdout, colleague.stdout
     assert "audit row 1" in out and "unknown console command /bogus" in out
     assert out.count("usage: /why AUDIT_ROW_NUMBER") == 2 and "Traceback" not in done.stderr
     assert world(config_file)["google_ads"]["customers"][DE]["campaigns"]["111"]["status"] == "PAUSED"
