@@ -74,6 +74,25 @@ class GuardConfig(_Section):
     )
 
 
+class AuditConfig(_Section):
+    """The audit log's key and anchor (tools/audit.py): kept outside its database."""
+
+    key_env: str = Field(
+        "ADPILOT_AUDIT_KEY", description="environment variable holding the audit key (32+ characters); else key_file"
+    )
+    key_file: Path | None = Field(
+        None,
+        description="the key file, created 0600 on first use; null: <state_dir>/keys/audit.key; relative: to state_dir",
+    )
+    anchor_path: Path | None = Field(
+        None,
+        description="append-only file of sealed head checkpoints; null: <state_dir>/anchor/audit.anchor",
+    )
+    checkpoint_every: int = Field(
+        1, ge=1, description="seal a checkpoint of the head after this many rows; 1: every append"
+    )
+
+
 class MemoryConfig(_Section):
     server_url: str | None = Field(None, description="Chroma server URL; embedded when unset")
     embedding: str = Field(
@@ -163,6 +182,7 @@ class Config(_Section):
     google_ads: GoogleAdsConfig = GoogleAdsConfig()
     wordpress: WordPressConfig = WordPressConfig()
     guard: GuardConfig = GuardConfig()
+    audit: AuditConfig = AuditConfig()
     memory: MemoryConfig = MemoryConfig()
     schedule: list[ScheduleEntry] = Field(default_factory=list)
     runs: RunsConfig = RunsConfig()
@@ -182,8 +202,8 @@ class Config(_Section):
     @classmethod
     def _customer_ids(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not re.fullmatch(r"\d{10}", item):
-                raise ValueError(f"{item!r} is not a 10-digit customer id (no dashes)")
+            if not re.fullmatch(r"[1-9][0-9]{9}", item):
+                raise ValueError(f"{item!r} is not a 10-digit customer id (ASCII digits, no dashes)")
         return value
 
     @property
@@ -273,6 +293,7 @@ def dump_defaults() -> str:
 
 
 __all__ = [
+    "AuditConfig",
     "Config",
     "GoogleAdsConfig",
     "LogConfig",

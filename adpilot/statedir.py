@@ -2,8 +2,9 @@
 
 One directory (default ``.adpilot/``) holds a deployment's durable state, so that another
 process — a second CLI command, the scheduler, a resumed run — finds exactly what the first
-left: checkpoints, the audit log, the run registry, the leases, the kill-switch flag, the
-sandbox world and the embedded Chroma store.
+left: checkpoints, the audit log (with its key file and anchor, each in a directory of its own
+unless configured elsewhere), the run registry, the leases, the kill-switch flag, the sandbox
+world and the embedded Chroma store.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ class StateDir:
     @property
     def audit(self) -> Path:
         return self.root / "audit.sqlite3"
+
+    @property
+    def audit_key(self) -> Path:
+        """The audit log's key file (default of ``audit.key_file``): outside the database, 0600."""
+        return self.root / "keys" / "audit.key"
+
+    @property
+    def audit_anchor(self) -> Path:
+        """The audit log's anchor (default of ``audit.anchor_path``): sealed checkpoints of its head."""
+        return self.root / "anchor" / "audit.anchor"
 
     @property
     def registry(self) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 
 from adpilot.errors import UsageError
 from adpilot.sqlite import open_database
+from adpilot.tools.guard import person_key
 
 MIN_PREFIX = 8  # the shortest id prefix that may name an approval
 
@@ -72,8 +73,9 @@ def _iso(when: dt.datetime) -> str:
 
 
 def same_person(a: str, b: str) -> bool:
-    """Two identities name one person (case and surrounding blanks do not matter)."""
-    return a.strip().casefold() == b.strip().casefold()
+    """Two identities name one person: case, blanks, invisible characters, accents and look-alike
+    letters do not matter (:func:`adpilot.tools.guard.person_key`)."""
+    return person_key(a) == person_key(b)
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,15 @@ class RunRegistry:
             raise
         return Reuse(pending_id, False)
 
+    def requester_of(self, thread_id: str) -> str | None:
+        """Who asked for the changes run ``thread_id`` escalates: the requester of its first
+        approval (None: it asked nothing yet). A run resumed by an approver's process still asks
+        in the name of whoever started it."""
+        row = self._db.execute(
+            "SELECT requester FROM approvals WHERE thread_id = ? ORDER BY asked_at, rowid LIMIT 1", (thread_id,)
+        ).fetchone()
+        return str(row[0]) if row is not None else None
+
     def _drop_pending(self, thread_id: str, pending_id: str) -> None:
         """Inside a transaction: ``pending_id`` no longer waits in run ``thread_id`` (a run left with
         nothing waiting is done)."""
@@ -341,6 +352,14 @@ class RunRegistry:
             # One id in two runs' lists: the run that asks it now (see :meth:`ask`) is the one.
             asked = self.asked(pending_id)
             return next((e for e in exact if asked is not None and e[0].thread_id == asked.thread_id), exact[0])
+        # The whole id of an approval that no longer waits names that approval, never another whose
+        # id it begins (its renewal "….r2", asked again because that approval did not cover it).
+        if (earlier := self.decision(pending_id)) is not None:
+            raise UsageError(f"approval {pending_id} was already decided: {earlier}")
+        if (known := self.asked(pending_id)) is not None:
+            raise UsageError(
+                f"approval {pending_id} is {known.state}, no longer waiting (see `adpilot approvals list`)"
+            )
         if len(pending_id) < MIN_PREFIX:
             raise UsageError(
                 f"no pending approval {pending_id!r}: give the whole id or at least {MIN_PREFIX} of its first "

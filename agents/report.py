@@ -66,6 +66,7 @@ def build_report(state: RunState, *, stop: str | None) -> dict[str, Any]:
         "rejected": rejected,
         "failed": failed,
         "anomalies": list(state.get("anomalies") or []),
+        "currencies": dict(state.get("currencies") or {}),
         "notes": list(state.get("notes") or []),
         "stop_reason": stop,
         "usage": {

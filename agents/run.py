@@ -33,7 +33,7 @@ from langgraph.types import Command
 from adpilot.agents.context import RunContext
 from adpilot.agents.graph import build_graph
 from adpilot.agents.llm import ModelProvider, build_provider, price_for
-from adpilot.agents.nodes.approvals import carry_out, malformed
+from adpilot.agents.nodes.approvals import DECISIONS, carry_out, malformed
 from adpilot.agents.outcomes import proposed_call
 from adpilot.agents.registry import Reuse, RunRegistry, same_person
 from adpilot.agents.report import build_report
@@ -84,7 +84,10 @@ async def ask_people(
             except PlatformError:
                 currency = ""
         before, after = (row.before, row.after) if row is not None else (None, None)
-        needed = approvers_needed(guard.policy, tool, before, after, currency) if guard is not None else 1
+        needed = 1
+        if guard is not None:  # a raise counted from the window's lowest amount, as the Guard counts it
+            base = guard.raise_base(tool, row.entity if row is not None else None, before)
+            needed = approvers_needed(guard.policy, tool, base, after, currency)
         hours = guard.policy.approvals.expire_after_hours if guard is not None else 72
         detail = {
             "tool": tool,
@@ -357,7 +360,8 @@ class Runner:
     async def resume(self, thread_id: str, decisions: Mapping[str, Mapping[str, Any]]) -> RunResult:
         """Answer a run's pending approvals: {pending id: {"decision": approve|reject|edit, …}}.
 
-        Refused (UsageError, nothing changes) for a malformed decision; for a pending id another
+        Refused (UsageError, nothing changes) for a malformed decision (``reuse`` and ``void`` too:
+        the Runner answers those itself, never a caller); for a pending id another
         person has decided meanwhile (checked under the run's lease); for an approval that expired
         (it is void then, and its run goes on without it); for an approve or edit by the person who
         requested the change; and for a second approval by the same person. Refused while the kill
@@ -369,6 +373,11 @@ class Runner:
         for pending_id, decision in decisions.items():
             if (problem := malformed(dict(decision) if isinstance(decision, Mapping) else decision)) is not None:
                 raise UsageError(f"decision on {pending_id} refused: {problem}")
+            if decision["decision"] not in DECISIONS:  # reuse / void: the Runner's own answers, never a person's
+                raise UsageError(
+                    f"decision on {pending_id} refused: {decision['decision']!r} is not a person's decision; "
+                    f"one of {', '.join(DECISIONS)}"
+                )
         record = self.registry.get(thread_id)
         if record is not None and record.kind == "tool":
             return await self._decide_call(thread_id, decisions)
@@ -529,7 +538,9 @@ class Runner:
                 self._guards.get(thread_id),
                 thread_id,
                 result.pending,
-                requester=self.requester,
+                # The run's requester, not this process's: resumed by an approver, it still asks in
+                # the name of whoever started it, who never approves it.
+                requester=self.registry.requester_of(thread_id) or self.requester,
                 model=str(settings.get("model") or ""),
             )
             reused = {

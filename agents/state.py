@@ -108,5 +108,6 @@ class RunState(TypedDict, total=False):
     cost_pico_usd: Annotated[int, operator.add]  # model cost in 10^-12 USD: exact (agents/stop.py)
     tool_errors: Annotated[int, operator.add]
     anomalies: Annotated[list[dict[str, Any]], operator.add]
+    currencies: Annotated[dict[str, str], merge]  # each touched account's currency, for reports
     stop_reason: StopReason | None
     report: dict[str, Any] | None

@@ -3,7 +3,9 @@
 Start-up stays fast: this module imports only the standard library; each command imports
 what it needs when it runs. Exit codes: 0 done, 1 internal error, 2 usage or configuration
 error, 3 run stopped (or refused: the kill switch is engaged), 4 evaluation below threshold, 5 busy (another
-actor holds the account; the message names it).
+actor holds the account; the message names it), 6 the audit log is not intact (`audit verify`: a row altered,
+missing or reordered, the log behind its anchor, or rewritten without the key; the message names the first bad
+row or the missing range).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_STOPPED, EXIT_EVAL, EXIT_BUSY = 0, 1, 2, 3, 4, 5
+EXIT_AUDIT = 6
 
 
 def _print_json(data: Any) -> None:
@@ -341,13 +344,27 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    from adpilot.app.governed import open_audit
+    from adpilot.app.governed import verify_audit
+    from adpilot.errors import AuditTamperedError
 
-    count = open_audit(config).verify()
+    try:
+        report = verify_audit(config)
+    except AuditTamperedError as exc:
+        if args.json:
+            _print_json({"intact": False, "error": str(exc), "seq": exc.seq})
+        print(f"adpilot: audit log NOT intact: {exc}", file=sys.stderr)
+        return EXIT_AUDIT
     if args.json:
-        _print_json({"intact": True, "rows": count})
-    else:
-        print(f"audit log intact: {count} rows, hash chain verified")
+        _print_json(report)
+        return EXIT_OK
+    print(f"audit log intact: {report['rows']} rows, hash chain verified")
+    if report.get("sealed"):
+        last = report["last_checkpoint"]
+        sealed = f"last checkpoint row {last['seq']} at {last['at']}" if last else "no checkpoint yet"
+        print(
+            f"keyed from row {report['keyed_from_row']} with the key from {report['key_source']} "
+            f"(id {report['key_id']}); anchor {report['anchor']}: {sealed}"
+        )
     return EXIT_OK
 
 
@@ -358,16 +375,22 @@ def cmd_audit_rollback(args: argparse.Namespace) -> int:
     from adpilot.app.governed import rollback
     from adpilot.tables import table
 
-    outcome = asyncio.run(rollback(config, args.run))
+    outcome = asyncio.run(rollback(config, args.run, seq=args.seq, since=args.since, dry_run=args.dry_run))
     if args.json:
         _print_json(outcome)
     else:
         rows = [
             [s["audit_seq"], s["tool"], s["entity"], s["restore"], s["outcome"], s["detail"]] for s in outcome["steps"]
         ]
-        print(f"rollback of run {outcome['rolled_back']} (audited as run {outcome['run_id']})")
+        dry = "dry run: " if outcome["dry_run"] else ""
+        print(f"{dry}rollback of {outcome['rolled_back']} (audited as run {outcome['run_id']})")
         print(table(["row", "tool", "entity", "restore", "outcome", "detail"], rows))
-    failed = [s for s in outcome["steps"] if s["outcome"] in ("denied", "failed", "conflict")]
+        for s in outcome["steps"]:
+            if s.get("approval"):
+                print(f"row {s['audit_seq']}: waiting for a person's approval as {s['approval']}: {s['approve']}")
+            elif s.get("already_waiting"):
+                print(f"row {s['audit_seq']}: already waiting as {s['already_waiting']}")
+    failed = [s for s in outcome["steps"] if s["outcome"] in ("denied", "failed", "conflict", "escalated")]
     return EXIT_INTERNAL if failed else EXIT_OK
 
 
@@ -643,9 +666,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_verify = add("verify", cmd_audit_verify, "verify the hash chain; names the first broken row", audit_sub)
     audit_verify.add_argument("--json", action="store_true")
     audit_rollback = add(
-        "rollback", cmd_audit_rollback, "undo a run's reversible changes (governed, audited)", audit_sub
+        "rollback", cmd_audit_rollback, "undo a run's, one row's or recent changes (governed, audited)", audit_sub
     )
-    audit_rollback.add_argument("--run", required=True)
+    scope = audit_rollback.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--run", help="undo the changes of this run")
+    scope.add_argument("--seq", type=int, help="undo the one change this audit row records")
+    scope.add_argument("--since", help="undo every change since this time, newest first (e.g. 2026-12-03T06:00:00Z)")
+    audit_rollback.add_argument("--dry-run", action="store_true", help="show what would be undone; change nothing")
     audit_rollback.add_argument("--json", action="store_true")
 
     config = sub.add_parser("config", help="inspect the effective configuration")

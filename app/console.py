@@ -92,7 +92,8 @@ class Console:
         if result.answer:
             self.say(result.answer)
         for item in result.pending:
-            self.say(f"⏸  waiting for approval: {item['tool']} {describe_target(item)} — {item['reason']}")
+            target = describe_target(item, result.report.get("currencies"))
+            self.say(f"⏸  waiting for approval: {item['tool']} {target} — {item['reason']}")
             self.say(f"   /approve {item['id']}   /reject {item['id']} [reason]")
         if result.status == "stopped":
             self.say(f"■ run stopped: {result.report.get('stop_reason')}")
@@ -130,7 +131,12 @@ class Console:
             if not waiting:
                 self.say("nothing waits for approval")
             for thread, item in waiting:
-                self.say(f"{item['id']}  {item['tool']} {describe_target(item)} — {item['reason']} (run {thread})")
+                asked = self.runner.registry.asked(item["id"])
+                args = item.get("args")
+                customer = str(args.get("customer_id")) if isinstance(args, dict) else ""
+                currency = str((asked.detail if asked is not None else {}).get("currency") or "")
+                target = describe_target(item, {customer: currency} if currency else None)
+                self.say(f"{item['id']}  {item['tool']} {target} — {item['reason']} (run {thread})")
         elif text.startswith(("/approve ", "/reject ")):
             command, _, rest = text.partition(" ")
             pending_id, _, reason = rest.strip().partition(" ")

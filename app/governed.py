@@ -17,7 +17,8 @@ from adpilot.statedir import KillSwitch, StateDir
 from adpilot.tables import table
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.guard import Guard, RunScope
-from adpilot.tools.rollback import rollback_run
+from adpilot.tools.rollback import RollbackStep
+from adpilot.tools.rollback import rollback as rollback_changes
 
 
 def open_audit(config: Config) -> AuditLog:
@@ -36,6 +37,18 @@ async def acting(config: Config, run_id: str, *, label: str, dry_run: bool = Fal
             yield deployment.guard(scope, keeper)
 
 
+def _requester(config: Config) -> str:
+    """Who asks for an escalated `tool call`: the identity `adpilot approvals approve` decides as by
+    default (the configuration's ``approver``, else the OS user) — so that the person who ran it
+    is refused as its approver whichever of the two names they go by."""
+    from adpilot.app.runs import approver_identity
+
+    try:
+        return approver_identity(config, None)
+    except UsageError:
+        return _os_user()
+
+
 def _os_user() -> str:
     import getpass
 
@@ -47,8 +60,9 @@ def _os_user() -> str:
 
 async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_run: bool) -> dict[str, Any]:
     """One call through the Guard. A call the Guard escalates (or an ``escalate`` with a proposal)
-    waits for a person as a pending approval of exactly that call, requested by the OS user — or,
-    when the same call already waits, the outcome names that approval (``already_waiting``)."""
+    waits for a person as a pending approval of exactly that call, requested by whoever runs it
+    (:func:`_requester`) — or, when the same call already waits, the outcome names that approval
+    (``already_waiting``)."""
     try:
         args = json.loads(raw_args)
     except json.JSONDecodeError as exc:
@@ -66,7 +80,8 @@ async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_
                 registry = RunRegistry(StateDir(config.state_dir).registry)
                 try:
                     item = queued.pop("pending")
-                    asked = await ask_people(registry, guard.audit, guard, run_id, [item], requester=_os_user())
+                    requester = _requester(config)
+                    asked = await ask_people(registry, guard.audit, guard, run_id, [item], requester=requester)
                     if asked[item["id"]].reused:
                         queued = {"already_waiting": asked[item["id"]].pending_id}
                     else:
@@ -113,6 +128,22 @@ def list_tools(config: Config, role: str | None) -> list[dict[str, Any]]:
     ]
 
 
+def verify_audit(config: Config) -> dict[str, Any]:
+    """`adpilot audit verify`: the whole chain, each keyed row with the key, and every checkpoint
+    of the anchor; raises :class:`AuditTamperedError` naming the first bad row or missing range."""
+    from adpilot.compose.deployment import open_audit_log
+    from adpilot.errors import AuditTamperedError
+
+    audit = open_audit_log(config)
+    try:
+        rows = audit.verify()
+        if audit.problem is not None:
+            raise AuditTamperedError(audit.problem, None)
+        return {"intact": True, "rows": rows, **audit.anchor_status()}
+    finally:
+        audit.close()
+
+
 def audit_rows(config: Config, run_id: str | None) -> list[dict[str, Any]]:
     return [record.to_dict() for record in open_audit(config).records(run_id=run_id)]
 
@@ -140,19 +171,43 @@ def render_audit(rows: list[dict[str, Any]]) -> str:
     return table(["seq", "time (UTC)", "run", "role", "tool", "decision", "entity", "change", "reason"], body)
 
 
-async def rollback(config: Config, run_id: str) -> dict[str, Any]:
+async def rollback(
+    config: Config,
+    run_id: str | None = None,
+    *,
+    seq: int | None = None,
+    since: str | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Undo changes through the Guard (:mod:`adpilot.tools.rollback`): those of run ``run_id``, the
+    one audit row ``seq`` records, or every change since ``since`` — newest first. An undo the Guard
+    escalates waits for a person as a pending approval (``adpilot approvals approve``), requested by
+    whoever runs the rollback; ``dry_run`` shows what would happen and changes nothing."""
+    from adpilot.tools.rollback import change_at, changes_of_run, changes_since, parse_since
+
+    if sum(x is not None for x in (run_id, seq, since)) != 1:
+        raise UsageError("name what to roll back: one of --run RUN, --seq N, --since TIME")
     if (stopped := KillSwitch(config.state_dir).message()) is not None:
-        raise StoppedError(f"cannot roll back run {run_id}: {stopped}")
+        raise StoppedError(f"cannot roll back: {stopped}")
     audit = open_audit(config)
-    if not audit.records(run_id=run_id):
-        raise UsageError(f"no audit rows for run {run_id!r} (see `adpilot audit show`)")
-    # The same id every time: undoing a run twice replays the first undo instead of repeating it.
-    rollback_id = f"rollback-{run_id}"
-    async with acting(config, rollback_id, label=f"adpilot audit rollback {run_id}") as guard:
-        steps = await rollback_run(guard, run_id, approver="cli operator")
+    if run_id is not None:
+        if not audit.records(run_id=run_id):
+            raise UsageError(f"no audit rows for run {run_id!r} (see `adpilot audit show`)")
+        rows, what = changes_of_run(audit, run_id), f"run {run_id}"
+    elif seq is not None:
+        rows, what = [change_at(audit, seq)], f"audit row {seq}"
+    else:
+        assert since is not None
+        moment = parse_since(since)
+        rows, what = changes_since(audit, moment), f"changes since {moment.isoformat()}"
+    rollback_id = f"rollback-{uuid.uuid4().hex[:8]}"
+    async with acting(config, rollback_id, label=f"adpilot audit rollback ({what})", dry_run=dry_run) as guard:
+        steps = await rollback_changes(guard, rows)
+        waiting = {} if dry_run else await _ask_about_undos(config, guard, rollback_id, steps)
     return {
         "run_id": rollback_id,
-        "rolled_back": run_id,
+        "rolled_back": what,
+        "dry_run": dry_run,
         "steps": [
             {
                 "audit_seq": s.audit_seq,
@@ -161,10 +216,57 @@ async def rollback(config: Config, run_id: str) -> dict[str, Any]:
                 "restore": s.restore,
                 "outcome": s.outcome,
                 "detail": s.detail,
+                **waiting.get(s.audit_seq, {}),
             }
             for s in steps
         ],
     }
+
+
+async def _ask_about_undos(config: Config, guard: Guard, rollback_id: str, steps: list[RollbackStep]) -> dict[int, Any]:
+    """Each escalated undo waits for a person as a pending approval of the rollback's run (or,
+    when the same call already waits, names that approval): {audit seq: what to tell}."""
+    from adpilot.agents.loop import record
+    from adpilot.agents.registry import RunRegistry
+    from adpilot.agents.run import ask_people
+
+    items: dict[int, dict[str, Any]] = {}
+    for step in steps:
+        if step.outcome != "escalated" or step.call is None or step.result is None:
+            continue
+        tool, args = step.call
+        _, pending = record(
+            step.result,
+            proposal_id=f"{step.proposal}-{uuid.uuid4().hex[:8]}",
+            task_id=rollback_id,
+            role="operator",
+            tool=tool,
+            args=args,
+            rationale=f"rollback of audit row {step.audit_seq} by {_os_user()}",
+            account=str(args["customer_id"]) if args.get("customer_id") else None,
+        )
+        if pending is not None:
+            items[step.audit_seq] = dict(pending)
+    if not items:
+        return {}
+    registry = RunRegistry(StateDir(config.state_dir).registry)
+    try:
+        asked = await ask_people(
+            registry, guard.audit, guard, rollback_id, list(items.values()), requester=_requester(config)
+        )
+        told: dict[int, Any] = {}
+        new = []
+        for seq, item in items.items():
+            if asked[item["id"]].reused:
+                told[seq] = {"already_waiting": asked[item["id"]].pending_id}
+            else:
+                new.append(item)
+                told[seq] = {"approval": item["id"], "approve": f"adpilot approvals approve {item['id']}"}
+        if new:
+            registry.upsert(rollback_id, rollback_id, "tool", sorted(config.accounts), "waiting", new)
+    finally:
+        registry.close()
+    return told
 
 
 async def seo_audit(config: Config) -> dict[str, Any]:

@@ -35,7 +35,7 @@ STEP_LABELS = {
 STOP_REASONS = {
     "kill_switch": "stopped by the kill switch (no change while it is engaged; `adpilot resume` releases it)",
     "max_steps": "the step limit was reached",
-    "budget": "the token or cost budget is spent",
+    "budget": "a budget of the run is spent: model tokens, model cost or changes per account (see the notes)",
     "error_budget": "too many tool errors",
     "anomaly": "a spend anomaly needs a person's look",
 }
@@ -132,6 +132,7 @@ def render_reports(results: list[RunResult]) -> str:
     out = []
     for result in results:
         report = result.report
+        money_in: dict[str, str] = report.get("currencies") or {}
         if result.status in ("busy", "failed"):
             verb = "not started" if result.status == "busy" else "failed"
             out.append(f"== run {result.thread_id}: {verb} — {report['notes'][0]}\n")
@@ -149,15 +150,20 @@ def render_reports(results: list[RunResult]) -> str:
         )
         if report["applied"]:
             rows = [
-                [a["role"], a["tool"], describe_target(a), a["rationale"][:90], a["audit_seq"]]
+                [a["role"], a["tool"], describe_target(a, money_in), a["rationale"][:90], a["audit_seq"]]
                 for a in report["applied"]
             ]
             out.append("applied:\n" + table(["role", "tool", "target", "why", "audit"], rows))
         if report["dry_run"]:
-            rows = [[a["role"], a["tool"], describe_target(a), a["rationale"][:90]] for a in report["dry_run"]]
+            rows = [
+                [a["role"], a["tool"], describe_target(a, money_in), a["rationale"][:90]] for a in report["dry_run"]
+            ]
             out.append("would apply (dry run):\n" + table(["role", "tool", "target", "why"], rows))
         if report["pending_approvals"]:
-            rows = [[p["id"], p["tool"], describe_target(p), p["reason"][:80]] for p in report["pending_approvals"]]
+            rows = [
+                [p["id"], p["tool"], describe_target(p, money_in), p["reason"][:80]]
+                for p in report["pending_approvals"]
+            ]
             out.append(
                 "waiting for approval (adpilot approvals approve ID):\n"
                 + table(["id", "tool", "target", "reason"], rows)
@@ -165,11 +171,14 @@ def render_reports(results: list[RunResult]) -> str:
         for key, title in (("denied", "denied"), ("failed", "failed"), ("rejected", "rejected")):
             if report[key]:
                 rows = [
-                    [a["tool"], describe_target(a), (a.get("error") or {}).get("message", "")[:90]] for a in report[key]
+                    [a["tool"], describe_target(a, money_in), (a.get("error") or {}).get("message", "")[:90]]
+                    for a in report[key]
                 ]
                 out.append(f"{title}:\n" + table(["tool", "target", "reason"], rows))
         for anomaly in report["anomalies"]:
-            spent = format_micros(anomaly["cost_micros_yesterday"])
+            currency = money_in.get(str(anomaly.get("account")))
+            cost = int(anomaly["cost_micros_yesterday"])
+            spent = format_micros(cost, currency) if currency else f"{cost} micros"
             factor = anomaly["factor"]
             out.append(f"anomaly: campaign {anomaly['campaign_id']} spent {spent} yesterday, {factor}× its daily mean")
         for note in report["notes"]:
@@ -182,19 +191,26 @@ def render_reports(results: list[RunResult]) -> str:
     return "\n".join(out)
 
 
-def describe_target(entry: dict[str, Any]) -> str:
-    """What a proposal or applied change touches, in one short operator-readable phrase."""
+def describe_target(entry: dict[str, Any], currencies: dict[str, str] | None = None) -> str:
+    """What a proposal or applied change touches, in one short operator-readable phrase (money in
+    the account's currency when the run knows it, else in micros: never in a guessed currency)."""
     from adpilot.agents.outcomes import proposed_call
 
     _, args = proposed_call(entry)
+    currency = (currencies or {}).get(str(args.get("customer_id")), "")
+
+    def money(value: Any) -> str:
+        try:
+            return format_micros(int(value), currency) if currency else f"{int(value)} micros"
+        except (TypeError, ValueError):
+            return str(value)
+
     for key in ("budget_id", "campaign_id", "post_id"):
         if key in args:
             extra = args.get("amount_micros") or args.get("status") or ""
-            return (
-                f"{key.split('_')[0]} {args[key]} {format_micros(int(extra)) if key == 'budget_id' else extra}".strip()
-            )
+            return f"{key.split('_')[0]} {args[key]} {money(extra) if key == 'budget_id' else extra}".strip()
     if "criterion_id" in args:
-        return f"keyword {args['ad_group_id']}~{args['criterion_id']} {format_micros(int(args['cpc_bid_micros']))}"
+        return f"keyword {args['ad_group_id']}~{args['criterion_id']} {money(args.get('cpc_bid_micros'))}"
     if "ad_id" in args:
         return f"ad {args['ad_group_id']}~{args['ad_id']} {args.get('status', '')}".strip()
     if "ad_group_id" in args:
@@ -315,8 +331,9 @@ async def demo(config: Config, *, out: Callable[[str], None] = print) -> list[Ru
     waiting = [p for r in results for p in r.pending]
     if waiting:
         out(
-            f"4. {len(waiting)} change(s) wait for a person. Approve one with:\n"
-            f"   adpilot approvals approve {waiting[0]['id']}\n"
+            f"4. {len(waiting)} change(s) wait for a person. See what one changes, then decide:\n"
+            f"   adpilot approvals show {waiting[0]['id']}\n"
+            f"   adpilot approvals approve {waiting[0]['id']}   (or reject, or edit … --set KEY=VALUE)\n"
         )
     from adpilot.app.governed import audit_rows, render_audit
 

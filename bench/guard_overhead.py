@@ -26,12 +26,13 @@ import time
 from pathlib import Path
 
 from adpilot.compose import build_guard, connect
+from adpilot.compose.deployment import open_audit_log
 from adpilot.config import Config
 from adpilot.leases import Heartbeat, LeaseStore, Owner, resource_for_account
 from adpilot.policies import covers, load_policy
+from adpilot.policies.model import Policy
 from adpilot.policies.rules import bid_change
 from adpilot.statedir import StateDir
-from adpilot.tools.audit import AuditLog
 from adpilot.tools.catalogue import SetKeywordBid
 from adpilot.tools.guard import RunScope
 from adpilot.tools.leasing import LeaseKeeper
@@ -66,9 +67,14 @@ async def measure(calls: int, latency_ms: int, state: Path) -> tuple[Timings, Ti
     async with connect(config, sandbox=sandbox) as platforms:
         ads = platforms.google_ads
         ads.limiter.rate = ads.limiter.burst = 1e9  # measure the call, not the rate limit
-        audit = AuditLog(paths.audit)
+        audit = open_audit_log(config)  # keyed and anchored, as every command opens it
         # As Runner._app builds it: build_guard (policy pack, kill switch), then the run's keeper.
-        guard = build_guard(config, platforms, audit, RunScope("bench", "bench", frozenset({DE})))
+        # One bench "run" makes thousands of changes: the policy's per-run change cap is lifted.
+        data = load_policy().model_dump(mode="json", by_alias=True)
+        data["limits"]["changes_per_run"] = 10 * calls + 10
+        guard = build_guard(
+            config, platforms, audit, RunScope("bench", "bench", frozenset({DE})), policy=Policy.model_validate(data)
+        )
         assert guard.kill_switch is not None and not guard.kill_switch.engaged
         leases = LeaseStore(paths.leases, ttl_s=config.guard.lease_ttl_s)
         keeper = LeaseKeeper(leases, Owner.here("bench (run bench)"), wait_s=config.guard.lease_wait_s)

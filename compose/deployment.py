@@ -16,7 +16,7 @@ from adpilot.compose.platforms import connect
 from adpilot.config import Config
 from adpilot.leases import LeaseStore, Owner
 from adpilot.statedir import KillSwitch, StateDir
-from adpilot.tools.audit import AuditLog
+from adpilot.tools.audit import AuditLog, Seal, load_key
 from adpilot.tools.guard import Guard, RunScope
 from adpilot.tools.http import RetryPolicy
 from adpilot.tools.leasing import LeaseKeeper
@@ -36,6 +36,24 @@ def open_memory(config: Config, enabled: bool) -> MemoryStore | None:
     from adpilot.memory.store import MemoryStore
 
     return MemoryStore.from_config(config)
+
+
+def audit_seal(config: Config) -> Seal:
+    """The audit log's key and anchor as configured (``audit``): the key from ``$audit.key_env``,
+    else the key file (created on first use); relative paths are taken from the state directory."""
+    paths = StateDir(config.state_dir)
+    settings = config.audit
+    key_file = config.state_dir / settings.key_file if settings.key_file is not None else paths.audit_key
+    anchor = config.state_dir / settings.anchor_path if settings.anchor_path is not None else paths.audit_anchor
+    key, source = load_key(settings.key_env, key_file, anchor=anchor)
+    return Seal(key, source, anchor, settings.checkpoint_every)
+
+
+def open_audit_log(config: Config) -> AuditLog:
+    """The state directory's audit log, keyed and anchored: what every Deployment writes to.
+    A log behind its anchor or broken opens with :attr:`AuditLog.problem` set (the Guard then
+    refuses every change); a missing or wrong key raises :class:`AuditKeyError`."""
+    return AuditLog(StateDir(config.state_dir).audit, seal=audit_seal(config))
 
 
 def build_guard(
@@ -99,6 +117,7 @@ class Deployment:
         self._retry = retry
         self._persist_world = persist_world
         self._leases: LeaseStore | None = None
+        self._owns_audit = False
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Deployment:
@@ -108,13 +127,16 @@ class Deployment:
                 connect(self.config, sandbox=self._sandbox, retry=self._retry, persist=self._persist_world)
             )
         if self._audit is None:
-            self._audit = AuditLog(self.paths.audit)
+            self._audit = open_audit_log(self.config)
+            self._owns_audit = True
         self._leases = LeaseStore(self.paths.leases, ttl_s=self.config.guard.lease_ttl_s)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._leases is not None:
             self._leases.close()
+        if self._owns_audit and self._audit is not None:
+            self._audit.checkpoint()  # seals the rows appended since the last checkpoint, if any
         await self._stack.aclose()
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ from adpilot.compose import connect
 from adpilot.config import Config
 from adpilot.policies import load_policy
 from adpilot.policies.content import Content, ContentVerdict, NoRulesGate
+from adpilot.policies.model import Policy
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.guard import Guard, RunScope
 from adpilot.tools.http import RetryPolicy
@@ -136,3 +139,23 @@ def make_guard(platforms: Platforms, audit: AuditLog) -> Callable[..., Guard]:
 @pytest.fixture
 def guard(make_guard) -> Guard:
     return make_guard()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    file = tmp_path / "config.yaml"
+    file.write_text(f"state_dir: {tmp_path / 'state'}\nlog: {{level: warning}}\n")
+    monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
+    return file
+
+
+def policy_with(patch: dict[str, Any]) -> Policy:
+    """The default policy with dotted keys set (values as a pack would write them)."""
+    data = load_policy().model_dump(by_alias=True)
+    for dotted, value in patch.items():
+        *path, last = dotted.split(".")
+        node = data
+        for key in path:
+            node = node[key]
+        node[last] = value
+    return Policy.model_validate(data)

@@ -1177,7 +1177,10 @@ ADVERSARIAL = [
 
 @pytest.mark.parametrize("markup", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
 def test_adversarial_markup_stays_fast(markup):
+    """A guard against super-linear blow-ups (at these sizes quadratic work takes minutes), not a
+    speed target: linear work takes about 0.25 s on an idle machine, so a loaded CI box stays far
+    inside the bound. Speed itself is measured by bench/gate_scale.py."""
     for function in (render, active_content, concealment, structured_data, contact_links):
         start = time.perf_counter()
         function(markup)
-        assert time.perf_counter() - start < 0.5, function.__name__
+        assert time.perf_counter() - start < 3.0, function.__name__

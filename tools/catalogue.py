@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -27,8 +27,12 @@ from adpilot.policies.rules import (
     campaign_status_change,
 )
 from adpilot.tools.google_ads import CampaignInfo
-from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable, ads_entity
+from adpilot.tools.spec import Assessment, Reversal, ToolContext, ToolSpec, ToolUnavailable, Undo, ads_entity
+from adpilot.tools.state import MISSING
 from adpilot.tools.wordpress import WpPost
+
+if TYPE_CHECKING:
+    from adpilot.tools.audit import AuditRecord
 
 # One spelling per id: ASCII digits without a leading zero. Anything else ("09001", " 9001",
 # Arabic-Indic or full-width digits) would address the same entity through int() while the audit
@@ -116,7 +120,9 @@ class SetKeywordBid(_Args):
     customer_id: CustomerId
     ad_group_id: EntityId
     criterion_id: EntityId
-    cpc_bid_micros: Micros
+    cpc_bid_micros: Micros | None = Field(
+        ..., description="integer micros (1 EUR = 1000000); null removes the keyword's own bid: its ad group's applies"
+    )
 
 
 class SetAdStatus(_Args):
@@ -425,29 +431,47 @@ async def _assess_bid(ctx: ToolContext, args: SetKeywordBid) -> Assessment:
         return Assessment(entity, not_found=f"keyword {args.ad_group_id}~{args.criterion_id} not found")
     limits = ctx.policy.limits
     current = keyword.cpc_bid_micros
+    if args.cpc_bid_micros is None:  # remove its own bid: the ad group's default is the bid in force then
+        if keyword.default_bid_micros is None:
+            return Assessment(entity, not_found=f"the ad group of keyword {args.ad_group_id} has no default bid")
+        new, noop = keyword.default_bid_micros, not keyword.own_bid
+    else:
+        new, noop = args.cpc_bid_micros, keyword.own_bid and current == args.cpc_bid_micros
     low, high = ctx.range_in_window(entity, limits.keyword_bid.window_hours, current)
     currency = await ctx.currency(args.customer_id)
-    ruling = bid_change(limits, currency, current, args.cpc_bid_micros, low=low, high=high)
-    return Assessment(
-        entity, current, args.cpc_bid_micros, [ruling], noop=keyword.own_bid and current == args.cpc_bid_micros
-    )
+    ruling = bid_change(limits, currency, current, new, low=low, high=high)
+    return Assessment(entity, current, new, [ruling], noop=noop)
 
 
 async def _set_bid(ctx: ToolContext, args: SetKeywordBid) -> Any:
-    await ctx.platforms.google_ads.set_keyword_bid(
-        args.customer_id, args.ad_group_id, args.criterion_id, args.cpc_bid_micros
-    )
+    key = ads_entity(args.customer_id, "ad_group_criterion", f"{args.ad_group_id}~{args.criterion_id}")
+    criterion = f"{args.ad_group_id}~{args.criterion_id}"
+    # Whether the keyword had a bid of its own before (assess has just read it, under the lease): a
+    # rollback restores an inherited bid as inherited, not as the same amount pinned on the keyword.
+    known = ctx.state.get(key)
+    if known is MISSING:  # no snapshot (ttl 0)
+        known = await ctx.platforms.google_ads.keyword(args.customer_id, args.ad_group_id, args.criterion_id)
+    own_before = {"own_bid_before": known.own_bid} if known is not None else {}
+    ads = ctx.platforms.google_ads
+    if args.cpc_bid_micros is None:
+        await ads.clear_keyword_bid(args.customer_id, args.ad_group_id, args.criterion_id)
+        ctx.state.invalidate(key)  # the bid in force is now the ad group's: read it when next needed
+        return {"criterion": criterion, "cpc_bid_micros": None, "uses": "ad group default", **own_before}
+    await ads.set_keyword_bid(args.customer_id, args.ad_group_id, args.criterion_id, args.cpc_bid_micros)
     ctx.state.update(
-        ads_entity(args.customer_id, "ad_group_criterion", f"{args.ad_group_id}~{args.criterion_id}"),
-        lambda keyword: dataclasses.replace(keyword, cpc_bid_micros=args.cpc_bid_micros, own_bid=True),
+        key, lambda keyword: dataclasses.replace(keyword, cpc_bid_micros=args.cpc_bid_micros, own_bid=True)
     )
-    return {"criterion": f"{args.ad_group_id}~{args.criterion_id}", "cpc_bid_micros": str(args.cpc_bid_micros)}
+    return {"criterion": criterion, "cpc_bid_micros": str(args.cpc_bid_micros), **own_before}
 
 
 async def _validate_bid(ctx: ToolContext, args: SetKeywordBid) -> Any:
-    await ctx.platforms.google_ads.set_keyword_bid(
-        args.customer_id, args.ad_group_id, args.criterion_id, args.cpc_bid_micros, validate_only=True
-    )
+    ads = ctx.platforms.google_ads
+    if args.cpc_bid_micros is None:
+        await ads.clear_keyword_bid(args.customer_id, args.ad_group_id, args.criterion_id, validate_only=True)
+    else:
+        await ads.set_keyword_bid(
+            args.customer_id, args.ad_group_id, args.criterion_id, args.cpc_bid_micros, validate_only=True
+        )
     return {"criterion": f"{args.ad_group_id}~{args.criterion_id}", "validated": True}
 
 
@@ -808,6 +832,81 @@ async def _unpublish_post(ctx: ToolContext, args: PublishPost | UpdatePost) -> A
     return _post_summary(await ctx.platforms.wordpress.update_post(post, {"status": "draft"}))
 
 
+# --- rollback: how each change is undone (tools/rollback.py) ------------------------------
+# Each takes the change's ``result`` row and gives the governed calls that restore its ``before``;
+# ``Undo.expect`` is the row's ``after`` as assessing the undo reports the current value.
+
+
+def _reverse_set(field: str) -> Any:
+    def reverse(row: AuditRecord) -> Reversal:
+        return Reversal((Undo(row.tool, {**row.args, field: row.before}, row.after),))
+
+    return reverse
+
+
+def _reverse_bid(row: AuditRecord) -> Reversal:
+    result = row.result if isinstance(row.result, dict) else {}
+    own_before = result.get("own_bid_before")
+    if own_before is False:  # it used its ad group's default: remove the bid the change gave it
+        note = "it had no bid of its own: its own bid is removed, its ad group's default applies again"
+        return Reversal((Undo(row.tool, {**row.args, "cpc_bid_micros": None}, row.after),), note=note)
+    note = ""
+    if own_before is None:
+        note = "the audit row does not say whether the keyword had a bid of its own; restored as its own bid"
+    return Reversal((Undo(row.tool, {**row.args, "cpc_bid_micros": row.before}, row.after),), note=note)
+
+
+def _reverse_rsa(row: AuditRecord) -> Reversal:
+    """A created ad is paused, never removed (its history and statistics stay)."""
+    ad_id = row.result.get("ad_id") if isinstance(row.result, dict) else None
+    if not ad_id:
+        return Reversal(reason="the audit row does not name the ad it created")
+    args = {"customer_id": row.args["customer_id"], "ad_group_id": row.args["ad_group_id"], "ad_id": str(ad_id)}
+    return Reversal((Undo("set_ad_status", {**args, "status": "PAUSED"}, "ENABLED"),), note="the created ad is paused")
+
+
+def _reverse_draft(row: AuditRecord) -> Reversal:
+    post = row.result.get("post_id") if isinstance(row.result, dict) else None
+    return Reversal(
+        reason=(
+            f"a created draft (post {post}) is left in the CMS: a draft is not public, and rollback deletes no "
+            "content; trash it in WordPress if it is not wanted"
+        )
+    )
+
+
+def _reverse_update(row: AuditRecord) -> Reversal:
+    """Restore the stored before-values of exactly the fields the update changed; a status it took
+    offline from ``publish`` comes back through ``publish_post`` (the gate checks that content)."""
+    before = row.before if isinstance(row.before, dict) else None
+    after = row.after if isinstance(row.after, dict) else None
+    if before is None or after is None or set(before) != set(after):
+        return Reversal(reason="the audit row does not hold the values the update replaced")
+    post_id = row.args["post_id"]
+    texts = {name: value for name, value in before.items() if name != "status"}
+    status = before.get("status")
+    calls: list[Undo] = []
+    if status is None or status in ("draft", "pending", "private"):
+        args = {"post_id": post_id, **texts, **({"status": status} if status is not None else {})}
+        return Reversal((Undo("update_post", args, after),))
+    if status != "publish":
+        return Reversal(
+            reason=f"the post was {status!r} before (scheduled); the audit row has no date: restore it in WordPress"
+        )
+    if texts:
+        calls.append(Undo("update_post", {"post_id": post_id, **texts}, {k: after[k] for k in texts}))
+    calls.append(Undo("publish_post", {"post_id": post_id}, after["status"]))
+    return Reversal(tuple(calls))
+
+
+def _reverse_publish(row: AuditRecord) -> Reversal:
+    if row.before not in ("draft", "pending", "private"):
+        return Reversal(reason=f"the post was {row.before!r} before; only draft, pending or private can be restored")
+    return Reversal(
+        (Undo("update_post", {"post_id": row.args["post_id"], "status": row.before}, {"status": "publish"}),)
+    )
+
+
 CATALOGUE: tuple[ToolSpec, ...] = (
     ToolSpec(
         "list_campaigns",
@@ -842,7 +941,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         _set_budget,
         _assess_budget,
         _validate_budget,
-        reverse=lambda args, before: {**args, "amount_micros": before},
+        reverse=_reverse_set("amount_micros"),
     ),
     ToolSpec(
         "set_campaign_status",
@@ -853,7 +952,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         _set_campaign_status,
         _assess_campaign_status,
         _validate_campaign_status,
-        reverse=lambda args, before: {**args, "status": before},
+        reverse=_reverse_set("status"),
     ),
     ToolSpec(
         "set_keyword_bid",
@@ -864,7 +963,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         _set_bid,
         _assess_bid,
         _validate_bid,
-        reverse=lambda args, before: {**args, "cpc_bid_micros": before},
+        reverse=_reverse_bid,
     ),
     ToolSpec(
         "set_ad_status",
@@ -875,7 +974,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         _set_ad_status,
         _assess_ad_status,
         _validate_ad_status,
-        reverse=lambda args, before: {**args, "status": before},
+        reverse=_reverse_set("status"),
     ),
     ToolSpec(
         "create_responsive_search_ad",
@@ -887,6 +986,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         _assess_rsa,
         _validate_rsa,
         reconcile=_find_rsa,
+        reverse=_reverse_rsa,
     ),
     ToolSpec("list_posts", "List CMS posts and pages.", ListPosts, "cms:read", "read", _list_posts),
     ToolSpec("get_post", "Read one CMS post or page with its text.", GetPost, "cms:read", "read", _get_post),
@@ -899,6 +999,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         _create_draft,
         _assess_draft,
         reconcile=_find_draft,
+        reverse=_reverse_draft,
     ),
     ToolSpec(
         "update_post",
@@ -908,6 +1009,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "set",
         _update_post,
         _assess_update,
+        reverse=_reverse_update,
         published=_published_post,
         unpublish=_unpublish_post,
     ),
@@ -919,6 +1021,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         "set",
         _publish_post,
         _assess_publish,
+        reverse=_reverse_publish,
         published=_published_post,
         unpublish=_unpublish_post,
     ),

@@ -77,6 +77,7 @@ class Keyword:
     status: str
     cpc_bid_micros: int  # effective: the keyword's own bid, else its ad group's default
     own_bid: bool
+    default_bid_micros: int | None = None  # its ad group's default bid (None: not read)
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,7 @@ class GoogleAdsClient:
         keywords = []
         for r in rows:
             own = _dig(r, "ad_group_criterion.cpc_bid_micros")
+            default = _dig(r, "ad_group.cpc_bid_micros")
             keywords.append(
                 Keyword(
                     customer_id,
@@ -290,8 +292,9 @@ class GoogleAdsClient:
                     _dig(r, "ad_group_criterion.keyword.text"),
                     _dig(r, "ad_group_criterion.keyword.match_type"),
                     _dig(r, "ad_group_criterion.status"),
-                    int(own if own is not None else _dig(r, "ad_group.cpc_bid_micros")),
+                    int(own if own is not None else default),
                     own is not None,
+                    int(default) if default is not None else None,
                 )
             )
         return keywords
@@ -388,6 +391,19 @@ class GoogleAdsClient:
             f"{ad_group_id}~{criterion_id}",
             {"cpcBidMicros": str(cpc_bid_micros)},
             validate_only,
+        )
+
+    async def clear_keyword_bid(
+        self, customer_id: str, ad_group_id: str, criterion_id: str, *, validate_only: bool = False
+    ) -> MutateResult:
+        """Remove the keyword's own bid, so that it uses its ad group's default again: the update's
+        mask names ``cpc_bid_micros`` and the update sets no value (how the API clears a field)."""
+        operation = {
+            "update": {"resourceName": self._rn(customer_id, "adGroupCriteria", f"{ad_group_id}~{criterion_id}")},
+            "updateMask": "cpcBidMicros",
+        }
+        return await self.mutate(
+            customer_id, "adGroupCriteria", [operation], validate_only=validate_only, safe_to_repeat=True
         )
 
     async def set_ad_status(

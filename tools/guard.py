@@ -1,16 +1,25 @@
 """The Guard: every tool call of every agent passes here, and only here becomes a side effect.
 
 Order of checks — each can only make the decision stricter:
-  1. the tool exists and its arguments validate;
+  1. the tool exists and its arguments validate (ids in their one canonical spelling);
   2. the role's scopes cover the tool's scope (and any scope the current state adds, e.g.
      changing a live post needs ``cms:publish``);
   3. the customer is one this run may touch and the policy allows;
   4. the policy's limit rules, computed from the platform's current state and the audit
-     history of the rolling window — never from anything a model said;
-  5. for content that would be published, the compliance gate's verdict on exactly that content.
+     history of the rolling window — never from anything a model said. Money is judged in the
+     account's own currency against that currency's limits (``limits.currencies``): a budget or
+     bid in a currency the policy does not list is refused (``money.currency``), and so is an
+     amount that is not a whole number of the currency's billable unit
+     (``money.billable_unit``); budgets and bids are read from the platform when deciding,
+     never from the snapshot;
+  5. the policy's freeze windows: a change a window covers now escalates or is denied
+     (``freeze``);
+  6. for content that would be published, the compliance gate's verdict on exactly that content.
 Then ``deny`` returns a readable error, ``escalate`` returns an error naming what needs
 approval (an :class:`Approval` bound to the call's hash, and for content to the hash of the
-content the person saw, turns it into ``allow`` later), and
+content the person saw, turns it into ``allow`` later — unless the entity's value changed since
+the person saw it, ``approval.stale``, or fewer different people approved than a four-eyes rule
+needs, ``approval.four_eyes``), and
 ``allow`` executes once: an idempotency key (thread + proposal) makes a repeated call return
 the recorded result instead of touching the platform again, and an unanswered earlier attempt is
 read back from the platform before anything is sent. After a change that publishes content, what
@@ -20,7 +29,9 @@ dry-run mode the platform validates without applying.
 
 Around that, for every change: the kill switch refuses it (asked first, and again right before
 the side effect, since deciding may wait); the actor must hold the account's lease (taken on the
-first change, asked again right before the side effect); and any failure is an audited result or
+first change, asked again right before the side effect); a run that has made the policy's
+``limits.changes_per_run`` changes to the account (or the CMS) is refused the next one
+(``budget.changes_per_run``); and any failure is an audited result or
 refusal, never an exception that ends the run (docs/ARCHITECTURE.md has the full order).
 """
 
@@ -35,6 +46,7 @@ from pydantic import ValidationError
 
 from adpilot.errors import AdpilotError, BusyError, PlatformError
 from adpilot.logs import get_logger
+from adpilot.normalise import fold
 from adpilot.policies.content import ContentGate, NoRulesGate
 from adpilot.policies.model import Policy, covers, tools_of
 from adpilot.policies.rules import Ruling, strictest
@@ -62,6 +74,15 @@ class RunScope:
     accounts: frozenset[str]
     dry_run: bool = False
     actor: str = "adpilot"
+
+
+def person_key(name: str) -> str:
+    """One person's name as the Guard and the registry compare it: what a reader sees (NFKC,
+    invisible characters and accents gone, look-alike letters of other scripts as Latin ones),
+    blanks collapsed, case folded — so "lena", "LENA", "l\u0435na" (a Cyrillic "е"), full-width
+    "ｌｅｎａ" and "le\u200bna" are one person, never two approvers or an approver beside the
+    requester."""
+    return " ".join(fold(name).text.split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -93,9 +114,9 @@ class Approval:
         """The different people who approved, the requester left out."""
         seen: list[str] = []
         keys: set[str] = set()
-        requester = (self.requester or "").strip().casefold()
+        requester = person_key(self.requester or "")
         for name in self.approvers or (self.approver,):
-            key = name.strip().casefold()
+            key = person_key(name)
             if key and key not in keys and key != requester:
                 keys.add(key)
                 seen.append(name)
@@ -106,7 +127,8 @@ def approvers_needed(policy: Policy, tool: str, before: Any, after: Any, currenc
     """How many different people must approve this change: the largest ``approvers`` of the
     policy's four-eyes rules that match it, else 1. A rule with ``increase_above`` matches a raise
     (``after`` − ``before``, in micros) by more than its amount in ``currency``; a currency the
-    rule does not list makes every raise match."""
+    rule does not list makes every raise match. The Guard passes as ``before`` the lowest amount
+    of the rolling window (:meth:`Guard.raise_base`): two raises a day are judged as one."""
     needed = 1
     for rule in policy.approvals.four_eyes:
         if tool not in tools_of(rule.actions):
@@ -205,6 +227,19 @@ class Guard:
             rule="approval.rejected",
             reason=f"rejected by {approver}: {reason}" if reason else f"rejected by {approver}",
         )
+
+    def raise_base(self, tool: str, entity: str | None, before: Any) -> Any:
+        """What a four-eyes rule measures a raise of a budget or a bid from: the lowest amount of
+        the entity in the rolling window (``before`` included) — so that a staircase of raises, each
+        under the rule's amount and each approved by one person, needs the people one raise would."""
+        limits = self.policy.limits
+        hours = {
+            "set_campaign_budget": limits.budget.window_hours,
+            "set_keyword_bid": limits.keyword_bid.window_hours,
+        }.get(tool)
+        if hours is None or not entity or isinstance(before, bool) or not isinstance(before, int):
+            return before
+        return self.context.range_in_window(entity, hours, before)[0]
 
     def tools_for(self, role: str) -> list[ToolSpec]:
         """The tools a role may call at all (what its model is shown)."""
@@ -393,6 +428,8 @@ class Guard:
         tool, digest = call.tool, call.digest
         if self.kill_switch is not None and (stopped := self.kill_switch.message()) is not None:
             return self._refuse(call, "deny", ToolError("denied", stopped, "kill_switch"))
+        if (broken := self.audit.problem) is not None:  # missing, behind its anchor or broken: fail closed
+            return self._refuse(call, "deny", ToolError("denied", broken, "audit.broken"))
         try:
             await self.hold(call.args)  # first the account: its history and state are settled only while held
         except BusyError as exc:
@@ -438,16 +475,13 @@ class Guard:
         process continuing it, counts what was done before. A result that may have landed
         (``unknown``) counts; the call's own key does not (its retry is not a new change)."""
         resource = resource_of(call.args)
-        executed = {
-            r.idempotency_key
-            for r in self.audit.records(run_id=self.run.run_id, kind="result")  # indexed by run
-            if r.status in ("ok", "unknown") and r.idempotency_key != key and resource_of(r.args) == resource
-        }
+        customer = call.args.get("customer_id")
+        executed = self.audit.changes_in_run(self.run.run_id, str(customer) if customer else None, besides=key)
         cap = self.policy.limits.changes_per_run
-        if len(executed) < cap:
+        if executed < cap:
             return None
         message = (
-            f"this run has made {len(executed)} changes to {resource}, the most one run may make "
+            f"this run has made {executed} changes to {resource}, the most one run may make "
             f"(policy limits.changes_per_run: {cap}); the run stops here"
         )
         return ToolError("denied", message, "budget.changes_per_run")
@@ -651,6 +685,19 @@ class Guard:
         if approval.call_hash != call.digest:
             _log.warning("guard.approval_mismatch", tool=call.tool, expected=call.digest, got=approval.call_hash)
             return ruling
+        if approval.edited_from is not None and assessment.content is None:
+            # An edit changes the value of the change a person was asked about, never what it changes:
+            # another budget, keyword or account would be a change nobody asked for, decided by the
+            # one person who made it up. (Content: the content check below names the entity.)
+            assert spec.assess is not None
+            shown = await spec.assess(self.context, spec.args.model_validate(approval.edited_from))
+            if shown.entity != assessment.entity:
+                _log.warning("guard.approval_edit_entity", tool=call.tool, entity=assessment.entity)
+                reason = (
+                    f"the edit changes {assessment.entity}, not {shown.entity}, which {approval.approver} was asked "
+                    "to approve; an edit changes the value, never what is changed: ask for that change on its own"
+                )
+                return Ruling("deny", "approval.edit_entity", reason)
         stale = approval.before_shown and assessment.before != approval.before
         if ruling.decision == "allow" and not stale:
             return ruling
@@ -691,7 +738,8 @@ class Guard:
         people = approval.people()
         customer = call.args.get("customer_id")
         currency = await self.context.currency(str(customer)) if customer else ""
-        needed = approvers_needed(self.policy, call.tool, assessment.before, assessment.after, currency)
+        base = self.raise_base(call.tool, assessment.entity, assessment.before)
+        needed = approvers_needed(self.policy, call.tool, base, assessment.after, currency)
         if len(people) < needed:
             if needed == 1:
                 reason = f"{approval.requester} requested this change and cannot approve it"

@@ -3,7 +3,8 @@
 A tool is typed arguments plus plain async functions: ``assess`` reads the current state and
 states what the call would change and which policy rulings apply; ``execute`` performs it;
 ``reconcile`` finds the effect of an earlier create whose answer was lost; ``reverse`` gives
-the arguments that undo a change (for rollback); ``published`` reads back the content a
+the calls that undo a change recorded in the audit log, or why it cannot be undone (for
+rollback, :mod:`adpilot.tools.rollback`); ``published`` reads back the content a
 publishing change made live and ``unpublish`` takes it offline again (the Guard's check that
 what went live is what it checked).
 """
@@ -25,7 +26,7 @@ from adpilot.tools.state import StateCache
 if TYPE_CHECKING:
     from adpilot.memory.store import MemoryStore
     from adpilot.policies.model import Policy
-    from adpilot.tools.audit import AuditLog
+    from adpilot.tools.audit import AuditLog, AuditRecord
     from adpilot.tools.platforms import Platforms
 
 ToolKind = Literal["read", "set", "create", "meta"]
@@ -165,6 +166,27 @@ class Assessment:
 
 
 @dataclass(frozen=True)
+class Undo:
+    """One governed call that undoes (part of) a change: ``tool`` with ``args``. ``expect`` is the
+    entity's value as assessing this call reports it (``Assessment.before``) while nobody has
+    changed it since the change; another value is a conflict, and the undo is not made."""
+
+    tool: str
+    args: dict[str, Any]
+    expect: Any
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """How to undo one change: the calls, in order (none: ``reason`` says why it cannot be undone);
+    ``note`` qualifies an undo (e.g. what it cannot restore exactly)."""
+
+    calls: tuple[Undo, ...] = ()
+    reason: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ToolSpec:
     name: str
     description: str
@@ -175,7 +197,7 @@ class ToolSpec:
     assess: Callable[[ToolContext, Any], Awaitable[Assessment]] | None = None
     dry_run: Callable[[ToolContext, Any], Awaitable[Any]] | None = None  # validate without applying
     reconcile: Callable[[ToolContext, Any], Awaitable[Any | None]] | None = None
-    reverse: Callable[[Any, Any], dict[str, Any]] | None = None  # (args, before) → undo args
+    reverse: Callable[[AuditRecord], Reversal] | None = None  # the change's ``result`` row → its undo
     # A change that publishes content: what is live once it ran, read back, for the Guard to compare
     # with the content it checked; and how to take the entity offline again if the two differ.
     published: Callable[[ToolContext, Any], Awaitable[Content | None]] | None = None

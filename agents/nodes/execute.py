@@ -14,11 +14,25 @@ from langchain_core.messages import BaseMessage
 from adpilot.agents.context import RunContext
 from adpilot.agents.loop import record, tool_message
 from adpilot.agents.state import Outcome, Pending, RunState
+from adpilot.errors import AdpilotError
 
 # Errors that count against the run's tool-error budget: the call itself was wrong or failed.
 COUNTED_ERRORS = frozenset(
     {"unknown_tool", "invalid_arguments", "platform_error", "outcome_unknown", "unavailable", "internal_error"}
 )
+
+
+async def account_currencies(guard: Any, accounts: list[Any]) -> dict[str, str]:
+    """The currency of each of this run's accounts among ``accounts``, so that reports show money in
+    it (read once per account and cached; an account outside the run is never read)."""
+    found: dict[str, str] = {}
+    for account in accounts:
+        if isinstance(account, str) and account in guard.run.accounts and account not in found:
+            try:
+                found[account] = await guard.context.currency(account)
+            except AdpilotError:  # unreadable: the report shows the amount without guessing a currency
+                continue
+    return found
 
 
 async def execute(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -58,6 +72,11 @@ async def execute(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "pending": list(state.get("pending") or []) + pending,
         "tool_errors": errors,
     }
+    currencies = await account_currencies(
+        guard, [c["args"].get("customer_id") for c in state.get("planned") or [] if isinstance(c["args"], dict)]
+    )
+    if currencies:
+        update["currencies"] = currencies
     if replies:
         update["conversation"] = list(state.get("conversation") or []) + replies
     return update

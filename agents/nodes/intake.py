@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from adpilot.agents.context import RunContext
+from adpilot.agents.nodes.execute import account_currencies
 from adpilot.agents.state import RunState, Task
 from adpilot.agents.stop import spend_anomalies
 from adpilot.errors import PlatformError
@@ -42,7 +43,8 @@ async def intake(state: RunState, ctx: RunContext) -> dict[str, Any]:
         found += anomalies
         notes += said
     if found:
-        return {**update, "anomalies": found, "notes": notes}
+        currencies = await account_currencies(guard, accounts)
+        return {**update, "anomalies": found, "notes": notes, "currencies": currencies}
     for account in list(accounts):
         try:
             await guard.prefetch(account)
@@ -50,6 +52,7 @@ async def intake(state: RunState, ctx: RunContext) -> dict[str, Any]:
             accounts.remove(account)
             notes.append(f"account {account} skipped: its state could not be read ({exc.message})")
     update["notes"] = notes
+    update["currencies"] = await account_currencies(guard, accounts)
     plan: list[Task] = [
         {"id": f"bid-{a}", "role": "bidding", "account": a, "text": "maintain bids and budgets"} for a in accounts
     ]

@@ -52,7 +52,7 @@ def test_audit_verify_names_the_tampered_row(capsys, config_file, tmp_path):
     db.commit()
     db.close()
     code, out = run(capsys, config_file, "audit", "verify")
-    assert code == 1 and "audit row 3 was altered" in out.err
+    assert code == 6 and "audit row 3 was altered" in out.err  # EXIT_AUDIT
 
 
 def test_bad_tool_arguments_are_a_usage_error(capsys, config_file):

@@ -165,3 +165,26 @@ def test_a_damaged_state_database_is_one_clear_line_not_a_traceback(capsys, conf
     code, out = run(capsys, config_file, "approvals", "list")
     assert code == 1
     assert out.err.startswith("adpilot: cannot open the run registry at ") and "Traceback" not in out.err
+
+
+def test_a_yen_account_s_changes_are_shown_in_yen(capsys, config_file):
+    """Reports name money in the account's currency: a JPY account's budget is never shown as EUR."""
+    from adpilot.tools.sandbox import World
+
+    world_ = World.demo(7)
+    world_.google_ads.customers["4445556666"].currency_code = "JPY"
+    (config_file.parent / "state").mkdir(exist_ok=True)
+    (config_file.parent / "state" / "sandbox-world.json").write_text(world_.model_dump_json())
+    code, out = run(
+        capsys,
+        config_file,
+        "tool",
+        "call",
+        "bidding",
+        "set_campaign_budget",
+        json.dumps({"customer_id": "4445556666", "budget_id": "9101", "amount_micros": "26000000"}),
+    )
+    assert code == 0, out
+    code, out = run(capsys, config_file, "maintain", "--account", "4445556666")
+    assert code == 0, out.err
+    assert " JPY" in out.out and "EUR" not in out.out, out.out

@@ -9,29 +9,16 @@ from typing import Any
 import pytest
 
 from adpilot.leases import LeaseStore, Owner
-from adpilot.policies import load_policy
 from adpilot.policies.model import Policy
 from adpilot.tools.catalogue import CATALOGUE
 from adpilot.tools.guard import Approval
 from adpilot.tools.leasing import LeaseKeeper
 from adpilot.tools.spec import account_of
-from tests.conftest import AT, DE, RSA
+from tests.conftest import AT, DE, RSA, policy_with
 from tests.tools.conftest import FixedGate
 
 M = 1_000_000
 BUDGET_9001 = f"google_ads:{DE}:campaign_budget:9001"
-
-
-def policy_with(patch: dict[str, Any]) -> Policy:
-    """The default policy with dotted keys set (values as a pack would write them)."""
-    data = load_policy().model_dump(by_alias=True)
-    for dotted, value in patch.items():
-        *path, last = dotted.split(".")
-        node = data
-        for key in path:
-            node = node[key]
-        node[last] = value
-    return Policy.model_validate(data)
 
 
 def budget(amount: Any, budget_id: str = "9001", customer: str = DE) -> dict[str, Any]:

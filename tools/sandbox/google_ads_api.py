@@ -65,6 +65,9 @@ class _Collection:
     resource: str  # the segment in resource names: campaignBudgets, campaigns, ...
     updatable: dict[str, str]  # updateMask path → model field
     creatable: bool
+    # Optional fields an update clears when its mask names them and the update sets no value (the
+    # Google Ads API's way to clear a field): a keyword's own bid, so it uses its ad group's default.
+    clearable: frozenset[str] = frozenset()
 
 
 _COLLECTIONS = {
@@ -87,6 +90,7 @@ _COLLECTIONS = {
         "adGroupCriteria",
         {"status": "status", "cpcBidMicros": "cpc_bid_micros"},
         True,
+        frozenset({"cpcBidMicros"}),
     ),
 }
 
@@ -155,6 +159,9 @@ def _apply_update(customer: Customer, spec: _Collection, body: Any, mask: Any) -
                 "FIELD_NOT_FOUND",
                 f"{path!r} cannot be updated; updatable: {', '.join(spec.updatable)}",
             )
+        if path not in body and path in spec.clearable:
+            changes[spec.updatable[path]] = None
+            continue
         if path not in body:
             raise OperationError(
                 "fieldError",
