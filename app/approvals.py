@@ -122,6 +122,54 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
+# Why a change waits for a person, per rule, in words a marketer reads; the Guard's own message
+# (with the exact numbers) follows as the detail.
+RULE_TITLES: dict[str, dict[str, str]] = {
+    "en": {
+        "budget.max_increase": "the budget rises by more than one change may raise it",
+        "budget.cumulative_increase": "the budget rises too far within the last 24 hours",
+        "budget.max_decrease": "the budget is cut by more than one change may cut it",
+        "budget.cumulative_decrease": "the budget falls too far within the last 24 hours",
+        "bid.max_change": "the bid changes by more than one change may change it",
+        "bid.cumulative_change": "the bid moves too far within the last 24 hours",
+        "campaign.status": "a campaign is switched on or off",
+        "cms.published_update": "a live page or post changes",
+        "content.needs_review": "the compliance check needs a person's judgement",
+        "freeze": "a freeze window of the policy is in force",
+        "approval.stale": "the value changed since it was asked; the change is asked again",
+        "approval.content_changed": "the content changed since it was asked; it is asked again",
+        "approval.four_eyes": "this change needs a further approver",
+        "agent.escalate": "an agent asks a person to decide",
+    },
+    "de": {
+        "budget.max_increase": "das Budget steigt stärker, als eine einzelne Änderung es darf",
+        "budget.cumulative_increase": "das Budget steigt innerhalb von 24 Stunden zu stark",
+        "budget.max_decrease": "das Budget sinkt stärker, als eine einzelne Änderung es darf",
+        "budget.cumulative_decrease": "das Budget sinkt innerhalb von 24 Stunden zu stark",
+        "bid.max_change": "das Gebot ändert sich stärker, als eine einzelne Änderung es darf",
+        "bid.cumulative_change": "das Gebot bewegt sich innerhalb von 24 Stunden zu stark",
+        "campaign.status": "eine Kampagne wird ein- oder ausgeschaltet",
+        "cms.published_update": "eine veröffentlichte Seite oder ein Beitrag ändert sich",
+        "content.needs_review": "die Compliance-Prüfung braucht das Urteil einer Person",
+        "freeze": "ein Änderungsstopp der Richtlinie gilt gerade",
+        "approval.stale": "der Wert hat sich seit der Anfrage geändert; die Änderung wird neu angefragt",
+        "approval.content_changed": "der Inhalt hat sich seit der Anfrage geändert; er wird neu angefragt",
+        "approval.four_eyes": "diese Änderung braucht eine weitere Freigabe",
+        "agent.escalate": "ein Agent bittet eine Person um die Entscheidung",
+    },
+}
+
+
+def why_text(rule: str | None, reason: str, locale: str) -> str:
+    """The reason in the reader's language (by rule), with the Guard's exact message as detail."""
+    s = strings(locale)
+    title = RULE_TITLES.get(locale, RULE_TITLES["en"]).get(rule or "")
+    detail = reason.removeprefix("needs a person's approval: ")
+    if title is None:
+        return (f"{s['rule']} {rule}: " if rule else "") + detail
+    return f"{title} ({s['rule']} {rule}: {detail})"
+
+
 def strings(locale: str) -> dict[str, str]:
     return STRINGS.get(locale, STRINGS["en"])
 
@@ -416,7 +464,7 @@ def render_show(data: dict[str, Any], locale: str, *, now: dt.datetime | None = 
         f"{data['tool']} — " + change_text(data["tool"], data["args"], data["before"], data["after"], currency, s),
     )
     lines.extend(f"  {'':<16}{line}" for line in post_changes(data["before"], data["after"], s))
-    row(s["why"], (f"{s['rule']} {data['rule']}: " if data.get("rule") else "") + str(data.get("reason") or ""))
+    row(s["why"], why_text(data.get("rule"), str(data.get("reason") or ""), locale))
     row(s["spend"], impact_text(data["impact"], currency, s))
     content = data.get("content")
     if content is not None:
@@ -481,6 +529,7 @@ def list_rows(config: Config) -> list[dict[str, Any]]:
                         "run_kind": record.kind,
                         "call": {"tool": tool, "args": args},
                         "currency": detail.get("currency") or "",
+                        "rule": detail.get("rule"),
                         "before": detail.get("before"),
                         "after": detail.get("after"),
                         "asked_at": asked.asked_at if asked is not None else record.created,
@@ -515,7 +564,7 @@ def render_list(rows: list[dict[str, Any]], locale: str, *, now: dt.datetime | N
             [
                 r["id"],
                 change_text(tool, args, r.get("before"), r.get("after"), r.get("currency") or "", s)[:70],
-                str(r.get("reason") or "")[:60],
+                RULE_TITLES.get(locale, RULE_TITLES["en"]).get(str(r.get("rule")), str(r.get("reason") or ""))[:60],
                 age,
                 expires,
                 f"{len(r['approvers'])}/{r['needed']}",

@@ -25,3 +25,13 @@ def test_unchanged_fields_are_not_listed_and_empty_values_are_named():
     assert (
         change_text("update_post", {"post_id": 501}, before, after, "", strings("de")) == "post 501: meta_description"
     )
+
+
+def test_the_reason_reads_in_the_reader_s_language_with_the_guard_s_numbers():
+    from adpilot.app.approvals import why_text
+
+    reason = "needs a person's approval: raise of +300.0 % exceeds 20 % per change"
+    german = why_text("budget.max_increase", reason, "de")
+    assert german.startswith("das Budget steigt stärker, als eine einzelne Änderung es darf")
+    assert "+300.0 %" in german and "needs a person's approval" not in german
+    assert why_text("some.new_rule", "x", "de") == "Regel some.new_rule: x"
