@@ -38,24 +38,12 @@ async def acting(config: Config, run_id: str, *, label: str, dry_run: bool = Fal
 
 
 def _requester(config: Config) -> str:
-    """Who asks for an escalated `tool call`: the identity `adpilot approvals approve` decides as by
-    default (the configuration's ``approver``, else the OS user) — so that the person who ran it
+    """Who asks for a `tool call` or a rollback: the identity `adpilot approvals approve` decides as
+    by default (the configuration's ``approver``, else the OS user) — so that the person who ran it
     is refused as its approver whichever of the two names they go by."""
-    from adpilot.app.runs import approver_identity
+    from adpilot.app.runs import person
 
-    try:
-        return approver_identity(config, None)
-    except UsageError:
-        return _os_user()
-
-
-def _os_user() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in the environment
-        return "unknown user"
+    return person(config) or "unknown user"
 
 
 async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_run: bool) -> dict[str, Any]:
@@ -105,7 +93,7 @@ def _queue(config: Config, guard: Guard, run_id: str, role: str, tool: str, args
         role=role,
         tool=tool,
         args=args,
-        rationale=f"adpilot tool call by {_os_user()}",
+        rationale=f"adpilot tool call by {_requester(config)}",
         account=str(args["customer_id"]) if args.get("customer_id") else None,
     )
     return {"pending": dict(pending)} if pending is not None else {}
@@ -242,7 +230,7 @@ async def _ask_about_undos(config: Config, guard: Guard, rollback_id: str, steps
             role="operator",
             tool=tool,
             args=args,
-            rationale=f"rollback of audit row {step.audit_seq} by {_os_user()}",
+            rationale=f"rollback of audit row {step.audit_seq} by {_requester(config)}",
             account=str(args["customer_id"]) if args.get("customer_id") else None,
         )
         if pending is not None:

@@ -235,8 +235,9 @@ async def list_approvals(config: Config) -> list[dict[str, Any]]:
     return list_rows(config)
 
 
-def approver_identity(config: Config, given: str | None) -> str:
-    """Who decides: ``--approver`` if given, else the configuration's ``approver``, else the OS user."""
+def person(config: Config, given: str | None = None) -> str | None:
+    """Who is acting at this terminal: ``given`` (``--approver``), else the configuration's
+    ``approver``, else the OS user; None when none of them names anyone."""
     import getpass
 
     name = (given or "").strip() or (config.approver or "").strip()
@@ -244,10 +245,16 @@ def approver_identity(config: Config, given: str | None) -> str:
         return name
     try:
         return getpass.getuser()
-    except Exception as exc:  # no user name in the environment: the person must say who they are
-        raise UsageError(
-            "cannot tell who you are: give --approver NAME or set `approver` in the configuration"
-        ) from exc
+    except Exception:  # no user name in the environment
+        return None
+
+
+def approver_identity(config: Config, given: str | None) -> str:
+    """Who decides (:func:`person`); a decision by nobody in particular is refused."""
+    name = person(config, given)
+    if name is None:
+        raise UsageError("cannot tell who you are: give --approver NAME or set `approver` in the configuration")
+    return name
 
 
 async def decide(
