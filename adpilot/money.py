@@ -112,6 +112,16 @@ def format_micros(micros: int, currency: str = "EUR") -> str:
     return f"{units:.{digits}f} {currency}"
 
 
+def describe_micros(value: object, currency: str | None) -> str:
+    """Money for a report line: in ``currency`` when it is known, else as micros (never in a
+    guessed currency); a value that is not an integer amount is shown as it is."""
+    try:
+        micros = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return str(value)
+    return format_micros(micros, currency) if currency else f"{micros} micros"
+
+
 def round_to_unit(micros: int, currency: str = "EUR") -> int:
     """Round micros to the currency's billable unit, half to even (budgets must be multiples)."""
     unit = minimum_unit_micros(currency)

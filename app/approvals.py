@@ -16,7 +16,7 @@ from typing import Any
 from adpilot.agents.outcomes import proposed_call
 from adpilot.agents.registry import Asked, RunRecord, RunRegistry
 from adpilot.config import Config
-from adpilot.money import format_micros
+from adpilot.money import describe_micros
 from adpilot.statedir import StateDir
 from adpilot.tables import table
 
@@ -174,15 +174,8 @@ def strings(locale: str) -> dict[str, str]:
     return STRINGS.get(locale, STRINGS["en"])
 
 
-def _money(micros: Any, currency: str) -> str:
-    try:
-        return format_micros(int(micros), currency or "EUR")
-    except (TypeError, ValueError):
-        return str(micros)
-
-
 def _signed(micros: int, currency: str) -> str:
-    return ("+" if micros >= 0 else "−") + _money(abs(micros), currency)
+    return ("+" if micros >= 0 else "−") + describe_micros(abs(micros), currency)
 
 
 def _when(iso: str | None) -> str:
@@ -200,7 +193,7 @@ def change_text(tool: str, args: dict[str, Any], before: Any, after: Any, curren
     """The change in one line a marketer can read: what, and from which value to which."""
     if tool == "set_campaign_budget":
         target = f"budget {args.get('budget_id')}"
-        line = f"{target}: {_money(before, currency)} → {_money(after, currency)} {s['per_day']}"
+        line = f"{target}: {describe_micros(before, currency)} → {describe_micros(after, currency)} {s['per_day']}"
         try:
             delta = int(after) - int(before)
             pct = f", {'+' if delta >= 0 else '−'}{abs(delta) * 100 / int(before):.0f} %" if int(before) else ""
@@ -210,7 +203,7 @@ def change_text(tool: str, args: dict[str, Any], before: Any, after: Any, curren
         return line
     if tool == "set_keyword_bid":
         target = f"keyword {args.get('ad_group_id')}~{args.get('criterion_id')}"
-        return f"{target}: {_money(before, currency)} → {_money(after, currency)} {s['per_click']}"
+        return f"{target}: {describe_micros(before, currency)} → {describe_micros(after, currency)} {s['per_click']}"
     if tool == "set_campaign_status":
         return f"campaign {args.get('campaign_id')}: {before or s['unknown']} → {args.get('status')}"
     if tool == "set_ad_status":
@@ -350,10 +343,12 @@ def impact_text(impact: dict[str, Any], currency: str, s: dict[str, str]) -> str
         return s["no_spend"]
     if kind == "no_history":
         return s["no_history"]
-    cost = _money(impact["cost_per_day"], currency)
+    cost = describe_micros(impact["cost_per_day"], currency)
     if kind == "budget":
         history = s["history.budget"].format(
-            cost=cost, share=_share(impact["cost_per_day"], impact["budget"]), budget=_money(impact["budget"], currency)
+            cost=cost,
+            share=_share(impact["cost_per_day"], impact["budget"]),
+            budget=describe_micros(impact["budget"], currency),
         )
     elif kind == "bid":
         history = s["history.bid"].format(cost=cost)

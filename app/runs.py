@@ -16,7 +16,7 @@ from adpilot.agents.run import Runner, RunResult
 from adpilot.compose import open_memory
 from adpilot.config import Config
 from adpilot.errors import AdpilotError, BusyError, UsageError
-from adpilot.money import format_micros
+from adpilot.money import describe_micros
 from adpilot.statedir import StateDir
 from adpilot.tables import table
 
@@ -177,8 +177,7 @@ def render_reports(results: list[RunResult]) -> str:
                 out.append(f"{title}:\n" + table(["tool", "target", "reason"], rows))
         for anomaly in report["anomalies"]:
             currency = money_in.get(str(anomaly.get("account")))
-            cost = int(anomaly["cost_micros_yesterday"])
-            spent = format_micros(cost, currency) if currency else f"{cost} micros"
+            spent = describe_micros(anomaly["cost_micros_yesterday"], currency)
             factor = anomaly["factor"]
             out.append(f"anomaly: campaign {anomaly['campaign_id']} spent {spent} yesterday, {factor}× its daily mean")
         for note in report["notes"]:
@@ -199,18 +198,14 @@ def describe_target(entry: dict[str, Any], currencies: dict[str, str] | None = N
     _, args = proposed_call(entry)
     currency = (currencies or {}).get(str(args.get("customer_id")), "")
 
-    def money(value: Any) -> str:
-        try:
-            return format_micros(int(value), currency) if currency else f"{int(value)} micros"
-        except (TypeError, ValueError):
-            return str(value)
-
     for key in ("budget_id", "campaign_id", "post_id"):
         if key in args:
             extra = args.get("amount_micros") or args.get("status") or ""
-            return f"{key.split('_')[0]} {args[key]} {money(extra) if key == 'budget_id' else extra}".strip()
+            shown = describe_micros(extra, currency) if key == "budget_id" else extra
+            return f"{key.split('_')[0]} {args[key]} {shown}".strip()
     if "criterion_id" in args:
-        return f"keyword {args['ad_group_id']}~{args['criterion_id']} {money(args.get('cpc_bid_micros'))}"
+        bid = describe_micros(args.get("cpc_bid_micros"), currency)
+        return f"keyword {args['ad_group_id']}~{args['criterion_id']} {bid}"
     if "ad_id" in args:
         return f"ad {args['ad_group_id']}~{args['ad_id']} {args.get('status', '')}".strip()
     if "ad_group_id" in args:

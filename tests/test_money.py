@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from adpilot.errors import MoneyError
 from adpilot.money import (
     INT64_MAX,
+    describe_micros,
     format_micros,
     minimum_unit_micros,
     parse_amount,
@@ -73,3 +74,11 @@ def test_parse_amount_reads_operator_text(text, expected):
 def test_parse_amount_names_the_bad_text(text):
     with pytest.raises(MoneyError, match="not an amount"):
         parse_amount(text)
+
+
+def test_report_money_is_never_shown_in_a_guessed_currency():
+    assert describe_micros("55000000", "EUR") == "55.00 EUR"
+    assert describe_micros(26_000_000, "JPY") == "26 JPY"
+    assert describe_micros(55_000_000, None) == "55000000 micros"
+    assert describe_micros(55_000_000, "") == "55000000 micros"
+    assert describe_micros("n/a", "EUR") == "n/a"
