@@ -222,8 +222,8 @@ def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str
         if not path:
             continue
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+            value = parse_yaml(raw, f"${name}")[0] if raw.strip() else ""
+        except SourceError:
             value = raw
         node = tree
         for part in path[:-1]:

@@ -53,29 +53,146 @@ def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
     return None
 
 
+# Limits a document written by a person never reaches; an attacker's document (an alias bomb, a
+# nesting bomb, a huge file) is refused before it costs memory or time.
+MAX_BYTES = 4_000_000
+MAX_VALUES = 200_000  # values after every alias is expanded
+MAX_DEPTH = 64
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _loader_class() -> type[yaml.SafeLoader]:
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
+
+
+def _key_text(node: yaml.Node) -> str | None:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) and node.tag != MERGE_TAG else None
+
+
+def _check_tree(root: yaml.Node, source: str) -> None:
+    """Refuse duplicate keys, recursive aliases, deep nesting and documents whose aliases expand
+    to more than :data:`MAX_VALUES` values. Each distinct node is looked at once, so the check is
+    linear in the text even for an alias bomb (whose expansion is exponential)."""
+    expanded: dict[int, int] = {}
+    on_path: set[int] = set()
+    # An explicit stack of (node, depth, children still to visit): no recursion, so no depth limit
+    # of Python's own is reached before ours.
+    stack: list[tuple[yaml.Node, int, list[yaml.Node]]] = []
+
+    def enter(node: yaml.Node, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise SourceError(f"nested more than {MAX_DEPTH} levels deep", source=source, line=node.start_mark.line + 1)
+        if id(node) in on_path:
+            raise SourceError(
+                "an alias refers to a value that contains it", source=source, line=node.start_mark.line + 1
+            )
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                name = _key_text(key)
+                if name is not None:
+                    if name in seen:
+                        shown = name if len(name) <= 40 else name[:39] + "…"
+                        raise SourceError(
+                            f"duplicate key {shown!r} (first at line {seen[name]}); each key may appear once",
+                            source=source,
+                            line=key.start_mark.line + 1,
+                        )
+                    seen[name] = key.start_mark.line + 1
+                children += [key, value]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        on_path.add(id(node))
+        stack.append((node, depth, children))
+
+    enter(root, 1)
+    while stack:
+        node, depth, children = stack[-1]
+        while children and id(children[-1]) in expanded:
+            children.pop()
+        if children:
+            enter(children.pop(), depth + 1)
+            continue
+        stack.pop()
+        on_path.discard(id(node))
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            size += sum(expanded[id(k)] + expanded[id(v)] for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size += sum(expanded[id(item)] for item in node.value)
+        if size > MAX_VALUES:
+            raise SourceError(
+                f"expands to more than {MAX_VALUES:,} values through aliases (&anchor/*alias); "
+                "write the values out or use fewer aliases",
+                source=source,
+                line=node.start_mark.line + 1,
+            )
+        expanded[id(node)] = size
+
+
 def parse_yaml(text: str, source: str) -> tuple[Any, Locator]:
-    """Parse one YAML document; syntax errors become :class:`SourceError` with the line."""
+    """Parse one YAML document safely: syntax errors, duplicate keys, alias bombs, deep nesting and
+    oversized input become :class:`SourceError` with the line; no message echoes the document."""
+    if len(text) > MAX_BYTES:
+        raise SourceError(f"larger than {MAX_BYTES:,} characters; not a document adpilot reads", source=source)
+    loader = _loader_class()(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        if root is None:
+            return None, Locator(source, None)
+        _check_tree(root, source)
+        data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         raise SourceError(f"invalid YAML: {exc.problem}", source=source, line=line) from exc
     except yaml.YAMLError as exc:
-        raise SourceError(f"invalid YAML: {exc}", source=source) from exc
+        raise SourceError(f"invalid YAML: {_excerpt(str(exc))}", source=source) from exc
+    except RecursionError as exc:
+        raise SourceError("nested too deeply", source=source) from exc
+    finally:
+        loader.dispose()
     return data, Locator(source, root)
 
 
 def load_yaml(path: Path) -> tuple[Any, Locator]:
-    """Read and parse a YAML file; a missing file is a :class:`SourceError` naming it."""
+    """Read and parse a YAML file; a missing, unreadable or non-text file is a :class:`SourceError`
+    naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise SourceError("is not a regular file (a pipe, socket or device?)", source=str(path))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except FileNotFoundError as exc:
         raise SourceError("file not found", source=str(path)) from exc
+    except IsADirectoryError as exc:
+        raise SourceError("is a directory, not a file", source=str(path)) from exc
+    except OSError as exc:
+        raise SourceError(f"cannot be read ({exc.strerror or exc})", source=str(path)) from exc
+    if len(raw) > MAX_BYTES:
+        raise SourceError(f"larger than {MAX_BYTES:,} bytes; not a document adpilot reads", source=str(path))
+    if b"\0" in raw:
+        raise SourceError("is a binary file, not YAML text", source=str(path))
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8 text ({exc.reason})", source=str(path)) from exc
+        raise SourceError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path)) from exc
     return parse_yaml(text, str(path))
+
+
+def _excerpt(text: str, limit: int = 80) -> str:
+    """At most ``limit`` characters of ``text``: error messages quote, they never echo a document."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+SECRET_WORDS = ("password", "secret", "token", "credential", "api_key", "apikey")
+
+
+def _looks_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in SECRET_WORDS) and not lowered.endswith("_env")
 
 
 def format_validation_error(
@@ -102,6 +219,11 @@ def validation_problems(exc: ValidationError, locator: Locator, origins: dict[st
         line = None if origin else locator.line(loc)
         where = f"${origin}: " if origin else f"line {line}: " if line is not None else ""
         value = error.get("input")
-        shown = "" if error["type"] == "missing" else f" (got {value!r})"
+        if error["type"] == "missing":
+            shown = ""
+        elif origin or _looks_secret(key):
+            shown = " (the value is not shown)"
+        else:
+            shown = f" (got {_excerpt(repr(value))})"
         lines.append(f"  {where}{key}: {error['msg']}{shown}")
     return lines

@@ -261,10 +261,17 @@ def _parse_pack(
     directory: Path, versions: tuple[tuple[str, int], ...]
 ) -> tuple[dict[str, CopyRules], Brand, EvidenceRegistry]:
     """The pack's rules, parsed once per version of its files (runs share the immutable models)."""
-    rules = {}
+    rules: dict[str, CopyRules] = {}
+    origin: dict[str, Path] = {}
     for file in sorted(directory.glob("copy_rules.*.yaml")):
         pack = load_model(CopyRules, file, what="CopyRules rules")
+        if pack.locale in rules:
+            raise PolicyError(
+                f"{file}: locale {pack.locale!r} is already set by {origin[pack.locale].name}; "
+                "one copy_rules file per locale (merge them or change `locale:`)"
+            )
         rules[pack.locale] = pack
+        origin[pack.locale] = file
     if not rules:
         raise PolicyError(f"{directory}: no copy_rules.<locale>.yaml in the policy pack")
     brand = load_model(Brand, directory / "brand.yaml", what="Brand rules")

@@ -28,6 +28,8 @@ def pack_path(name_or_path: str) -> Path:
 
 def load_policy(name_or_path: str = "default") -> Policy:
     path = pack_path(name_or_path)
+    if path.exists() and not path.is_file():
+        raise PolicyError(f"{path}: is not a regular file (a pipe, socket or device?)")
     if not path.is_file():
         shipped = ", ".join(sorted(p.name for p in PACKS.iterdir() if p.is_dir()))
         raise PolicyError(f"policy pack {name_or_path!r} not found (shipped packs: {shipped}; or give a path)")
