@@ -11,6 +11,7 @@ running job mid-step, so the scheduler is only shut down once no job runs.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,12 +26,28 @@ MaintainFn = Callable[[Config, list[str], asyncio.Event], Awaitable[Any]]
 
 
 class ScheduledMaintenance:
-    def __init__(self, config: Config, maintain: MaintainFn) -> None:
+    def __init__(
+        self,
+        config: Config,
+        maintain: MaintainFn,
+        *,
+        say: Callable[[str], None] | None = None,
+        next_run: Callable[[str], dt.datetime | None] | None = None,
+    ) -> None:
         self.config = config
         self.maintain = maintain
         self.busy: set[str] = set()
         self.shutdown = asyncio.Event()
         self.running: set[asyncio.Task[Any]] = set()
+        self.say = say
+        self.next_run = next_run
+
+    def _tell(self, entry: ScheduleEntry, outcome: str) -> None:
+        """After every firing, one line for whoever watches: what happened and when it runs next."""
+        if self.say is not None:
+            upcoming = self.next_run(entry.name) if self.next_run is not None else None
+            when = f"{upcoming:%Y-%m-%d %H:%M} UTC" if upcoming is not None else "not scheduled again"
+            self.say(f"{entry.name}: {outcome}; next run {when}")
 
     async def fire(self, entry: ScheduleEntry) -> str:
         """Run one entry's maintenance unless one of its accounts is already being maintained."""
@@ -40,6 +57,7 @@ class ScheduledMaintenance:
         overlap = self.busy.intersection(accounts)
         if overlap:
             _log.warning("schedule.skipped", entry=entry.name, busy=sorted(overlap))
+            self._tell(entry, f"skipped (account(s) {', '.join(sorted(overlap))} still being maintained)")
             return "skipped"
         self.busy.update(accounts)
         task = asyncio.current_task()
@@ -48,13 +66,17 @@ class ScheduledMaintenance:
         try:
             _log.info("schedule.run", entry=entry.name, accounts=accounts)
             results = await self.maintain(self.config, accounts, self.shutdown)
-            _log.info("schedule.done", entry=entry.name, runs=[getattr(r, "status", "?") for r in results or []])
+            statuses = [getattr(r, "status", "?") for r in results or []]
+            _log.info("schedule.done", entry=entry.name, runs=statuses)
+            self._tell(entry, f"done ({', '.join(statuses) or 'no runs'})")
             return "done"
         except AdpilotError as exc:  # busy accounts, a platform down: logged, tried again at the next firing
             _log.error("schedule.failed", entry=entry.name, error=str(exc))
+            self._tell(entry, f"failed: {exc}")
             return "failed"
         except Exception as exc:  # a failed run must not stop the scheduler; it is logged and retried next time
             _log.error("schedule.failed", entry=entry.name, error=f"{type(exc).__name__}: {exc}")
+            self._tell(entry, f"failed: {type(exc).__name__}: {exc}")
             return "failed"
         finally:
             self.busy.difference_update(accounts)
@@ -89,8 +111,14 @@ def build_scheduler(config: Config, jobs: ScheduledMaintenance) -> Any:
 
 async def run_scheduler(config: Config, maintain: MaintainFn, *, ready: Callable[[str], None]) -> int:
     """Run until a signal; exit code 3 (stopped on request) once running maintenance has checkpointed."""
-    jobs = ScheduledMaintenance(config, maintain)
+    jobs = ScheduledMaintenance(config, maintain, say=ready)
     scheduler = build_scheduler(config, jobs)
+
+    def next_run(name: str) -> dt.datetime | None:
+        job = scheduler.get_job(name)
+        return job.next_run_time if job is not None else None
+
+    jobs.next_run = next_run
     stop = asyncio.Event()
     with graceful(stop, say=False):
         scheduler.start()

@@ -1,6 +1,7 @@
 """The scheduler: cron entries, no overlapping runs of the same accounts, clean SIGTERM."""
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -69,6 +70,24 @@ async def test_a_failing_run_does_not_stop_the_scheduler():
     jobs = ScheduledMaintenance(Config(), maintain)
     assert await jobs.fire(ScheduleEntry(name="x", cron="0 5 * * *")) == "failed"
     assert jobs.busy == set()
+
+
+async def test_after_every_firing_the_scheduler_says_when_the_entry_runs_next():
+    said: list[str] = []
+    upcoming = dt.datetime(2026, 12, 4, 5, 0, tzinfo=dt.UTC)
+
+    async def maintain(config, accounts, shutdown):
+        if accounts == [AT]:
+            raise RuntimeError("platform down")
+        return []
+
+    jobs = ScheduledMaintenance(Config(), maintain, say=said.append, next_run=lambda name: upcoming)
+    await jobs.fire(ScheduleEntry(name="nightly", cron="0 5 * * *", accounts=[DE]))
+    await jobs.fire(ScheduleEntry(name="austria", cron="0 5 * * *", accounts=[AT]))
+    assert said == [
+        "nightly: done (no runs); next run 2026-12-04 05:00 UTC",
+        "austria: failed: RuntimeError: platform down; next run 2026-12-04 05:00 UTC",
+    ]
 
 
 def test_schedule_stops_cleanly_on_sigterm(tmp_path):
