@@ -36,11 +36,15 @@ What counts:
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from adpilot.normalise import fold
 
@@ -464,3 +468,163 @@ def redact(text: str) -> str:
         position = match.end
     out.append(text[position:])
     return "".join(out)
+
+
+# --- pseudonymisation --------------------------------------------------------------------------
+#
+# The audit log keeps a keyed token where a text held personal data: "[email:<subject>-<variant>]".
+# ``subject`` is an HMAC of the normalised value (lower-cased address, digits of a phone number,
+# compact IBAN), so one person gets one subject whatever the spelling and rows about them
+# correlate; ``variant`` is an HMAC of the exact text, so each spelling has its own token and the
+# exact text can be restored from a vault. Tokens are written in 16 consonants, with no digit and no
+# vowel: no detector ever matches one (a phone number and an IBAN need digits, an address an "@"
+# or the word "at", a spelled-out number a digit word), so pseudonymising is idempotent.
+
+_TOKEN_LETTERS = "bcdfghjklmnpqrst"
+_SUBJECT_CHARS = 16  # 64 bits
+_VARIANT_CHARS = 12  # 48 bits: distinguishes the spellings of one subject
+TOKEN = re.compile(
+    rf"\[(email|phone|iban):([{_TOKEN_LETTERS}]{{{_SUBJECT_CHARS}}})-([{_TOKEN_LETTERS}]{{{_VARIANT_CHARS}}})\]"
+)
+_EMAIL_AT = re.compile(rf"\s*(?:{_OPEN}\s*(?:at|@)\s*{_CLOSE}|-\s?at\s?-|@)\s*|\s+at\s+", re.IGNORECASE)
+_EMAIL_DOT = re.compile(
+    rf"\s*(?:{_OPEN}\s*(?:dot|punkt|\.)\s*{_CLOSE}|-\s?(?:dot|punkt)\s?-|\.)\s*|\s+(?:dot|punkt)\s+", re.IGNORECASE
+)
+# The countries whose national numbers ("0176 …") a person may also have written internationally
+# ("+49 176 …"): the markets adpilot serves. One person, one set of subjects (see :func:`subject_tokens`).
+NATIONAL_CODES = ("49", "43", "41")
+# A country code, then the trunk zero nobody dials from abroad: "+49 (0) 176 …" (any country), or
+# "+49 0176 …" (one of ours: Italy dials its leading zero, "+39 06 …").
+_TRUNK_AFTER_CODE = re.compile(
+    r"^(?P<code>\s*(?:\+\s?|00)(?:[1-9][0-9]{0,2}(?=\s*\(\s*0\s*\))|(?:"
+    + "|".join(NATIONAL_CODES)
+    + r")(?=[\s./-]+0[1-9])))(?:\s*\(\s*0\s*\)|[\s./-]+0)"
+)
+_PHONE_WORDS = re.compile(rf"\b(?:{'|'.join(sorted(_DIGIT_WORDS, key=len, reverse=True))})\b", re.IGNORECASE)
+
+
+def normalise_subject(kind: str, text: str) -> str:
+    """The one spelling of a person's e-mail address, phone number or IBAN that its subject hash
+    is taken of: ``Max.M (at) Example (dot) de`` and ``max.m@example.de`` are one address,
+    ``+49 176 1234``, ``0049-176-1234`` and ``+49 (176) 1234`` one number."""
+    folded = _ascii_digits(fold(text).text).translate(_STOPS)
+    if kind == "email":
+        lowered = folded.lower().strip()
+        lowered = lowered.removeprefix("mailto:")
+        local, _, domain = _EMAIL_AT.sub("@", lowered, count=1).partition("@")
+        local = re.sub(r"\s+", "", local)
+        domain = re.sub(r"\s+", "", _EMAIL_DOT.sub(".", domain))
+        return f"{local}@{domain}"
+    if kind == "phone":
+        spelled = _PHONE_WORDS.sub(lambda m: str(_DIGIT_WORDS[m.group().lower()]), folded)
+        spelled = _LETTER_O.sub("0", spelled)
+        # "+49 (0) 176 …" and "+49 0176 …": the trunk zero written after the country code is not dialled.
+        spelled = _TRUNK_AFTER_CODE.sub(r"\g<code>", spelled)
+        digits = "".join(ch for ch in spelled if ch.isdigit())
+        international = spelled.lstrip().startswith("+") or digits.startswith("00")
+        return "+" + digits.removeprefix("00") if international else digits
+    return folded.translate(_IBAN_STRIP).upper()
+
+
+def _letters(digest: bytes, count: int) -> str:
+    return "".join(_TOKEN_LETTERS[b >> 4] + _TOKEN_LETTERS[b & 15] for b in digest)[:count]
+
+
+def _subject(kind: str, normalised: str, key: bytes) -> str:
+    return _letters(hmac.new(key, f"subject\0{kind}\0{normalised}".encode(), hashlib.sha256).digest(), _SUBJECT_CHARS)
+
+
+def pseudonym(kind: str, text: str, key: bytes) -> str:
+    """The token for one match: ``[kind:<subject>-<variant>]`` (see :data:`TOKEN`)."""
+    subject = _subject(kind, normalise_subject(kind, text), key)
+    variant = _letters(hmac.new(key, f"variant\0{kind}\0{text}".encode(), hashlib.sha256).digest(), _VARIANT_CHARS)
+    return f"[{kind}:{subject}-{variant}]"
+
+
+def subject_token(value: str, key: bytes) -> str:
+    """What every token of the person ``value`` (an e-mail address, a phone number or an IBAN, in
+    any spelling) starts with: ``[kind:<subject>-``. Raises ValueError for a value that is none."""
+    matches = list(find_pii(value))
+    if len(matches) != 1:
+        found = "more than one" if matches else "no"
+        raise ValueError(f"{value!r} is not one e-mail address, phone number or IBAN ({found} found)")
+    (match,) = matches
+    return f"[{match.kind}:{_subject(match.kind, normalise_subject(match.kind, match.text), key)}-"
+
+
+def literal_token(token: str, key: bytes) -> str:
+    """The token that stands for text which merely *looks* like a token (someone pasted one from
+    `audit show` into a post): a subject of its own, so it is never taken for — or revealed as —
+    the person whose token was copied."""
+    found = TOKEN.fullmatch(token)
+    if found is None:
+        raise ValueError("not a token")
+    digest = hmac.new(key, f"literal\0{token}".encode(), hashlib.sha256).digest()
+    return f"[{found[1]}:{_letters(digest[:8], _SUBJECT_CHARS)}-{_letters(digest[8:14], _VARIANT_CHARS)}]"
+
+
+def subject_tokens(value: str, key: bytes) -> list[str]:
+    """Every subject the person ``value`` may have in the log: :func:`subject_token`, and for a
+    phone number the same number written nationally and internationally ("0176 …" and "+49 176 …"
+    for each of :data:`NATIONAL_CODES`), which no normalisation can make one without knowing the
+    country. A data-subject request and an erasure must cover them all."""
+    first = subject_token(value, key)
+    (match,) = find_pii(value)
+    if match.kind != "phone":
+        return [first]
+    number = normalise_subject("phone", match.text)
+    forms = [number]
+    if number.startswith("0") and not number.startswith("00"):
+        forms += [f"+{code}{number[1:]}" for code in NATIONAL_CODES]
+    for code in NATIONAL_CODES:
+        if number.startswith(f"+{code}"):
+            forms.append("0" + number.removeprefix(f"+{code}"))
+    return list(dict.fromkeys([first] + [f"[phone:{_subject('phone', form, key)}-" for form in forms]))
+
+
+_MAX_ROUNDS = 4
+_SHORTEST = 6  # "a@b.de"; a phone number has seven digits, an IBAN fifteen characters
+
+
+@functools.lru_cache(maxsize=4096)
+def _matches(text: str) -> tuple[tuple[int, int, str], ...]:
+    """The spans to replace (overlapping matches merged), for the short texts that recur in every
+    row — ids, amounts, statuses, reasons — found once. Holds no key and no token."""
+    spans: list[list[Any]] = []
+    for match in sorted(find_pii(text), key=lambda m: (m.start, -m.end)):
+        if spans and match.start < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], match.end)
+        else:
+            spans.append([match.start, match.end, match.kind])
+    return tuple((start, end, kind) for start, end, kind in spans)
+
+
+def _spans(text: str) -> tuple[tuple[int, int, str], ...]:
+    if len(text) < _SHORTEST or (text.isascii() and text.isdigit() and text[0] != "0"):
+        return ()  # too short, or an id as the catalogue spells it: digits without a trunk zero or a "+"
+    if len(text) <= 256:
+        return _matches(text)
+    return _matches.__wrapped__(text)
+
+
+def pseudonymise(text: str, key: bytes) -> tuple[str, dict[str, str]]:
+    """``text`` with every e-mail address, phone number and IBAN replaced by its keyed token, and
+    each token's exact original (``{token: text}``). Overlapping matches become one token of the
+    whole span (the kind of the one that starts first). Tokens already in the text stay as they
+    are; what a replacement brings next to another match is found in a further round."""
+    originals: dict[str, str] = {}
+    for _ in range(_MAX_ROUNDS):
+        spans = _spans(text)
+        if not spans:
+            return text, originals
+        out, position = [], 0
+        for start, end, kind in spans:
+            original = text[start:end]
+            token = pseudonym(kind, original, key)
+            originals[token] = original
+            out.append(text[position:start])
+            out.append(token)
+            position = end
+        out.append(text[position:])
+        text = "".join(out)
+    return redact(text), originals  # never reached by real text; still, nothing personal is left

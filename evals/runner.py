@@ -249,7 +249,8 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
                         # The run refused the simulated operator's decision (the same person approving
                         # twice, say): nothing was decided, and what waits keeps waiting.
                         break
-        records = audit.records()
+        # Checks compare what was asked with what was done: the audit log's personal data revealed.
+        records = [audit.reveal_record(r)[0] for r in audit.records()]
         gold_spec = next((c["gold"] for c in scenario.expect if "gold" in c), None)
         evidence = Evidence(
             before=before,

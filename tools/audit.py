@@ -26,6 +26,13 @@ What no local file can tell: the anchor and the database rolled back together to
 consistent state, or both deleted along with the key (a fresh start). Keep the anchor on another
 volume or host (``audit.anchor_path``) and a copy of the key elsewhere.
 
+Personal data (e-mail addresses, phone numbers, IBANs) in a row's args, before, after, result and
+reason is replaced by keyed tokens before its chain value is taken (:func:`adpilot.pii.pseudonymise`);
+the exact originals are kept encrypted in ``audit_vault``, outside the chain, for rollback
+(:meth:`AuditLog.reveal`), data-subject requests (:meth:`AuditLog.records_about`) and erasure
+(:meth:`AuditLog.forget`). Retention (:meth:`AuditLog.archive`) moves old rows into sealed segment
+files; sealed records in ``audit_archived`` keep the whole history verifiable. See docs/AUDIT.md.
+
 Row kinds: ``decision`` (what the Guard decided and why), ``intent`` (written before a
 side effect, with the before value and the planned after value) and ``result`` (after it,
 with the outcome). An intent without a result marks an interrupted or unanswered call.
@@ -33,6 +40,8 @@ with the outcome). An intent without a result marks an interrupted or unanswered
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -42,21 +51,32 @@ import secrets
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from adpilot.errors import AuditError, AuditTamperedError
+from adpilot.errors import AuditError, AuditTamperedError, ConfigError, UsageError
+from adpilot.pii import TOKEN, literal_token, pseudonymise, subject_tokens
 from adpilot.sqlite import open_database
 
 RowKind = Literal["decision", "intent", "result"]
 GENESIS = "0" * 64
 KEYED = "hmac:"  # the prefix of a keyed (version 2) chain value; a plain (version 1) one is bare hex
+# A vault original that is text which looked like a token when it was written (see _scrub): it is
+# revealed as written, never read as a token again.
+_VERBATIM = "\0verbatim\0"
 MIN_KEY_CHARS = 32
 
-_SCHEMA = """
+# Rows leave the log only as a sealed archive segment: a DELETE passes only for rows inside a range
+# that an archive record (written in the same transaction) names. Anything else is refused.
+_NO_DELETE = """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+WHEN NOT EXISTS (SELECT 1 FROM audit_archived WHERE OLD.seq BETWEEN first_seq AND last_seq)
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     ts TEXT NOT NULL,
@@ -87,9 +107,40 @@ CREATE INDEX IF NOT EXISTS audit_entity ON audit(entity, kind, ts);
 CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS audit_archived (
+    first_seq INTEGER PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    prev_hash TEXT NOT NULL,
+    last_hash TEXT NOT NULL,
+    file TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    first_ts TEXT NOT NULL,
+    last_ts TEXT NOT NULL,
+    archived_at TEXT NOT NULL,
+    kid TEXT NOT NULL,
+    mac TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_archived_no_update BEFORE UPDATE ON audit_archived
+BEGIN SELECT RAISE(ABORT, 'the audit archive records are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_archived_no_delete BEFORE DELETE ON audit_archived
+BEGIN SELECT RAISE(ABORT, 'the audit archive records are append-only'); END;
 """
+    + _NO_DELETE
+    + """
+CREATE TABLE IF NOT EXISTS audit_vault (
+    token TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    value TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_vault_subject ON audit_vault(subject);
+CREATE INDEX IF NOT EXISTS audit_vault_last ON audit_vault(last_seq);
+CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+)
 
 _JSON_FIELDS = ("args", "before", "after", "result")
 _HASHED_FIELDS = (
@@ -171,7 +222,7 @@ class KeyHistory:
     unfinished: AuditRecord | None = None  # the latest intent without a conclusive result, if any
 
 
-def _record(row: sqlite3.Row) -> AuditRecord:
+def _record(row: sqlite3.Row | Mapping[str, Any]) -> AuditRecord:
     data = dict(row)
     for name in _JSON_FIELDS:
         data[name] = json.loads(data[name]) if data[name] is not None else None
@@ -215,6 +266,116 @@ class Seal:
     def key_id(self) -> str:
         """A fingerprint that names the key in messages without revealing it."""
         return _derive(self.key, "key id").hex()[:16]
+
+    @property
+    def pii_key(self) -> bytes:
+        """The salt of the tokens that stand for personal data in the log (see :mod:`adpilot.pii`)."""
+        return _Privacy(self.key).pii_key
+
+    @property
+    def archive_key(self) -> bytes:
+        return _derive(self.key, "archive v1")
+
+
+@dataclass(frozen=True)
+class _Privacy:
+    """The keys that pseudonymise personal data and lock its originals in the vault, all derived
+    from one secret: the audit key (a sealed log) or a salt kept in the database (an unsealed one —
+    tests and the eval harness: no raw personal data in the file, but no protection against a guess
+    by whoever holds the file)."""
+
+    root: bytes = field(repr=False)
+
+    @property
+    def pii_key(self) -> bytes:
+        return _derive(self.root, "pii v1")
+
+    def lock(self, token: str, value: str) -> str:
+        """``value`` encrypted for the vault: a SHAKE-256 key stream under a random nonce, then an
+        HMAC over the token, nonce and cipher text (so an entry cannot be moved to another token)."""
+        nonce = secrets.token_bytes(16)
+        data = value.encode()
+        cipher = bytes(a ^ b for a, b in zip(data, self._stream(nonce, len(data)), strict=True))
+        return "v1:" + base64.b64encode(nonce + cipher + self._tag(token, nonce, cipher)).decode()
+
+    def unlock(self, token: str, locked: str) -> str | None:
+        """The value :meth:`lock` locked, or None when it was not locked with these keys for this token."""
+        if not locked.startswith("v1:"):
+            return None
+        try:
+            blob = base64.b64decode(locked[3:], validate=True)
+        except ValueError:
+            return None
+        nonce, cipher, tag = blob[:16], blob[16:-16], blob[-16:]
+        if len(blob) < 32 or not hmac.compare_digest(tag, self._tag(token, nonce, cipher)):
+            return None
+        data = bytes(a ^ b for a, b in zip(cipher, self._stream(nonce, len(cipher)), strict=True))
+        return data.decode("utf-8", "replace")
+
+    def _stream(self, nonce: bytes, size: int) -> bytes:
+        return hashlib.shake_256(_derive(self.root, "vault stream v1") + nonce).digest(size)
+
+    def _tag(self, token: str, nonce: bytes, cipher: bytes) -> bytes:
+        mac = hmac.new(_derive(self.root, "vault mac v1"), token.encode() + b"\0" + nonce + cipher, hashlib.sha256)
+        return mac.digest()[:16]
+
+
+def _subject_of(token: str) -> str:
+    """What every token of one person starts with: ``[kind:<subject>-``."""
+    return token[: token.index("-") + 1]
+
+
+@dataclass(frozen=True)
+class Archived:
+    """A sealed archive segment: which rows left the database, the chain value before the first
+    and after the last, where the file went and its digest, and an HMAC under the audit key over
+    all of it. Stored in the table ``audit_archived`` and, as the manifest, next to the file."""
+
+    first_seq: int
+    last_seq: int
+    rows: int
+    prev_hash: str
+    last_hash: str
+    file: str
+    sha256: str
+    size: int
+    first_ts: str
+    last_ts: str
+    archived_at: str
+    kid: str
+    mac: str = ""
+
+    def sealed(self, key: bytes) -> str:
+        fields = {name: value for name, value in asdict(self).items() if name != "mac"}
+        return hmac.new(key, canonical(fields).encode(), hashlib.sha256).hexdigest()
+
+    def what(self) -> str:
+        return f"audit rows {self.first_seq} to {self.last_seq}"
+
+
+#: The least history the log keeps whatever the retention: the Guard's default rolling window.
+MIN_KEEP = dt.timedelta(hours=24)
+
+
+def retention_floor(policy: Any) -> dt.timedelta:
+    """How far back the Guard reads the log under ``policy``: the longest rolling window of its
+    limits (budgets, bids) and how long an approval may wait for a person (its escalation row)."""
+    limits = policy.limits
+    hours = max(limits.budget.window_hours, limits.keyword_bid.window_hours, policy.approvals.expire_after_hours)
+    return max(dt.timedelta(hours=hours), MIN_KEEP)
+
+
+def check_retention(days: int | None, policy: Any) -> None:
+    """Refuse an ``audit.retention_days`` that would archive rows the Guard still reads."""
+    if days is None:
+        return
+    floor = retention_floor(policy)
+    if dt.timedelta(days=days) <= floor:
+        raise ConfigError(
+            f"audit.retention_days = {days} is too short: it must be longer than the longest window the Guard "
+            f"reads from the audit log ({floor.total_seconds() / 3600:g} h: the policy's limits.budget.window_hours, "
+            "limits.keyword_bid.window_hours and approvals.expire_after_hours)"
+        )
 
 
 def load_key(
@@ -448,6 +609,14 @@ class AuditLog:
         self._db = open_database(self.path, _SCHEMA, what="the audit log", error=AuditError, synchronous=synchronous)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
+        try:
+            self._migrate()
+            self._privacy = self._privacy_keys()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise AuditError(f"cannot open the audit log at {self.path}: {exc}") from exc
+        #: Where archive segments are looked for first (``audit.archive_dir``); else where they were written.
+        self.archive_dir: Path | None = None
         self._anchor = Anchor(seal) if seal is not None else None
         self._chain_key = seal.chain_key if seal is not None else None
         #: Why no change may be made now (a sentence for a person), or None while the log is sound.
@@ -467,6 +636,29 @@ class AuditLog:
             self.checkpoint()
         finally:
             self._db.close()
+
+    def _migrate(self) -> None:
+        """A log from before archiving refuses every DELETE; now archived ranges may leave."""
+        row = self._db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_no_delete'"
+        ).fetchone()
+        if row is not None and "audit_archived" not in str(row[0]):
+            self._db.executescript(f"BEGIN IMMEDIATE; DROP TRIGGER audit_no_delete; {_NO_DELETE}; COMMIT;")
+
+    def _privacy_keys(self) -> list[_Privacy]:
+        """The keys of the tokens: the audit key's (sealed) or a salt kept in the database
+        (unsealed); a sealed log that was written unsealed before also reads the salt's tokens."""
+        row = self._db.execute("SELECT value FROM audit_meta WHERE name = 'pii_salt'").fetchone()
+        head = self._db.execute("SELECT hash FROM audit_head WHERE id = 1").fetchone()
+        if row is None and self.seal is None and (head is None or not str(head[0]).startswith(KEYED)):
+            salt = secrets.token_hex(32)
+            self._db.execute("INSERT OR IGNORE INTO audit_meta (name, value) VALUES ('pii_salt', ?)", (salt,))
+            row = self._db.execute("SELECT value FROM audit_meta WHERE name = 'pii_salt'").fetchone()
+        salted = [_Privacy(bytes.fromhex(row[0]))] if row is not None else []
+        if self.seal is not None:
+            return [_Privacy(self.seal.key), *salted]
+        # A keyed log read without its key (it refuses appends): its tokens stay tokens.
+        return salted or [_Privacy(secrets.token_bytes(32))]
 
     def checkpoint(self) -> None:
         """Seal the head now if rows were appended since the last checkpoint (``every`` > 1)."""
@@ -491,6 +683,9 @@ class AuditLog:
             top = db.execute("SELECT MAX(seq) FROM audit").fetchone()[0] or 0
             checked = ends[1].seq if ends is not None else 0
             tail = db.execute("SELECT * FROM audit WHERE seq >= ? ORDER BY seq", (checked,)).fetchall()
+            archived = _archived(db)
+            oldest = db.execute("SELECT seq, prev_hash FROM audit ORDER BY seq LIMIT 1").fetchone()
+            (count,) = db.execute("SELECT COUNT(*) FROM audit").fetchone()
         if ends is None:
             if head is None and top == 0:
                 return  # a new log
@@ -508,6 +703,17 @@ class AuditLog:
             # From the checkpointed row on (its own content included), to the head.
             prev_hash, expected = self._walk(tail, tail[0]["prev_hash"], last.seq, {})
             self._check_head(head, prev_hash, expected)
+            # Cheap, and it catches rows deleted anywhere: the archive records are sealed and
+            # cover everything before the oldest row, which links to them, and no row is missing.
+            start_hash, start_seq = self._check_archived(archived, {last.seq: [last]})
+            if oldest is not None and (oldest["seq"] != start_seq or oldest["prev_hash"] != start_hash):
+                self._walk([oldest], start_hash, start_seq, {})  # raises, naming the missing range
+            if head is not None and count != head["seq"] - start_seq + 1:
+                missing = head["seq"] - start_seq + 1 - count
+                raise AuditTamperedError(
+                    f"{missing} audit row(s) between row {start_seq} and row {head['seq']} are missing", None
+                )
+            self._check_segments(archived, {}, every=False, digest=False)
         except AuditTamperedError as exc:
             self.problem = _broken(str(exc))
             return
@@ -580,17 +786,24 @@ class AuditLog:
         """
         stamp = self.clock().isoformat(timespec="microseconds")
         prepared = []
+        locked: list[list[tuple[str, str, str]]] = []
         for fields in rows:
             unknown = set(fields) - set(_HASHED_FIELDS)
             if unknown:
                 raise AuditError(f"unknown audit field(s): {sorted(unknown)}")
             row = {name: fields.get(name) for name in _HASHED_FIELDS if name != "seq"}
             row["ts"] = stamp
-            row["args"] = canonical(row["args"] if row["args"] is not None else {})
+            # Personal data becomes keyed tokens before the chain value is taken; the originals go
+            # to the vault, encrypted (see :meth:`reveal`).
+            found: dict[str, str] = {}
+            row["args"] = canonical(self._scrub(row["args"] if row["args"] is not None else {}, found))
             for name in ("before", "after", "result"):
                 if row[name] is not None:
-                    row[name] = canonical(row[name])
+                    row[name] = canonical(self._scrub(row[name], found))
+            if isinstance(row["reason"], str):
+                row["reason"] = self._scrub(row["reason"], found)
             prepared.append(row)
+            locked.append([(t, _subject_of(t), self._privacy[0].lock(t, v)) for t, v in found.items()])
         seqs = []
         try:
             with self._transaction() as db:
@@ -603,12 +816,14 @@ class AuditLog:
                     )
                 if (anchored := self._anchored) is not None and self.problem is None:
                     # Cheap, and enough: the rows up to the anchored head are still there, unchanged.
-                    row = db.execute("SELECT hash FROM audit WHERE seq = ?", (anchored.seq,)).fetchone()
-                    if seq < anchored.seq or row is None or row["hash"] != anchored.head:
+                    found = db.execute("SELECT hash FROM audit WHERE seq = ?", (anchored.seq,)).fetchone()
+                    if found is None and seq >= anchored.seq:  # archived meanwhile, by another process?
+                        found = self._archived_hash(db, anchored)
+                    if seq < anchored.seq or found is None or found["hash"] != anchored.head:
                         self.problem = _broken(_behind(seq, anchored, self._anchor.path if self._anchor else None))
                 if self.problem is not None and any(row["kind"] == "intent" for row in prepared):
                     raise AuditTamperedError(self.problem, None)  # no intent, so no side effect, on a broken log
-                for row in prepared:
+                for row, vault in zip(prepared, locked, strict=True):
                     seq += 1
                     row["seq"] = seq
                     row["prev_hash"] = prev_hash
@@ -616,6 +831,11 @@ class AuditLog:
                     columns = ", ".join(row)
                     placeholders = ", ".join("?" * len(row))
                     db.execute(f"INSERT INTO audit ({columns}) VALUES ({placeholders})", list(row.values()))
+                    db.executemany(
+                        "INSERT INTO audit_vault (token, subject, value, first_seq, last_seq) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT(token) DO UPDATE SET last_seq = excluded.last_seq",
+                        [(token, subject, value, seq, seq) for token, subject, value in vault],
+                    )
                     seqs.append(seq)
                 db.execute(
                     "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
@@ -632,6 +852,165 @@ class AuditLog:
                     self._checkpoint(seq, prev_hash)
         return seqs
 
+    # --- personal data ----------------------------------------------------------------------
+    def _scrub(self, value: Any, found: dict[str, str]) -> Any:
+        """``value`` with personal data in every string (keys too) replaced by tokens; only the
+        string leaves are scanned, once each."""
+        if isinstance(value, str):
+            key = self._privacy[0].pii_key
+            if "[" in value and TOKEN.search(value):
+                # Text that already holds a token (pasted from `audit show`, or planted) must not be
+                # revealed as the data of the person whose token it is: it gets a token of its own
+                # whose original is that text, as written.
+                def literal(match: Any) -> str:
+                    token = literal_token(match.group(), key)
+                    found[token] = _VERBATIM + match.group()
+                    return token
+
+                value = TOKEN.sub(literal, value)
+            text, originals = pseudonymise(value, key)
+            found.update(originals)
+            return text
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, Mapping):
+            return {
+                (self._scrub(k, found) if isinstance(k, str) else k): self._scrub(v, found) for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self._scrub(item, found) for item in value]
+        return self._scrub(str(value), found)  # as canonical() would write it
+
+    def reveal(self, value: Any, missing: list[str] | None = None, *, only: Sequence[str] | None = None) -> Any:
+        """``value`` (a row's args, before, after, result or reason) with each token replaced by
+        the exact text it stands for, from the vault. A token whose original was erased
+        (:meth:`forget`) or archived stays as it is and is added to ``missing``. ``only``: reveal
+        just the tokens of these subjects (:meth:`subject_tokens`), e.g. one person's own data."""
+        tokens: set[str] = set()
+        _tokens_in(value, tokens)
+        if only is not None:
+            tokens = {t for t in tokens if t.startswith(tuple(only))}
+        if not tokens:
+            return value
+        known: dict[str, str] = {}
+        pending = tokens
+        for _ in range(4):  # an original may hold a token of an earlier round
+            found = self._unlock(pending)
+            known.update(found)
+            nested: set[str] = set()
+            _tokens_in([v for v in found.values() if not v.startswith(_VERBATIM)], nested)
+            pending = nested - known.keys()
+            if not pending:
+                break
+        lost: list[str] = []
+
+        def text(match: Any, depth: int = 0) -> str:
+            if only is not None and not match.group().startswith(tuple(only)):
+                return str(match.group())
+            original = known.get(match.group())
+            if original is None or depth > 4:
+                lost.append(match.group())
+                return str(match.group())
+            if original.startswith(_VERBATIM):
+                return original.removeprefix(_VERBATIM)
+            return TOKEN.sub(lambda inner: text(inner, depth + 1), original)
+
+        revealed = _map_strings(value, lambda s: TOKEN.sub(text, s))
+        if missing is not None:
+            missing.extend(dict.fromkeys(lost))
+        return revealed
+
+    def _unlock(self, tokens: set[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        ordered = sorted(tokens)
+        with self._lock:
+            for start in range(0, len(ordered), 500):
+                chunk = ordered[start : start + 500]
+                rows = self._db.execute(
+                    f"SELECT token, value FROM audit_vault WHERE token IN ({', '.join('?' * len(chunk))})", chunk
+                ).fetchall()
+                for token, locked in rows:
+                    for keys in self._privacy:
+                        if (value := keys.unlock(token, locked)) is not None:
+                            out[token] = value
+                            break
+        return out
+
+    def reveal_record(self, record: AuditRecord) -> tuple[AuditRecord, list[str]]:
+        """The record with its personal data revealed (see :meth:`reveal`), and the tokens that
+        could not be (erased or archived)."""
+        missing: list[str] = []
+        fields = {name: self.reveal(getattr(record, name), missing) for name in (*_JSON_FIELDS, "reason")}
+        return dataclasses.replace(record, **fields), missing
+
+    def subject_tokens(self, subject: str) -> list[str]:
+        """What the tokens of the person ``subject`` start with (see :func:`adpilot.pii.subject_tokens`:
+        a phone number written nationally and internationally, too)."""
+        return self._subjects(subject)
+
+    def _subjects(self, subject: str) -> list[str]:
+        try:
+            return list(dict.fromkeys(s for keys in self._privacy for s in subject_tokens(subject, keys.pii_key)))
+        except ValueError as exc:
+            raise UsageError(f"{exc}: give one person's e-mail address, phone number or IBAN") from None
+
+    def forget(self, subject: str, *, actor: str = "adpilot") -> int:
+        """Erase the originals of one person's tokens from the vault (a request to erase personal
+        data); returns how many entries were erased. The rows keep their tokens, so the chain still
+        verifies; a change whose values they were can no longer be rolled back exactly. The erasure
+        itself is a row (rule ``privacy.erasure``) naming the person only by their subject hash."""
+        subjects = self._subjects(subject)
+        try:
+            with self._transaction() as db:
+                db.execute("PRAGMA secure_delete = ON")
+                erased = db.execute(
+                    f"DELETE FROM audit_vault WHERE subject IN ({', '.join('?' * len(subjects))})", subjects
+                ).rowcount
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot erase from the audit log at {self.path}: {exc}") from exc
+        with self._lock:
+            self._db.execute("PRAGMA secure_delete = OFF")
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no older copy of the pages stays in the WAL
+        named = ", ".join(s.rstrip("-") + "…]" for s in subjects)
+        self.append(
+            "decision",
+            run_id="audit-forget",
+            thread_id="audit-forget",
+            actor=actor,
+            role="operator",
+            tool="audit_forget",
+            args={"subjects": [s.rstrip("-") + "…]" for s in subjects]},
+            call_hash=hashlib.sha256(canonical(subjects).encode()).hexdigest(),
+            policy_hash="",
+            decision="allow",
+            rule="privacy.erasure",
+            reason=f"erased the personal data of {named} from the vault ({int(erased)} value(s))",
+        )
+        return int(erased)
+
+    def records_about(self, subject: str) -> list[AuditRecord]:
+        """Every row — in the database and in the archive segments at hand — that concerns the
+        person ``subject`` (an e-mail address, phone number or IBAN in any spelling): rows with
+        one of their tokens, and rows from before pseudonymisation that quote it as written."""
+        needles = self._subjects(subject)
+        raw = subject.strip().lower()
+        columns = (*_JSON_FIELDS, "reason")
+        clauses = [f"instr(COALESCE({c}, ''), ?) > 0" for c in columns for _ in needles]
+        clauses += [f"instr(lower(COALESCE({c}, '')), ?) > 0" for c in columns]
+        params = [n for _ in columns for n in needles] + [raw] * len(columns)
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM audit WHERE {' OR '.join(clauses)} ORDER BY seq", params).fetchall()
+        found = [_record(row) for row in rows]
+        for record in self.archives():
+            path = self._segment_path(record)
+            if not path.exists():
+                continue
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if any(n in line for n in needles) or raw in line.lower():
+                    found.append(_record(_segment_row(json.loads(line))))
+        return sorted(found, key=lambda r: r.seq)
+
     def get(self, seq: int) -> AuditRecord | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM audit WHERE seq = ?", (seq,)).fetchone()
@@ -644,16 +1023,81 @@ class AuditLog:
         thread_id: str | None = None,
         tool: str | None = None,
         kind: str | None = None,
+        role: str | None = None,
+        decision: str | None = None,
+        call_hash: str | None = None,
+        idempotency_key: str | None = None,
+        account: str | None = None,
+        entity: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        exclude_tools: tuple[str, ...] = (),
+        limit: int | None = None,
     ) -> list[AuditRecord]:
-        clauses, params = [], []
-        for column, value in (("run_id", run_id), ("thread_id", thread_id), ("tool", tool), ("kind", kind)):
+        """The rows that match every filter given, oldest first (one query).
+
+        ``account``: a Google Ads customer id (its entities, or its ``customer_id`` argument), or
+        ``"cms"`` (WordPress entities). ``entity``: the whole entity, or its last part(s), e.g.
+        ``campaign_budget:9101`` or ``9101``. ``since``/``until``: at or after / before (zone-aware).
+        ``exclude_tools``: leave out rows of these tools (e.g. the reads). ``limit``: only the newest
+        ``limit`` rows (still oldest first)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("run_id", run_id),
+            ("thread_id", thread_id),
+            ("tool", tool),
+            ("kind", kind),
+            ("role", role),
+            ("decision", decision),
+            ("call_hash", call_hash),
+            ("idempotency_key", idempotency_key),
+        ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if account is not None:
+            if account == "cms":
+                clauses.append("entity LIKE 'wordpress:%'")
+            else:
+                clauses.append(
+                    "(substr(entity, 1, ?) = ? OR (entity IS NULL AND json_extract(args, '$.customer_id') = ?))"
+                )
+                prefix = f"google_ads:{account}:"
+                params.extend([len(prefix), prefix, account])
+        if entity is not None:
+            suffix = f":{entity}"
+            clauses.append("(entity = ? OR substr(entity, -?) = ?)")
+            params.extend([entity, len(suffix), suffix])
+        for operator, moment in ((">=", since), ("<", until)):
+            if moment is not None:
+                clauses.append(f"ts {operator} ?")
+                params.append(moment.astimezone(dt.UTC).isoformat(timespec="microseconds"))
+        if exclude_tools:
+            clauses.append(f"tool NOT IN ({', '.join('?' * len(exclude_tools))})")
+            params.extend(exclude_tools)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT * FROM audit {where} ORDER BY seq"
+        if limit is not None:
+            query = f"SELECT * FROM (SELECT * FROM audit {where} ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+            params.append(max(0, limit))
         with self._lock:
-            rows = self._db.execute(f"SELECT * FROM audit {where} ORDER BY seq", params).fetchall()
+            rows = self._db.execute(query, params).fetchall()
         return [_record(r) for r in rows]
+
+    def undoing(self, seq: int) -> list[AuditRecord]:
+        """The rows of rollbacks that undid (or tried to undo) the change audit row ``seq`` records:
+        their idempotency keys name it (``<thread>:rollback-<seq>``, ``….<n>`` for a further call of
+        the undo, ``…-<8 hex>`` for one a person approved; see :mod:`adpilot.tools.rollback`)."""
+        import re
+
+        names = re.compile(rf"rollback-{seq}(?:\.[0-9]+)?(?:-[0-9a-f]{{8}})?")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM audit WHERE run_id LIKE 'rollback-%' AND idempotency_key LIKE ? ORDER BY seq",
+                (f"%:rollback-{seq}%",),
+            ).fetchall()
+        return [_record(r) for r in rows if names.fullmatch(str(r["idempotency_key"]).partition(":")[2])]
 
     def changes_in_run(self, run_id: str, customer_id: str | None, *, besides: str | None = None) -> int:
         """How many changes run ``run_id`` executed on one Google Ads account (``None``: on the CMS),
@@ -686,11 +1130,12 @@ class AuditLog:
         unfinished = None
         if completed is None and effects and (effects[-1]["kind"] == "intent" or effects[-1]["status"] == "unknown"):
             unfinished = next(r for r in reversed(effects) if r["kind"] == "intent")
+        # Revealed: a replay answers with the real result, a retry compares the real values.
         return KeyHistory(
             call_hash=rows[0]["call_hash"],
             first_seq=rows[0]["seq"],
-            completed=_record(completed) if completed is not None else None,
-            unfinished=_record(unfinished) if unfinished is not None else None,
+            completed=self.reveal_record(_record(completed))[0] if completed is not None else None,
+            unfinished=self.reveal_record(_record(unfinished))[0] if unfinished is not None else None,
         )
 
     def range_since(self, entity: str, since: dt.datetime) -> tuple[int, int] | None:
@@ -717,16 +1162,21 @@ class AuditLog:
             ).fetchone()
         return None if row[0] is None else (int(row[0]), int(row[1]))
 
-    def verify(self) -> int:
+    def verify(self, *, archives: bool = False) -> int:
         """Check the whole chain — and, sealed, every row's key and the anchor's checkpoints;
-        return the number of rows, or raise naming the first bad row or the missing range."""
-        return self._verify()
+        return the number of rows, or raise naming the first bad row or the missing range.
 
-    def _verify(self, *, missing_anchor: bool = False) -> int:
+        Archived rows: the sealed archive records must cover every row before the first one left,
+        and the segment files at hand are checked against them and the chain (``archives``:
+        every segment must be at hand)."""
+        return self._verify(archives=archives)
+
+    def _verify(self, *, missing_anchor: bool = False, archives: bool = False) -> int:
         checkpoints = self._anchor.read_all() if self._anchor is not None and not missing_anchor else []
         with self._snapshot() as db:  # after the anchor: a checkpoint is written after its rows commit
             rows = db.execute("SELECT * FROM audit ORDER BY seq").fetchall()
             head = db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            archived = _archived(db)
         if self._anchor is not None and not checkpoints:
             keyed = next((row["seq"] for row in rows if str(row["hash"]).startswith(KEYED)), None)
             if keyed is not None:
@@ -741,7 +1191,9 @@ class AuditLog:
         by_seq: dict[int, list[Checkpoint]] = {}
         for checkpoint in checkpoints:
             by_seq.setdefault(checkpoint.seq, []).append(checkpoint)
-        prev_hash, expected = self._walk(rows, GENESIS, 1, by_seq)
+        start_hash, start_seq = self._check_archived(archived, by_seq)
+        prev_hash, expected = self._walk(rows, start_hash, start_seq, by_seq)
+        self._check_segments(archived, by_seq, every=archives)
         if checkpoints:
             last = max(checkpoints, key=lambda c: c.seq)
             if expected - 1 < last.seq:
@@ -751,7 +1203,11 @@ class AuditLog:
         return len(rows)
 
     def _walk(
-        self, rows: list[sqlite3.Row], prev_hash: str, expected_seq: int, checkpoints: dict[int, list[Checkpoint]]
+        self,
+        rows: Sequence[sqlite3.Row | Mapping[str, Any]],
+        prev_hash: str,
+        expected_seq: int,
+        checkpoints: dict[int, list[Checkpoint]],
     ) -> tuple[str, int]:
         """Follow the chain from ``prev_hash`` at ``expected_seq``; the last chain value and the next seq."""
         for row in rows:
@@ -801,6 +1257,213 @@ class AuditLog:
                 expected,
             )
 
+    # --- retention: archive segments --------------------------------------------------------
+    def archives(self) -> list[Archived]:
+        """The archive records: which rows left the database for which segment file."""
+        with self._lock:
+            return _archived(self._db)
+
+    def archive_of(self, seq: int) -> Archived | None:
+        """The archive record of row ``seq``, if it was archived."""
+        return next((a for a in self.archives() if a.first_seq <= seq <= a.last_seq), None)
+
+    def _segment_path(self, record: Archived) -> Path:
+        written = Path(record.file)
+        if self.archive_dir is not None and (moved := self.archive_dir / written.name).exists():
+            return moved
+        return written
+
+    def _archived_hash(self, db: sqlite3.Connection, checkpoint: Checkpoint) -> dict[str, str] | None:
+        """The chain value of an archived checkpointed row, as its sealed archive record says."""
+        for record in _archived(db):
+            if record.first_seq <= checkpoint.seq <= record.last_seq and self._sealed(record):
+                return {"hash": record.last_hash if record.last_seq == checkpoint.seq else checkpoint.head}
+        return None
+
+    def _sealed(self, record: Archived) -> bool:
+        if self.seal is None:
+            return True  # without the key only the links can be checked
+        return hmac.compare_digest(record.mac, record.sealed(self.seal.archive_key))
+
+    def _check_archived(self, archived: list[Archived], checkpoints: dict[int, list[Checkpoint]]) -> tuple[str, int]:
+        """The archive records cover rows 1 to the last archived one without a gap, each sealed
+        and linked to the one before; returns the chain value and seq the database goes on from."""
+        prev_hash, expected = GENESIS, 1
+        for record in archived:
+            if record.first_seq != expected:
+                raise AuditTamperedError(
+                    f"audit rows {expected} to {record.first_seq - 1} are missing: no archive record covers them",
+                    expected,
+                )
+            if not self._sealed(record) or record.rows != record.last_seq - record.first_seq + 1:
+                raise AuditTamperedError(
+                    f"the archive record of {record.what()} does not carry a valid seal: it was edited",
+                    record.first_seq,
+                )
+            if record.prev_hash != prev_hash:
+                raise AuditTamperedError(
+                    f"the archive record of {record.what()} does not follow row {record.first_seq - 1}: chain broken",
+                    record.first_seq,
+                )
+            for checkpoint in checkpoints.get(record.last_seq, ()):
+                if checkpoint.head != record.last_hash:
+                    raise AuditTamperedError(_rewritten(checkpoint), record.last_seq)
+            prev_hash, expected = record.last_hash, record.last_seq + 1
+        return prev_hash, expected
+
+    def _check_segments(
+        self, archived: list[Archived], checkpoints: dict[int, list[Checkpoint]], *, every: bool, digest: bool = True
+    ) -> None:
+        """Each segment file at hand (``every``: each segment) against its sealed record: size,
+        SHA-256, manifest, and its rows' chain from the record's first chain value to its last.
+        Without ``digest`` (opening) only the sizes: a file cut short or grown."""
+        for record in archived:
+            path = self._segment_path(record)
+            try:
+                data = path.read_bytes() if digest else b""
+                size = len(data) if digest else path.stat().st_size
+            except FileNotFoundError:
+                if every:
+                    raise AuditTamperedError(
+                        f"the archive segment {path} of {record.what()} is missing (restore it, or point "
+                        "audit.archive_dir at it)",
+                        record.first_seq,
+                    ) from None
+                continue
+            except OSError as exc:
+                raise AuditError(f"cannot read the archive segment {path}: {exc.strerror or exc}") from exc
+            if size != record.size or (digest and hashlib.sha256(data).hexdigest() != record.sha256):
+                raise AuditTamperedError(
+                    f"the archive segment {path} of {record.what()} was altered: it does not match its sealed digest",
+                    record.first_seq,
+                )
+            if not digest:
+                continue
+            manifest = path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
+            if manifest.exists():
+                try:
+                    sealed = Archived(**json.loads(manifest.read_text(encoding="utf-8")))
+                except (ValueError, TypeError):
+                    sealed = None
+                if sealed is None or dataclasses.replace(sealed, file=record.file) != record:
+                    raise AuditTamperedError(
+                        f"the manifest {manifest} does not match the archive record of {record.what()}",
+                        record.first_seq,
+                    )
+            try:
+                rows = [_segment_row(json.loads(line)) for line in data.decode("utf-8").splitlines()]
+            except ValueError:
+                raise AuditTamperedError(f"the archive segment {path} is not JSON lines", record.first_seq) from None
+            last_hash, following = self._walk(rows, record.prev_hash, record.first_seq, checkpoints)
+            if following != record.last_seq + 1 or last_hash != record.last_hash:
+                raise AuditTamperedError(
+                    f"the archive segment {path} does not hold {record.what()} as sealed", record.first_seq
+                )
+
+    def archive(
+        self,
+        before: dt.datetime,
+        *,
+        keep: dt.timedelta = MIN_KEEP,
+        directory: Path | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Move the rows older than ``before`` into a sealed segment file (retention).
+
+        Never the rows of the last ``keep`` (at least :data:`MIN_KEEP`: what the Guard's rolling
+        windows and waiting approvals read), of an intent whose outcome is not known yet, or of the
+        newest checkpoint on; the segment ends at a checkpointed row. The segment (JSON lines, each
+        row exactly as stored) and its manifest are written and synced first; then, in one
+        transaction, the sealed archive record is added, the rows deleted (the trigger lets only a
+        recorded range go) and the vault entries only they used erased."""
+        if self.seal is None or self._anchor is None or self.path == ":memory:":
+            raise AuditError("only a keyed, anchored audit log in a file is archived")
+        if self.problem is not None:
+            raise AuditTamperedError(self.problem, None)
+        self.verify()  # a broken history is evidence: it stays where it is
+        now = self.clock()
+        floor = now - max(keep, MIN_KEEP)
+        cutoff = min(before, floor).astimezone(dt.UTC)
+        folder = directory or self.archive_dir or Path(self.path).parent / "audit-archive"
+        checkpoints = sorted({c.seq for c in self._anchor.read_all()})
+        with self._snapshot() as db:
+            archived = _archived(db)
+            done = archived[-1].last_seq if archived else 0
+            prev_hash = archived[-1].last_hash if archived else GENESIS
+            (young,) = db.execute(
+                "SELECT MIN(seq) FROM audit WHERE ts >= ?", (cutoff.isoformat(timespec="microseconds"),)
+            ).fetchone()
+            (loose,) = db.execute(
+                "SELECT MIN(a.seq) FROM audit a WHERE a.kind = 'intent' AND a.idempotency_key IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM audit r WHERE r.idempotency_key = a.idempotency_key "
+                "AND r.kind = 'result' AND r.status IN ('ok', 'error') AND r.seq > a.seq)"
+            ).fetchone()
+            (top,) = db.execute("SELECT MAX(seq) FROM audit").fetchone()
+            limits = {
+                "older than the cut-off": (young or (top or 0) + 1) - 1,
+                "an intent whose outcome is not known yet": (loose or (top or 0) + 1) - 1,
+                "the newest checkpoint": (checkpoints[-1] if checkpoints else 1) - 1,
+            }
+            upto = min(limits.values())
+            upto = max((c for c in checkpoints if c <= upto), default=0)
+            selected = db.execute("SELECT * FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq", (done, upto))
+            rows = [dict(r) for r in selected]
+        report: dict[str, Any] = {
+            "cutoff": cutoff.isoformat(timespec="seconds"),
+            "requested": before.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            "floor": floor.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            "already_archived": done,
+            "rows": len(rows),
+            "kept_because": min(limits, key=lambda k: limits[k]),
+            "dry_run": dry_run,
+        }
+        if not rows:
+            return {**report, "first_seq": None, "last_seq": None, "segment": None}
+        first, last = rows[0]["seq"], rows[-1]["seq"]
+        name = f"audit-{first:012d}-{last:012d}"
+        segment = folder.resolve() / f"{name}.jsonl"
+        report.update(first_seq=first, last_seq=last, segment=str(segment))
+        if dry_run:
+            return report
+        data = "".join(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n" for row in rows).encode()
+        record = Archived(
+            first,
+            last,
+            len(rows),
+            prev_hash,
+            rows[-1]["hash"],
+            str(segment),
+            hashlib.sha256(data).hexdigest(),
+            len(data),
+            rows[0]["ts"],
+            rows[-1]["ts"],
+            now.isoformat(timespec="seconds"),
+            self.seal.key_id,
+        )
+        record = dataclasses.replace(record, mac=record.sealed(self.seal.archive_key))
+        manifest = json.dumps(asdict(record), indent=2, ensure_ascii=False).encode()
+        _write_synced(segment, data)
+        _write_synced(segment.with_name(f"{name}.manifest.json"), manifest)
+        try:
+            with self._transaction() as db:
+                now_archived = _archived(db)
+                if (now_archived[-1].last_seq if now_archived else 0) != done:
+                    raise AuditError("another process archived audit rows meanwhile: run the archive again")
+                db.execute("PRAGMA secure_delete = ON")
+                fields = asdict(record)
+                db.execute(
+                    f"INSERT INTO audit_archived ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+                    list(fields.values()),
+                )
+                db.execute("DELETE FROM audit WHERE seq BETWEEN ? AND ?", (first, last))
+                db.execute("DELETE FROM audit_vault WHERE last_seq <= ?", (last,))
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot archive audit rows of {self.path}: {exc}") from exc
+        finally:
+            with self._lock:
+                self._db.execute("PRAGMA secure_delete = OFF")
+        return {**report, "manifest": str(segment.with_name(f"{name}.manifest.json"))}
+
     def anchor_status(self) -> dict[str, Any]:
         """What the anchor says, for `adpilot audit verify`: where it is, the last checkpoint, and
         from which row the chain is keyed (nothing secret)."""
@@ -837,3 +1500,56 @@ def _rewritten(checkpoint: Checkpoint) -> str:
         f"audit row {checkpoint.seq} does not match the anchor's checkpoint of {checkpoint.at}: the history up to "
         f"row {checkpoint.seq} was rewritten"
     )
+
+
+def _tokens_in(value: Any, into: set[str]) -> None:
+    if isinstance(value, str):
+        if "[" in value:
+            into.update(match.group() for match in TOKEN.finditer(value))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _tokens_in(key, into)
+            _tokens_in(item, into)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _tokens_in(item, into)
+
+
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return change(value) if "[" in value else value
+    if isinstance(value, Mapping):
+        return {(change(k) if isinstance(k, str) else k): _map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(item, change) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_map_strings(item, change) for item in value)
+    return value
+
+
+def _segment_row(data: Mapping[str, Any]) -> dict[str, Any]:
+    """One line of an archive segment: the row's columns exactly as stored."""
+    return {name: data.get(name) for name in (*_HASHED_FIELDS, "prev_hash", "hash")}
+
+
+def _archived(db: sqlite3.Connection) -> list[Archived]:
+    return [Archived(**dict(row)) for row in db.execute("SELECT * FROM audit_archived ORDER BY first_seq")]
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, and durably: a temporary file, synced, renamed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        raise AuditError(f"cannot write the audit archive {path}: {exc.strerror or exc}") from exc

@@ -21,6 +21,7 @@ themselves undone.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,11 @@ def change_at(audit: AuditLog, seq: int) -> AuditRecord:
     """The change audit row ``seq`` records: that ``result`` row, or — for the decision or intent
     row of a change — the result row of the same idempotency key."""
     row = audit.get(seq)
+    if row is None and (archived := audit.archive_of(seq)) is not None:
+        raise UsageError(
+            f"audit row {seq} was archived on {archived.archived_at} (retention: audit.retention_days) to "
+            f"{archived.file}: a change that old is no longer rolled back"
+        )
     if row is None:
         raise UsageError(f"there is no audit row {seq} (see `adpilot audit show`)")
     if row.kind != "result" and row.idempotency_key:
@@ -130,6 +136,14 @@ async def _undo(guard: Guard, row: AuditRecord, earlier: dict[str, AuditRecord])
 
     if is_rollback(row):
         return step("not_reversible", "a rollback's own change is not undone; make the change again if it is wanted")
+    # The row keeps tokens where it held personal data; the undo restores (and compares) the real text.
+    row, erased = guard.audit.reveal_record(row)
+    if any(token in json.dumps([row.args, row.before, row.after], ensure_ascii=False) for token in erased):
+        return step(
+            "not_reversible",
+            "the change holds personal data that was erased since (`adpilot audit forget`): its values can no "
+            "longer be restored exactly",
+        )
     spec = guard.tools.get(row.tool)
     if spec is None or spec.reverse is None:
         return step("not_reversible", f"{row.tool} has no undo")
