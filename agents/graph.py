@@ -20,8 +20,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from langchain_core.messages import ToolMessage
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 
+from adpilot import telemetry
 from adpilot.agents.context import RunContext
 from adpilot.agents.nodes.approvals import apply, escalate, waiting
 from adpilot.agents.nodes.execute import execute
@@ -39,6 +41,25 @@ class Node(Protocol):
     """A graph node as LangGraph calls it: the state in, a partial update out."""
 
     def __call__(self, state: RunState) -> Awaitable[dict[str, Any]]: ...
+
+
+def traced(name: str, run: Node) -> Node:
+    """A node in a span of its own (telemetry on; off, the node itself): a child of the run's span,
+    the parent of its model and tool calls' spans. An interrupt leaves it as control flow."""
+    if not telemetry.enabled():
+        return run
+    attributes = {"adpilot.graph.node": name, "gen_ai.agent.name": name if name in ROLES else None}
+
+    async def node_span(state: RunState) -> dict[str, Any]:
+        with telemetry.span(f"node {name}", **attributes) as span:
+            try:
+                return await run(state)
+            except GraphBubbleUp as exc:  # interrupt(): the run pauses here for a person
+                span.set("adpilot.graph.interrupted", True)
+                span.not_an_error(exc)
+                raise
+
+    return node_span
 
 
 def build_graph(ctx: RunContext) -> StateGraph[RunState]:
@@ -80,16 +101,20 @@ def build_graph(ctx: RunContext) -> StateGraph[RunState]:
         return "escalate" if waiting(state) and state["trigger"]["kind"] == "chat" else "supervisor"
 
     graph = StateGraph(RunState)
-    graph.add_node("intake", node(intake))
-    graph.add_node("supervisor", node(supervisor))
+
+    def add(name: str, run: Node) -> None:
+        graph.add_node(name, traced(name, run))
+
+    add("intake", node(intake))
+    add("supervisor", node(supervisor))
     for role in ROLES:
-        graph.add_node(role, planner(role))
-    graph.add_node("execute", node(execute))
-    graph.add_node("review", node(review))
-    graph.add_node("escalate", node(escalate))
-    graph.add_node("apply", node(apply))
-    graph.add_node("finalize", node(finalize))
-    graph.add_node("stop", node(stop))
+        add(role, planner(role))
+    add("execute", node(execute))
+    add("review", node(review))
+    add("escalate", node(escalate))
+    add("apply", node(apply))
+    add("finalize", node(finalize))
+    add("stop", node(stop))
 
     graph.add_edge(START, "intake")
     graph.add_conditional_edges("intake", guarded(lambda _: "supervisor"), ["supervisor", "stop"])

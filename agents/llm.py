@@ -20,6 +20,10 @@ What a turn costs: :func:`price_for` finds the spec's price in the configuration
 (the spec itself, else ``KIND:*``; a spec without a price is a configuration error, since its
 cost could not be counted), and :meth:`Price.usage` turns a reply's ``usage_metadata`` into the
 state's ``tokens`` and exact ``cost_pico_usd``.
+
+With tracing on (adpilot/telemetry.py), each model call an agent makes is a ``chat`` span
+(:class:`ModelCallSpans`): provider, model, temperature and token usage, no messages unless
+``telemetry.capture_content`` (docs/TRACING.md).
 """
 
 from __future__ import annotations
@@ -32,12 +36,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackHandler,
+    AsyncCallbackManagerForLLMRun,
+    BaseCallbackManager,
+    CallbackManagerForLLMRun,
+)
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatResult, LLMResult
 
+from adpilot import telemetry
 from adpilot.errors import ConfigError, SourceError
 from adpilot.sources import load_yaml
 
@@ -115,6 +127,111 @@ class ScriptedChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=self._turn(messages))])
 
 
+# gen_ai.provider.name by spec kind (OpenTelemetry GenAI conventions; an OpenAI-compatible server
+# is reached with the OpenAI client, so "openai", with server.address naming the server).
+GENAI_PROVIDERS = {
+    "openai": "openai",
+    "openai-compatible": "openai",
+    "anthropic": "anthropic",
+    "google": "gcp.gemini",
+    "ollama": "ollama",
+    "scripted": "adpilot.scripted",
+}
+
+
+_ROLES = {"human": "user", "ai": "assistant"}  # message types as GenAI message roles
+
+
+class ModelCallSpans(AsyncCallbackHandler):
+    """One ``chat`` span per model call of one agent (telemetry on): provider, model, temperature,
+    token usage, finish reasons; messages only with ``capture_content``."""
+
+    run_inline = True
+
+    def __init__(self, spec: str, agent: str) -> None:
+        self.agent = agent
+        kind, _, name = spec.partition(":")
+        model, _, url = name.partition("@") if kind == "openai-compatible" else (name, "", "")
+        self.provider = GENAI_PROVIDERS.get(kind, kind or "_OTHER")
+        self.model = model or kind
+        self.server = urlsplit(url).hostname if url else None
+        self._spans: dict[UUID, telemetry.Span] = {}
+
+    async def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        meta = metadata or {}
+        self._spans[run_id] = telemetry.start(
+            f"chat {self.model}",
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": self.provider,
+                "gen_ai.request.model": self.model,
+                "gen_ai.request.temperature": meta.get("ls_temperature"),
+                "gen_ai.request.max_tokens": meta.get("ls_max_tokens"),
+                "gen_ai.agent.name": self.agent,
+                "server.address": self.server,
+                "gen_ai.input.messages": telemetry.content(
+                    [{"role": _ROLES.get(m.type, m.type), "content": m.content} for batch in messages for m in batch]
+                ),
+            },
+        )
+
+    async def on_llm_end(
+        self,
+        response: LLMResult,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        span = self._spans.pop(run_id, None)
+        if span is None:
+            return
+        generation = response.generations[0][0] if response.generations and response.generations[0] else None
+        message = generation.message if isinstance(generation, ChatGeneration) else None
+        if isinstance(message, AIMessage):
+            usage: Mapping[str, Any] = message.usage_metadata or {}
+            meta: Mapping[str, Any] = message.response_metadata or {}
+            finish = meta.get("finish_reason") or meta.get("stop_reason")
+            finish = finish or ("tool_calls" if message.tool_calls else None)
+            span.update(
+                {
+                    "gen_ai.usage.input_tokens": usage.get("input_tokens"),
+                    "gen_ai.usage.output_tokens": usage.get("output_tokens"),
+                    "gen_ai.response.model": meta.get("model_name") or meta.get("model"),
+                    "gen_ai.response.finish_reasons": [str(finish)] if finish else None,
+                    "gen_ai.output.messages": telemetry.content(
+                        [{"role": "assistant", "content": message.content, "tool_calls": message.tool_calls}]
+                    ),
+                }
+            )
+        span.end()
+
+    async def on_llm_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        span = self._spans.pop(run_id, None)
+        if span is not None:
+            span.fail(type(error).__qualname__)
+            span.end()
+
+
 class ModelProvider:
     """Hands each agent its chat model; ``None`` means skills only."""
 
@@ -138,9 +255,20 @@ class ModelProvider:
         return self.spec.startswith("scripted")
 
     def for_agent(self, agent: str, offset: int = 0) -> BaseChatModel | None:
+        model: BaseChatModel | None = self._model
         if self.scripted:
-            return ScriptedChatModel(turns=list(self._scripts.get(agent, [])), offset=offset)
-        return self._model
+            model = ScriptedChatModel(turns=list(self._scripts.get(agent, [])), offset=offset)
+        if model is None or not telemetry.enabled():
+            return model
+        # Traced: a copy of the model whose calls each open a span (child of the node's).
+        spans = ModelCallSpans(self.spec, agent)
+        callbacks = model.callbacks
+        if isinstance(callbacks, BaseCallbackManager):
+            callbacks = callbacks.copy()
+            callbacks.add_handler(spans)
+        else:
+            callbacks = [*(callbacks or []), spans]
+        return model.model_copy(update={"callbacks": callbacks})
 
 
 def load_script(path: Path) -> dict[str, list[dict[str, Any]]]:

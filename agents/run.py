@@ -22,14 +22,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec, cast
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
+from adpilot import telemetry
 from adpilot.agents.context import RunContext
 from adpilot.agents.graph import build_graph
 from adpilot.agents.llm import ModelProvider, build_provider, price_for
@@ -52,6 +54,7 @@ from adpilot.tools.leasing import LeaseKeeper
 from adpilot.tools.platforms import Platforms
 
 MAX_REUSE_ROUNDS = 5  # a run pausing again right after its reused items were answered: bounded
+P = ParamSpec("P")
 
 
 async def ask_people(
@@ -131,6 +134,66 @@ class RunResult:
     answer: str | None
     pending: list[dict[str, Any]] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
+
+
+def _run_attributes(result: RunResult) -> dict[str, Any]:
+    """What a run's span says of it once driven: ids, kind, accounts, roles, status — no content."""
+    state = result.state
+    settings = state.get("settings") or {}
+    trigger = state.get("trigger") or {}
+    accounts = [str(a) for a in settings.get("accounts") or trigger.get("accounts") or []]
+    tasks = [*(state.get("outcomes") or []), *(state.get("pending") or [])]
+    roles = {str(t["role"]) for t in tasks if isinstance(t, Mapping) and t.get("role")}
+    roles |= {str(agent) for agent in state.get("turns") or {} if agent != "supervisor"}  # model turns
+    return {
+        "adpilot.run_id": result.run_id,
+        "adpilot.thread_id": result.thread_id,
+        "gen_ai.conversation.id": result.thread_id,
+        "adpilot.run.kind": trigger.get("kind"),
+        "adpilot.run.scope": trigger.get("scope"),
+        "adpilot.accounts": accounts,
+        "adpilot.account": accounts[0] if len(accounts) == 1 else None,
+        "adpilot.roles": sorted(roles),  # the roles that acted: calls, escalations, model turns
+        "adpilot.run.status": result.status,
+        "adpilot.run.stop_reason": state.get("stop_reason"),
+        "adpilot.run.pending": len(result.pending),
+        "adpilot.run.dry_run": settings.get("dry_run"),
+        "adpilot.run.tokens": state.get("tokens"),
+        "adpilot.model": settings.get("model"),
+    }
+
+
+def traced_run(
+    operation: str,
+) -> Callable[
+    [Callable[Concatenate[Runner, P], Awaitable[RunResult]]], Callable[Concatenate[Runner, P], Awaitable[RunResult]]
+]:
+    """Drive a run in an ``invoke_agent`` span (telemetry on): the root of its nodes' spans."""
+
+    def decorate(
+        method: Callable[Concatenate[Runner, P], Awaitable[RunResult]],
+    ) -> Callable[Concatenate[Runner, P], Awaitable[RunResult]]:
+        @wraps(method)
+        async def run(self: Runner, *args: P.args, **kwargs: P.kwargs) -> RunResult:
+            if not telemetry.enabled():
+                return await method(self, *args, **kwargs)
+            first = args[0] if args else None
+            thread = first if isinstance(first, str) else kwargs.get("thread_id")
+            attributes = {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": "adpilot",
+                "adpilot.run.operation": operation,
+                "adpilot.thread_id": thread,
+                "adpilot.run.kind": first.get("kind") if isinstance(first, Mapping) else None,
+            }
+            with telemetry.span("invoke_agent adpilot", **attributes) as span:
+                result = await method(self, *args, **kwargs)
+                span.update(_run_attributes(result))
+                return result
+
+        return run
+
+    return decorate
 
 
 class Runner:
@@ -302,6 +365,7 @@ class Runner:
         resources = [] if scope == "cms" else [resource_for_account(a) for a in accounts]
         return resources + ([CMS] if scope in ("all", "cms") else [])
 
+    @traced_run("start")
     async def start(
         self,
         trigger: Mapping[str, Any],
@@ -357,6 +421,7 @@ class Runner:
         app = self._app(record.run_id, thread_id, settings, keeper)
         return app, keeper, [run_resource(thread_id), *upfront]
 
+    @traced_run("resume")
     async def resume(self, thread_id: str, decisions: Mapping[str, Mapping[str, Any]]) -> RunResult:
         """Answer a run's pending approvals: {pending id: {"decision": approve|reject|edit, …}}.
 
@@ -518,6 +583,7 @@ class Runner:
                 raise UsageError("; ".join(notes))
             return RunResult(thread_id, record.run_id, status, report, None, report["pending_approvals"], state)
 
+    @traced_run("continue")
     async def continue_run(self, thread_id: str, *, max_steps_this_call: int | None = None) -> RunResult:
         """Carry on a run that stopped without finishing (a crash, a shutdown): from its last checkpoint."""
         app, keeper, resources = await self._reopen(thread_id)

@@ -3,8 +3,9 @@
 Entry points (the CLI, the console, the scheduler, the eval harness) build a
 :class:`Deployment`; runs, single tool calls and rollbacks take their Guard from it. This is the
 only place that decides which platform clients, audit log, lease store, kill switch, policy pack,
-compliance rules and memory a process uses — so pointing adpilot at the real services, or at
-the sandbox, or at a Chroma server, is a change of configuration and nothing else.
+compliance rules and memory a process uses, and where its traces go (``telemetry``) — so pointing
+adpilot at the real services, or at the sandbox, or at a Chroma server, is a change of
+configuration and nothing else.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
+from adpilot import telemetry
 from adpilot.compose.platforms import connect
 from adpilot.config import Config
 from adpilot.leases import LeaseStore, Owner
@@ -107,6 +109,8 @@ class Deployment:
         retry: RetryPolicy | None = None,
         persist_world: bool = True,
     ) -> None:
+        # Traces, as configured (off by default): set up once per process, before anything acts.
+        telemetry.configure(config.telemetry)
         self.config = config
         self.paths = StateDir(config.state_dir)
         self.memory = memory

@@ -39,11 +39,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from adpilot import telemetry
 from adpilot.errors import AdpilotError, BusyError, PlatformError
 from adpilot.logs import get_logger
 from adpilot.normalise import fold
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
     from adpilot.memory.store import MemoryStore
 
 _log = get_logger("adpilot.guard")
+
+# While a traced call runs (telemetry on): the audit rows it appends, (seq, row), for its span.
+_TRACED_ROWS: ContextVar[list[tuple[int, dict[str, Any]]] | None] = ContextVar("adpilot_traced_rows", default=None)
 
 
 @dataclass(frozen=True)
@@ -262,8 +267,14 @@ class Guard:
         }
 
     def _row(self, call: _Call, kind: str, **fields: Any) -> int:
-        (seq,) = self.audit.append_many([self._fields(call, kind, **fields)])
+        (seq,) = self._append([self._fields(call, kind, **fields)])
         return seq
+
+    def _append(self, rows: list[dict[str, Any]]) -> list[int]:
+        seqs = self.audit.append_many(rows)
+        if (traced := _TRACED_ROWS.get()) is not None:
+            traced.extend(zip(seqs, rows, strict=True))
+        return seqs
 
     def _refuse(self, call: _Call, decision: Decision, error: ToolError, entity: str | None = None) -> ToolResult:
         seq = self._row(call, "decision", decision=decision, rule=error.rule, reason=error.message, entity=entity)
@@ -281,6 +292,58 @@ class Guard:
         *,
         proposal_id: str | None = None,
         approval: Approval | None = None,
+    ) -> ToolResult:
+        """Decide, audit and (at most once) carry out one call; with tracing on, in its span."""
+        if not telemetry.enabled():
+            return await self._call(role, tool, args, proposal_id, approval)
+        return await self._traced(role, tool, args, proposal_id, approval)
+
+    async def _traced(
+        self, role: str, tool: str, args: Any, proposal_id: str | None, approval: Approval | None
+    ) -> ToolResult:
+        """:meth:`call` in an ``execute_tool`` span: the Guard's decision and rule, and the sequence
+        numbers of the audit rows the call wrote (arguments and results only with capture_content)."""
+        rows: list[tuple[int, dict[str, Any]]] = []
+        token = _TRACED_ROWS.set(rows)
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": tool,
+            "gen_ai.tool.type": "function",
+            "gen_ai.tool.call.id": proposal_id,
+            "gen_ai.agent.name": role,
+            "gen_ai.conversation.id": self.run.thread_id,
+            "gen_ai.tool.call.arguments": telemetry.content(args),
+            "adpilot.run_id": self.run.run_id,
+            "adpilot.actor": self.run.actor,
+            "adpilot.dry_run": self.run.dry_run,
+            "adpilot.approved": approval is not None,
+        }
+        try:
+            with telemetry.span(f"execute_tool {tool}", **attributes) as span:
+                result = await self._call(role, tool, args, proposal_id, approval)
+                decided = [row for _, row in rows if row["kind"] == "decision"]
+                error = result.error
+                span.update(
+                    {
+                        "adpilot.guard.decision": result.decision,
+                        "adpilot.guard.rule": decided[-1].get("rule") if decided else error.rule if error else None,
+                        "adpilot.guard.entity": next((r["entity"] for _, r in rows if r.get("entity")), None),
+                        "adpilot.call_hash": result.call_hash or None,
+                        "adpilot.audit.seq": result.audit_seq,
+                        "adpilot.audit.seqs": [seq for seq, _ in rows],
+                        "adpilot.tool.outcome": "ok" if error is None else error.type,
+                        "adpilot.tool.replayed": result.replayed or None,
+                        "gen_ai.tool.call.result": telemetry.content(result.for_model()),
+                    }
+                )
+                if error is not None and error.type in ("platform_error", "outcome_unknown", "internal_error"):
+                    span.fail(error.type)
+                return result
+        finally:
+            _TRACED_ROWS.reset(token)
+
+    async def _call(
+        self, role: str, tool: str, args: Any, proposal_id: str | None, approval: Approval | None
     ) -> ToolResult:
         raw = args if isinstance(args, dict) else {"_raw": args}
         spec = self.tools.get(tool)
@@ -618,7 +681,7 @@ class Guard:
             **common,
         )
         if spec.reconcile is not None and history.unfinished is not None:
-            self.audit.append_many([decision_row])
+            self._append([decision_row])
             found = await spec.reconcile(self.context, parsed)
             if found is not None:
                 seq = self._row(
@@ -635,7 +698,7 @@ class Guard:
         else:
             # The decision and the intent commit together, before the side effect.
             intent_row = self._fields(call, "intent", idempotency_key=key, **common)
-            self.audit.append_many([decision_row, intent_row])
+            self._append([decision_row, intent_row])
         try:
             data = await spec.run(self.context, parsed)
         except PlatformError as exc:
