@@ -10,7 +10,7 @@ from typing import Any
 from adpilot.tools.audit import AuditRecord
 from adpilot.tools.sandbox.world import get_path
 
-VOLATILE = ("stats", "modified", "date", "next_id")
+VOLATILE = ("stats", "modified", "date", "next_id", "change_events")  # change_events: when, not what
 
 
 @dataclass

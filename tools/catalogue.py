@@ -7,6 +7,7 @@ accepted and converted, floats never), money is integer micros given as int or s
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import ipaddress
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -179,6 +180,9 @@ class UpdatePost(_Args):
     content: str | None = None
     excerpt: str | None = None
     meta_description: str | None = None
+    json_ld: str | None = Field(
+        None, description="the page's structured data (JSON-LD text), kept by the SEO plugin, never in the content"
+    )
     status: Literal["draft", "pending", "private"] | None = Field(
         None, description="take a post offline (publishing is publish_post)"
     )
@@ -186,7 +190,7 @@ class UpdatePost(_Args):
     @model_validator(mode="after")
     def _something_to_change(self) -> UpdatePost:
         if not self.fields() and self.status is None:
-            raise ValueError("name at least one of title, content, excerpt, meta_description, status")
+            raise ValueError("name at least one of title, content, excerpt, meta_description, json_ld, status")
         return self
 
     def fields(self) -> dict[str, str]:
@@ -217,6 +221,9 @@ def _post_entity(post_id: int) -> str:
 
 def _cms_content(post: WpPost, locale: str, changes: dict[str, str] | None = None) -> Content:
     text = {**post.published_text(), **(changes or {})}
+    # Structured data is checked as the page carries it: a JSON-LD block (none when empty).
+    if json_ld := text.pop("json_ld", ""):
+        text["json_ld"] = f'<script type="application/ld+json">{json_ld}</script>'
     return Content(channel="cms", locale=locale, fields=tuple((name, text[name]) for name in sorted(text)))
 
 
@@ -720,15 +727,30 @@ async def _validate_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Any
     return {"validated": True}
 
 
+RECONCILE_LOOKBACK = dt.timedelta(days=29)  # change_event answers for the last 30 days only
+
+
 async def _find_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Any:
-    """An ad with exactly these texts already in the ad group: the lost create did land."""
-    for ad in await ctx.platforms.google_ads.ads(args.customer_id, args.ad_group_id):
+    """An ad with exactly these texts in the ad group: the lost create did land. The ad list shows
+    live ads; the account's change history (``change_event``) also finds one that landed and was
+    paused or removed since, so the create is never repeated on a guess."""
+    ads = ctx.platforms.google_ads
+    for ad in await ads.ads(args.customer_id, args.ad_group_id):
         if list(ad.headlines) == args.headlines and list(ad.descriptions) == args.descriptions:
             return {
                 "resource_name": f"customers/{args.customer_id}/adGroupAds/{args.ad_group_id}~{ad.ad_id}",
                 "ad_id": ad.ad_id,
             }
-    return None
+    found = await ads.find_created_ad(
+        args.customer_id,
+        args.ad_group_id,
+        list(args.headlines),
+        list(args.descriptions),
+        since=dt.datetime.now(dt.UTC) - RECONCILE_LOOKBACK,  # the platform's time, not the audit clock
+    )
+    if found is None:
+        return None
+    return {"resource_name": found, "ad_id": found.rsplit("~", 1)[-1]}
 
 
 # --- CMS ------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ retried: 429 (rejected before processing) and connection failures before sending
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from adpilot.errors import PlatformError
 from adpilot.logs import get_logger
@@ -59,6 +59,11 @@ class RetryPolicy:
     base_delay_s: float = 0.2
     max_delay_s: float = 20.0
     jitter: float = 0.25  # ± share of the delay drawn at random
+    # A retry delay the server asks for beyond this is not waited for: the call fails at once,
+    # saying how long the server asked to wait (a daily quota asks for hours).
+    max_server_delay_s: float = 60.0
+    # One call, every attempt and wait included; None: only the attempts bound it.
+    deadline_s: float | None = None
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with jitter, never shorter than what the server asked for."""
@@ -78,6 +83,20 @@ def _may_retry(error: BaseException, safe_to_repeat: bool) -> bool:
     return error.status == 429 or (error.status is None and not error.outcome_unknown)
 
 
+def _giving_up(error: PlatformError, why: str) -> PlatformError:
+    """The same failure, saying why it was not retried (what it is stays: status, code, outcome)."""
+    return PlatformError(
+        error.platform,
+        f"{error.message} ({why})",
+        status=error.status,
+        code=error.code,
+        retryable=error.retryable,
+        retry_after=error.retry_after,
+        outcome_unknown=error.outcome_unknown,
+        details=error.details,
+    )
+
+
 async def send(
     http: httpx.AsyncClient,
     request: Callable[[], Awaitable[httpx.Response]],
@@ -89,17 +108,24 @@ async def send(
     retry: RetryPolicy,
     safe_to_repeat: bool,
     parse_error: Callable[[httpx.Response], PlatformError],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> httpx.Response:
-    """Send with rate limiting, a hard timeout per attempt, and retries where safe."""
+    """Send with rate limiting, a hard timeout per attempt, and retries where safe, within the
+    policy's deadline; ``clock`` and ``sleep`` are injectable so that tests never wait."""
+    started = clock()
 
-    async def attempt() -> httpx.Response:
+    def remaining() -> float | None:
+        return None if retry.deadline_s is None else retry.deadline_s - (clock() - started)
+
+    async def attempt(limit_s: float) -> httpx.Response:
         await limiter.acquire(limiter_key)
         try:
-            with anyio.fail_after(timeout_s):
+            with anyio.fail_after(limit_s):
                 response = await request()
         except TimeoutError:
             raise PlatformError(
-                platform, f"no answer within {timeout_s:g}s", retryable=True, outcome_unknown=True
+                platform, f"no answer within {limit_s:g}s", retryable=True, outcome_unknown=True
             ) from None
         except httpx.TimeoutException as exc:
             raise PlatformError(platform, f"timed out: {exc}", retryable=True, outcome_unknown=True) from exc
@@ -111,27 +137,27 @@ async def send(
             raise parse_error(response)
         return response
 
-    def wait(state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        retry_after = error.retry_after if isinstance(error, PlatformError) else None
-        return retry.backoff(state.attempt_number, retry_after)
-
-    def before_sleep(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        _log.warning(
-            "retrying",
-            platform=platform,
-            attempt=state.attempt_number,
-            error=str(error),
-            sleep_s=round(state.upcoming_sleep, 3),
-        )
-
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(retry.attempts),
-        wait=wait,
-        retry=retry_if_exception(lambda e: _may_retry(e, safe_to_repeat)),
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    result: Any = await retrying(attempt)
-    return result
+    number = 0
+    while True:
+        number += 1
+        left = remaining()
+        limit_s = timeout_s if left is None else max(0.001, min(timeout_s, left))
+        try:
+            return await attempt(limit_s)
+        except PlatformError as error:
+            if number >= retry.attempts or not _may_retry(error, safe_to_repeat):
+                raise
+            if error.retry_after is not None and error.retry_after > retry.max_server_delay_s:
+                raise _giving_up(
+                    error,
+                    f"the server asks to wait {error.retry_after:g}s, more than the {retry.max_server_delay_s:g}s "
+                    "a call waits (max_retry_delay_s)",
+                ) from error
+            delay = retry.backoff(number, error.retry_after)
+            left = remaining()
+            if left is not None and delay >= left:
+                raise _giving_up(
+                    error, f"not retried: the call's deadline of {retry.deadline_s:g}s would pass first"
+                ) from error
+            _log.warning("retrying", platform=platform, attempt=number, error=str(error), sleep_s=round(delay, 3))
+            await sleep(delay)

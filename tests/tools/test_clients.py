@@ -9,7 +9,7 @@ from adpilot.tools.google_ads import GoogleAdsClient
 from adpilot.tools.http import RetryPolicy
 from adpilot.tools.ratelimit import TokenBucket
 from adpilot.tools.sandbox.world import Post
-from adpilot.tools.wordpress import WordPressClient
+from adpilot.tools.wordpress import WordPressClient, WordPressCredentialsError
 from tests.conftest import DE
 
 
@@ -84,10 +84,14 @@ async def test_performance_levels(platforms):
 
 async def test_wordpress_verifies_credentials_instead_of_trusting_a_200(sandbox):
     async with sandbox.client() as http:
-        wrong = WordPressClient(http, username="adpilot", app_password="wrong")
-        with pytest.raises(PlatformError) as info:
+        wrong = WordPressClient(http, username="adpilot", app_password="wrong", credential="$WP_SECRET")
+        with pytest.raises(WordPressCredentialsError) as info:
             await wrong.verify_credentials()
-    assert info.value.code == "rest_not_logged_in"
+        with pytest.raises(WordPressCredentialsError):  # a public read is no proof either
+            await wrong.list_posts(status="publish")
+    assert info.value.exit_code == 2
+    message = str(info.value)
+    assert "rest_not_logged_in" in message and "$WP_SECRET" in message and "wrong" not in message
 
 
 async def test_wordpress_lists_follow_pages(platforms, sandbox):

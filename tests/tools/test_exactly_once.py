@@ -55,6 +55,26 @@ async def test_a_lost_create_is_reconciled_not_repeated(make_guard, sandbox, aud
     assert [r.status for r in audit.records(kind="result")] == ["unknown", "ok"]
 
 
+async def test_a_lost_create_removed_since_is_found_in_the_change_history_not_repeated(make_guard, sandbox, audit):
+    """The ad landed, its answer was lost, and a person removed it before the retry: it is no longer
+    in the ad list, but the account's change history (change_event) shows the create."""
+    guard = make_guard(gate=FixedGate("pass"))
+    guard.platforms.google_ads.timeout_s = 0.05
+    sandbox.set_faults(
+        {"google_ads": {"timeout_rate": 1.0, "timeout_ms": 60_000, "timeout_kind": "after", "on": "writes"}}
+    )
+    first = await guard.call("creative", "create_responsive_search_ad", RSA, proposal_id="ad-1")
+    assert first.error.type == "outcome_unknown"
+    [landed] = new_ads(sandbox)
+    sandbox.set_faults({})
+    ad = sandbox.world.customer(DE).ad_group_ads[landed]
+    sandbox.world.customer(DE).ad_group_ads[landed] = ad.model_copy(update={"status": "REMOVED"})
+    assert all(a.ad_id != landed.split("~")[1] for a in await guard.platforms.google_ads.ads(DE, "2101"))
+    second = await guard.call("creative", "create_responsive_search_ad", RSA, proposal_id="ad-1")
+    assert second.ok and second.replayed and second.data["ad_id"] == landed.split("~")[1]
+    assert new_ads(sandbox) == [landed]  # no second ad
+
+
 async def test_creates_are_not_retried_after_a_server_error(make_guard, sandbox, audit):
     guard = make_guard(gate=FixedGate("pass"))
     sandbox.set_faults({"google_ads": {"error_rate": 1.0, "on": "writes"}})

@@ -40,6 +40,9 @@ SANDBOX_USER = "adpilot"
 SANDBOX_APP_PASSWORD = "sbox abcd efgh ijkl mnop qrst"
 SANDBOX_DEVELOPER_TOKEN = "sandbox-developer-token"
 SANDBOX_ACCESS_TOKEN = "sandbox-access-token"
+SANDBOX_CLIENT_ID = "sandbox-client.apps.googleusercontent.com"
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
+SANDBOX_REFRESH_TOKEN = "1//sandbox-refresh-token"
 
 
 def _eur(amount: str) -> str:

@@ -7,12 +7,15 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from adpilot.google_ads_versions import DEFAULT_API_VERSION
+
 GOOGLE_ADS_FAILURE = "type.googleapis.com/google.ads.googleads.{version}.errors.GoogleAdsFailure"
 _STATUS_TEXT = {
     400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
     401: ("UNAUTHENTICATED", "Request is missing required authentication credential."),
     403: ("PERMISSION_DENIED", "The caller does not have permission"),
     404: ("NOT_FOUND", "Requested entity was not found."),
+    405: ("UNIMPLEMENTED", "Method not allowed."),
     429: ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
     500: ("INTERNAL", "Internal error encountered."),
     503: ("UNAVAILABLE", "The service is currently unavailable."),
@@ -56,7 +59,7 @@ def ads_error_response(
     http_status: int,
     errors: list[dict[str, Any]],
     *,
-    version: str = "v17",
+    version: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     status, message = _STATUS_TEXT[http_status]
@@ -65,10 +68,22 @@ def ads_error_response(
             "code": http_status,
             "message": message,
             "status": status,
-            "details": failure_details(errors, version),
+            "details": failure_details(errors, version or DEFAULT_API_VERSION),
         }
     }
     return JSONResponse(body, status_code=http_status, headers=headers)
+
+
+def rpc_error_response(http_status: int, message: str, *, bad_request: str | None = None) -> JSONResponse:
+    """A google.rpc.Status without a GoogleAdsFailure: what the API's front end answers before a
+    request reaches Google Ads (an unknown URL, a body that is not valid JSON for the request)."""
+    status, _ = _STATUS_TEXT[http_status]
+    error: dict[str, Any] = {"code": http_status, "message": message, "status": status}
+    if bad_request is not None:
+        error["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [{"description": bad_request}]}
+        ]
+    return JSONResponse({"error": error}, status_code=http_status)
 
 
 def wp_error(code: str, message: str, status: int, **data: Any) -> JSONResponse:

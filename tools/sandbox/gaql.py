@@ -203,7 +203,7 @@ class _Parser:
             values.append(self.value())
         if not self.accept_punct(")"):
             token = self.peek()
-            raise GaqlError("BAD_LIST", "unterminated value list: expected ')'", token.pos if token else None)
+            raise GaqlError("EXPECTED_LIST", "unterminated value list: expected ')'", token.pos if token else None)
         return tuple(values)
 
     def condition(self) -> Condition:
@@ -296,7 +296,7 @@ class _Parser:
         if trailing is not None:
             raise GaqlError("UNEXPECTED_INPUT", f"unexpected {trailing.text!r} at {trailing.pos}", trailing.pos)
         if len(set(select)) != len(select):
-            raise GaqlError("DUPLICATE_FIELDS_IN_SELECT_CLAUSE", "a field is selected twice")
+            raise GaqlError("PROHIBITED_FIELD_COMBINATION_IN_SELECT_CLAUSE", "a field is selected twice")
         return Query(tuple(select), resource_token.text, tuple(where), tuple(order_by), limit, parameters)
 
 

@@ -1,19 +1,27 @@
 """The Google-Ads-REST-shaped part of the sandbox.
 
-Routes (``{v}`` is any ``vNN``):
-    POST /{v}/customers/{cid}/googleAds:search         {query, pageToken?, pageSize?}
+Routes (``{v}`` is ``vNN``; a sunset version is refused as Google refuses it, see
+:mod:`adpilot.google_ads_versions`):
+    POST /{v}/customers/{cid}/googleAds:search         {query, pageToken?}  (pageSize: not supported)
     POST /{v}/customers/{cid}/googleAds:searchStream   {query}
     POST /{v}/customers/{cid}/{collection}:mutate      {operations, partialFailure?, validateOnly?}
     GET  /{v}/customers:listAccessibleCustomers
-Collections: campaignBudgets, campaigns, adGroups, adGroupAds, adGroupCriteria.
+    POST /token                                         OAuth2 refresh_token grant (form-encoded)
+Collections: campaignBudgets, campaigns, adGroups, adGroupAds, adGroupCriteria. Update masks are
+lowerCamelCase paths relative to the resource (``amountMicros``), as the REST FieldMask JSON
+form has them. Every applied operation is recorded in the account's change history (the
+``change_event`` resource); the manager account (``login-customer-id``) serves ``customer_client``.
+Error codes are members of the API's own enums (v23).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import re
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,17 +29,19 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from adpilot.google_ads_versions import is_sunset
 from adpilot.money import INT64_MAX, minimum_unit_micros
 from adpilot.text import google_ads_length
-from adpilot.tools.sandbox.envelopes import ads_error, ads_error_response, failure_details
-from adpilot.tools.sandbox.gaql import GaqlError, parse
-from adpilot.tools.sandbox.search import execute
+from adpilot.tools.sandbox.envelopes import ads_error, ads_error_response, failure_details, rpc_error_response
+from adpilot.tools.sandbox.gaql import GaqlError, Query, parse
+from adpilot.tools.sandbox.search import CustomerClient, camel, execute
 from adpilot.tools.sandbox.simulate import truth_for_new_ad, truth_for_new_keyword
 from adpilot.tools.sandbox.world import (
     Ad,
     AdGroupAd,
     AdGroupCriterion,
     AdTextAsset,
+    ChangeEvent,
     Customer,
     KeywordInfo,
     ResponsiveSearchAd,
@@ -41,9 +51,15 @@ if TYPE_CHECKING:
     from adpilot.tools.sandbox.server import Sandbox
 
 MAX_OPERATIONS = 10_000
-MAX_PAGE_SIZE = 10_000
+MAX_PAGE_SIZE = 10_000  # the API's fixed page size since v17 (pageSize is not supported)
+MAX_CHANGE_EVENT_DAYS = 30
 _VERSION_RE = re.compile(r"^v\d+$")
 _CID_RE = re.compile(r"^\d{10}$")
+
+
+class PayloadError(Exception):
+    """The request body is not valid JSON for the request's proto (an unknown field name, a
+    field mask in the wrong form): the API's front end refuses the whole request, 400."""
 
 
 class OperationError(Exception):
@@ -65,6 +81,7 @@ class _Collection:
     resource: str  # the segment in resource names: campaignBudgets, campaigns, ...
     updatable: dict[str, str]  # updateMask path → model field
     creatable: bool
+    change_type: str  # the change_event's change_resource_type
     # Optional fields an update clears when its mask names them and the update sets no value (the
     # Google Ads API's way to clear a field): a keyword's own bid, so it uses its ad group's default.
     clearable: frozenset[str] = frozenset()
@@ -76,20 +93,23 @@ _COLLECTIONS = {
         "campaignBudgets",
         {"amountMicros": "amount_micros", "name": "name"},
         False,
+        "CAMPAIGN_BUDGET",
     ),
-    "campaigns": _Collection("campaigns", "campaigns", {"status": "status", "name": "name"}, False),
+    "campaigns": _Collection("campaigns", "campaigns", {"status": "status", "name": "name"}, False, "CAMPAIGN"),
     "adGroups": _Collection(
         "ad_groups",
         "adGroups",
         {"status": "status", "name": "name", "cpcBidMicros": "cpc_bid_micros"},
         False,
+        "AD_GROUP",
     ),
-    "adGroupAds": _Collection("ad_group_ads", "adGroupAds", {"status": "status"}, True),
+    "adGroupAds": _Collection("ad_group_ads", "adGroupAds", {"status": "status"}, True, "AD_GROUP_AD"),
     "adGroupCriteria": _Collection(
         "ad_group_criteria",
         "adGroupCriteria",
         {"status": "status", "cpcBidMicros": "cpc_bid_micros"},
         True,
+        "AD_GROUP_CRITERION",
         frozenset({"cpcBidMicros"}),
     ),
 }
@@ -149,10 +169,26 @@ def _apply_update(customer: Customer, spec: _Collection, body: Any, mask: Any) -
             f"{resource_name} does not exist",
             ["resource_name"],
         )
+    # (The JSON parser runs first.) Fields the mask does not name are ignored, as the API ignores
+    # them; a name the resource does not have is a JSON error.
+    known = {camel(name) for name in type(entity).model_fields}
+    unknown = set(body) - known
+    if unknown:
+        raise PayloadError(
+            f"Invalid JSON payload received. Unknown name {sorted(unknown)[0]!r} at "
+            "'operations[{index}].update': Cannot find field."
+        )
     if not isinstance(mask, str) or not mask.strip():
         raise OperationError("fieldMaskError", "FIELD_MASK_MISSING", "updateMask is required for an update operation")
+    paths = [p.strip() for p in mask.split(",")]
+    if any("_" in p for p in paths):
+        # The REST form of a FieldMask is lowerCamelCase; the JSON parser refuses snake_case paths.
+        raise PayloadError(
+            f"Invalid value at 'operations[{{index}}].update_mask' (type.googleapis.com/google.protobuf.FieldMask), "
+            f"{mask!r}: field mask paths in JSON are lowerCamelCase (e.g. 'amountMicros')"
+        )
     changes: dict[str, Any] = {}
-    for path in (p.strip() for p in mask.split(",")):
+    for path in paths:
         if path not in spec.updatable:
             raise OperationError(
                 "fieldMaskError",
@@ -181,13 +217,6 @@ def _apply_update(customer: Customer, spec: _Collection, body: Any, mask: Any) -
             if not isinstance(value, str) or not value.strip():
                 raise OperationError("stringLengthError", "EMPTY", f"{field} must be a non-empty string", [field])
             changes[field] = value
-    unknown = set(body) - set(spec.updatable) - {"resourceName"}
-    if unknown:
-        raise OperationError(
-            "requestError",
-            "UNKNOWN_FIELD",
-            f"unknown or immutable field(s): {', '.join(sorted(unknown))}",
-        )
 
     def apply() -> str:
         for field, value in changes.items():
@@ -272,7 +301,7 @@ def _text_assets(items: Any, field: str, limit: int, minimum: int, maximum: int)
         assets.append(AdTextAsset(text=text, pinned_field=item.get("pinnedField")))
     texts = [a.text.casefold() for a in assets]
     if len(set(texts)) != len(texts):
-        raise OperationError("adError", "DUPLICATE_TEXT", f"{field} contains the same text twice", [field])
+        raise OperationError("distinctError", "DUPLICATE_ELEMENT", f"{field} contains the same text twice", [field])
     return assets
 
 
@@ -281,20 +310,20 @@ def _create_ad(sandbox: Sandbox, customer: Customer, body: dict[str, Any]) -> Ca
     status = _status(body.get("status", "ENABLED"))
     ad = body.get("ad")
     rsa = ad.get("responsiveSearchAd") if isinstance(ad, dict) else None
-    if not isinstance(ad, dict) or not isinstance(rsa, dict):
-        raise OperationError("adError", "AD_TYPE_REQUIRED", "ad.responsiveSearchAd is required", ["ad"])
+    if not isinstance(ad, dict):
+        raise OperationError("fieldError", "REQUIRED", "ad is required", ["ad"])
+    if not isinstance(rsa, dict):
+        raise OperationError("adError", "INVALID_AD_TYPE", "the sandbox creates responsive search ads only", ["ad"])
     headlines = _text_assets(rsa.get("headlines"), "headlines", 30, 3, 15)
     descriptions = _text_assets(rsa.get("descriptions"), "descriptions", 90, 2, 4)
     urls = ad.get("finalUrls")
-    if (
-        not isinstance(urls, list)
-        or not urls
-        or not all(isinstance(u, str) and re.match(r"https?://", u) for u in urls)
-    ):
+    if not isinstance(urls, list) or not urls:
+        raise OperationError("fieldError", "REQUIRED", "ad.finalUrls needs at least one URL", ["ad", "final_urls"])
+    if not all(isinstance(u, str) and re.match(r"https?://", u) for u in urls):
         raise OperationError(
-            "adError",
-            "FINAL_URL_REQUIRED",
-            "ad.finalUrls needs at least one http(s) URL",
+            "urlFieldError",
+            "INVALID_PROTOCOL_IN_FINAL_URL",
+            "ad.finalUrls must be http(s) URLs",
             ["ad", "final_urls"],
         )
     for path_field in ("path1", "path2"):
@@ -389,12 +418,12 @@ def _create_criterion(sandbox: Sandbox, customer: Customer, body: dict[str, Any]
 
 def _plan(sandbox: Sandbox, customer: Customer, spec: _Collection, operation: Any) -> tuple[str, Callable[[], str]]:
     if not isinstance(operation, dict):
-        raise OperationError("requestError", "INVALID_INPUT", "each operation must be an object")
+        raise OperationError("requestError", "OPERATION_REQUIRED", "each operation must be an object")
     kinds = [k for k in ("create", "update", "remove") if k in operation]
     extra = set(operation) - {"create", "update", "remove", "updateMask"}
     if len(kinds) != 1 or extra:
         raise OperationError(
-            "mutateError",
+            "requestError",
             "OPERATION_REQUIRED",
             "an operation has exactly one of create, update, remove (plus updateMask)",
         )
@@ -406,13 +435,13 @@ def _plan(sandbox: Sandbox, customer: Customer, spec: _Collection, operation: An
             return kind, _apply_remove(customer, spec, operation["remove"])
         if not spec.creatable:
             raise OperationError(
-                "mutateError",
-                "OPERATION_NOT_SUPPORTED",
+                "operationAccessDeniedError",
+                "CREATE_OPERATION_NOT_PERMITTED",
                 f"the sandbox cannot create {spec.resource}",
             )
         body = operation["create"]
         if not isinstance(body, dict):
-            raise OperationError("requestError", "INVALID_INPUT", "create must be an object")
+            raise OperationError("fieldError", "REQUIRED", "create must be an object")
         creator = _create_ad if spec.resource == "adGroupAds" else _create_criterion
         return kind, creator(sandbox, customer, body)
     except OperationError as exc:
@@ -435,41 +464,161 @@ def _page_offset(query: str, token: str) -> int:
         raise OperationError("requestError", "INVALID_PAGE_TOKEN", "pageToken does not belong to this query") from None
 
 
+_CHANGE_TYPES = {spec.resource: spec.change_type for spec in _COLLECTIONS.values()}
+_MODEL_KEYS = {
+    "campaignBudgets": "campaign_budget",
+    "campaigns": "campaign",
+    "adGroups": "ad_group",
+    "adGroupAds": "ad_group_ad",
+    "adGroupCriteria": "ad_group_criterion",
+}
+
+
+def _change_window(query: Query, now: dt.datetime) -> OperationError | None:
+    """The change_event resource's own rules: a LIMIT (at most 10,000) and a finite window on
+    change_date_time that starts within the last 30 days."""
+    if query.limit is None:
+        return OperationError("changeEventError", "LIMIT_NOT_SPECIFIED", "change_event queries need a LIMIT clause")
+    if query.limit > MAX_PAGE_SIZE:
+        return OperationError("changeEventError", "INVALID_LIMIT_CLAUSE", f"the LIMIT is at most {MAX_PAGE_SIZE}")
+    low: str | None = None
+    high: str | None = None
+    for cond in query.where:
+        if cond.field != "change_event.change_date_time":
+            continue
+        values = [str(v) for v in cond.values]
+        if cond.op in (">", ">=", "=", "BETWEEN") and values:
+            low = max(low or values[0], values[0])
+        if cond.op in ("<", "<=", "=") and values:
+            high = min(high or values[0], values[0])
+        if cond.op == "BETWEEN" and len(values) == 2:
+            high = min(high or values[1], values[1])
+    if low is None or high is None:
+        return OperationError(
+            "changeEventError",
+            "CHANGE_DATE_RANGE_INFINITE",
+            "change_event queries need a finite range on change_event.change_date_time",
+        )
+    if high < low:
+        return OperationError("changeEventError", "CHANGE_DATE_RANGE_NEGATIVE", "the date range ends before it starts")
+    oldest = (now - dt.timedelta(days=MAX_CHANGE_EVENT_DAYS)).strftime("%Y-%m-%d")
+    if low[:10] < oldest:
+        return OperationError(
+            "changeEventError",
+            "START_DATE_TOO_OLD",
+            f"change_event covers the last {MAX_CHANGE_EVENT_DAYS} days: start on or after {oldest}",
+        )
+    return None
+
+
 class GoogleAdsApi:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
+        self.page_size = MAX_PAGE_SIZE  # tests lower it to page small results
+
+    # --- OAuth2 (the token endpoint of Google's authorization server) --------------------
+    def _sign(self, expires: int) -> str:
+        secret = self.sandbox.credentials.client_secret
+        return hashlib.sha256(f"{secret}:{expires}".encode()).hexdigest()[:24]
+
+    def issue_token(self) -> tuple[str, int]:
+        """A new access token and its lifetime; tokens carry their expiry (any process sharing
+        the world accepts them) and stop working when the sandbox clock passes it."""
+        lifetime = int(self.sandbox.token_lifetime_s)
+        expires = int(self.sandbox.clock().timestamp()) + lifetime
+        return f"ya29.sbx-{expires}-{self._sign(expires)}", lifetime
+
+    def token_state(self, token: str) -> str:
+        """valid | expired | invalid."""
+        if token == self.sandbox.credentials.access_token:
+            return "valid"  # the fixed token of the demo and the README's curl examples
+        match = re.fullmatch(r"ya29\.sbx-(\d+)-([0-9a-f]{24})", token)
+        if match is None or match.group(2) != self._sign(int(match.group(1))):
+            return "invalid"
+        return "valid" if self.sandbox.clock().timestamp() < int(match.group(1)) else "expired"
+
+    async def token_endpoint(self, request: Request) -> Response:
+        creds = self.sandbox.credentials
+        form = {k: v[-1] for k, v in urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+        if form.get("grant_type") != "refresh_token":
+            return JSONResponse(
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": f"Invalid grant_type: {form.get('grant_type')}",
+                },
+                status_code=400,
+            )
+        if form.get("client_id") != creds.client_id or form.get("client_secret") != creds.client_secret:
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "The OAuth client was not found."}, status_code=401
+            )
+        if form.get("refresh_token") != creds.refresh_token:
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}, status_code=400
+            )
+        token, lifetime = self.issue_token()
+        self.sandbox.tokens_issued += 1
+        return JSONResponse(
+            {
+                "access_token": token,
+                "expires_in": lifetime,
+                "scope": "https://www.googleapis.com/auth/adwords",
+                "token_type": "Bearer",
+            }
+        )
 
     async def _body(self, request: Request, version: str) -> dict[str, Any] | Response:
         try:
             body = json.loads(await request.body() or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return ads_error_response(
-                400,
-                [ads_error("requestError", "INVALID_INPUT", f"Invalid JSON payload received: {exc}")],
-                version=version,
+            return rpc_error_response(
+                400, f"Invalid JSON payload received. {exc}", bad_request=f"Invalid JSON payload received. {exc}"
             )
         if not isinstance(body, dict):
-            return ads_error_response(
-                400,
-                [ads_error("requestError", "INVALID_INPUT", "the request body must be a JSON object")],
-                version=version,
-            )
+            message = "Invalid JSON payload received. Expected an object."
+            return rpc_error_response(400, message, bad_request=message)
         return body
+
+    def _manager(self) -> Customer:
+        ads = self.sandbox.world.google_ads
+        first = next(iter(ads.customers.values()), None)
+        return Customer(
+            resource_name=f"customers/{ads.manager_id}",
+            id=ads.manager_id,
+            descriptive_name=ads.manager_name,
+            currency_code=first.currency_code if first else "EUR",
+            time_zone=first.time_zone if first else "Europe/Berlin",
+        )
+
+    def _clients(self) -> list[CustomerClient]:
+        ads = self.sandbox.world.google_ads
+        manager = self._manager()
+        rows = [manager, *ads.customers.values()]
+        return [
+            CustomerClient(
+                resource_name=f"customers/{manager.id}/customerClients/{c.id}",
+                client_customer=c.resource_name,
+                id=c.id,
+                descriptive_name=c.descriptive_name,
+                level="0" if c is manager else "1",
+                manager=c is manager,
+                currency_code=c.currency_code,
+                time_zone=c.time_zone,
+            )
+            for c in rows
+        ]
 
     def _authorise(self, request: Request, version: str, customer_id: str | None) -> Response | Customer | None:
         creds = self.sandbox.credentials
-        if request.headers.get("authorization") != f"Bearer {creds.access_token}":
-            return ads_error_response(
-                401,
-                [
-                    ads_error(
-                        "authenticationError",
-                        "OAUTH_TOKEN_INVALID",
-                        "The OAuth access token is missing, invalid or expired.",
-                    )
-                ],
-                version=version,
+        header = request.headers.get("authorization", "")
+        state = self.token_state(header[len("Bearer ") :]) if header.startswith("Bearer ") else "invalid"
+        if state != "valid":
+            code, message = (
+                ("OAUTH_TOKEN_EXPIRED", "The OAuth access token has expired.")
+                if state == "expired"
+                else ("OAUTH_TOKEN_INVALID", "The OAuth access token is missing, invalid or expired.")
             )
+            return ads_error_response(401, [ads_error("authenticationError", code, message)], version=version)
         if request.headers.get("developer-token") != creds.developer_token:
             return ads_error_response(
                 401,
@@ -496,15 +645,30 @@ class GoogleAdsApi:
                 ],
                 version=version,
             )
-        customer = self.sandbox.world.customer(customer_id)
-        if customer is None:
+        manager_id = self.sandbox.world.google_ads.manager_id
+        login = request.headers.get("login-customer-id")
+        if login is not None and not _CID_RE.match(login):
+            return ads_error_response(
+                400,
+                [
+                    ads_error(
+                        "headerError",
+                        "INVALID_LOGIN_CUSTOMER_ID",
+                        f"login-customer-id {login!r} must be 10 digits without dashes",
+                    )
+                ],
+                version=version,
+            )
+        customer = self._manager() if customer_id == manager_id else self.sandbox.world.customer(customer_id)
+        if customer is None or (login is not None and login not in (manager_id, customer_id)):
             return ads_error_response(
                 403,
                 [
                     ads_error(
                         "authorizationError",
                         "USER_PERMISSION_DENIED",
-                        f"User doesn't have permission to access customer {customer_id}.",
+                        f"User doesn't have permission to access customer {customer_id}. If you are accessing a "
+                        "client customer, set the manager's customer id in the 'login-customer-id' header.",
                     )
                 ],
                 version=version,
@@ -532,8 +696,29 @@ class GoogleAdsApi:
                 [ads_error("queryError", "QUERY_ERROR", "the request needs a 'query' string")],
                 version=version,
             )
+        if not stream and "pageSize" in body:
+            return ads_error_response(
+                400,
+                [
+                    ads_error(
+                        "requestError",
+                        "PAGE_SIZE_NOT_SUPPORTED",
+                        f"Setting the page size is not supported: pages hold {MAX_PAGE_SIZE} rows",
+                        location=[{"fieldName": "page_size"}],
+                    )
+                ],
+                version=version,
+            )
+        manager = customer.id == self.sandbox.world.google_ads.manager_id
         try:
-            rows, mask = execute(parse(query), customer, self.sandbox.world.sim.today)
+            parsed = parse(query)
+            if parsed.resource == "change_event":
+                refused = _change_window(parsed, self.sandbox.clock())
+                if refused is not None:
+                    return ads_error_response(
+                        400, [ads_error(refused.family, refused.code, refused.message)], version=version
+                    )
+            rows, mask = execute(parsed, customer, self.sandbox.world.sim.today, self._clients() if manager else None)
         except GaqlError as exc:
             location = [{"fieldName": "query"}]
             message = exc.message if exc.position is None else f"{exc.message} (position {exc.position})"
@@ -548,13 +733,7 @@ class GoogleAdsApi:
                 for i in range(0, max(len(rows), 1), MAX_PAGE_SIZE)
             ]
             return JSONResponse(batches)
-        page_size = body.get("pageSize", MAX_PAGE_SIZE)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-            return ads_error_response(
-                400,
-                [ads_error("requestError", "INVALID_PAGE_SIZE", f"pageSize must be 1..{MAX_PAGE_SIZE}")],
-                version=version,
-            )
+        page_size = self.page_size
         offset = 0
         if body.get("pageToken"):
             try:
@@ -569,23 +748,48 @@ class GoogleAdsApi:
             result["totalResultsCount"] = str(len(rows))
         return JSONResponse(result)
 
+    def _record(
+        self,
+        customer: Customer,
+        spec: _Collection,
+        kind: str,
+        resource_name: str,
+        before: dict[str, Any] | None,
+        operation: dict[str, Any],
+    ) -> None:
+        """Add an applied operation to the account's change history (the change_event resource)."""
+        key = resource_name.rsplit("/", 1)[1]
+        entity = getattr(customer, spec.world_field).get(key)
+        after = entity.model_dump(mode="json") if entity is not None else None
+        model_key = _MODEL_KEYS[spec.resource]
+        if kind == "update":
+            fields = str(operation.get("updateMask", ""))
+        elif kind == "create":
+            fields = ",".join(sorted(k for k in operation.get("create", {}) if k != "resourceName"))
+        else:
+            fields = "status"
+        now = self.sandbox.clock()
+        number = len(customer.change_events) + 1
+        ad_group = getattr(entity, "ad_group", None) if entity is not None else None
+        customer.change_events[str(number)] = ChangeEvent(
+            resource_name=f"customers/{customer.id}/changeEvents/{int(now.timestamp() * 1_000_000)}~{number}~0",
+            change_date_time=now.strftime("%Y-%m-%d %H:%M:%S.%f"),
+            change_resource_type=spec.change_type,  # type: ignore[arg-type]
+            change_resource_name=resource_name,
+            resource_change_operation=kind.upper(),  # type: ignore[arg-type]
+            changed_fields=fields,
+            old_resource={model_key: before} if before is not None else None,
+            new_resource={model_key: after} if after is not None else None,
+            ad_group=ad_group if isinstance(ad_group, str) else None,
+        )
+
     async def mutate(self, request: Request, version: str, customer_id: str, collection: str) -> Response:
         customer = self._authorise(request, version, customer_id)
         if not isinstance(customer, Customer):
             return customer  # type: ignore[return-value]
         spec = _COLLECTIONS.get(collection)
         if spec is None:
-            return ads_error_response(
-                404,
-                [
-                    ads_error(
-                        "requestError",
-                        "UNKNOWN_SERVICE",
-                        f"no mutate service {collection!r}; supported: {', '.join(_COLLECTIONS)}",
-                    )
-                ],
-                version=version,
-            )
+            return rpc_error_response(404, f"Method not found: {collection}:mutate")
         body = await self._body(request, version)
         if isinstance(body, Response):
             return body
@@ -593,7 +797,7 @@ class GoogleAdsApi:
         if not isinstance(operations, list) or not operations:
             return ads_error_response(
                 400,
-                [ads_error("mutateError", "OPERATIONS_REQUIRED", "operations must be a non-empty list")],
+                [ads_error("requestError", "OPERATION_REQUIRED", "operations must be a non-empty list")],
                 version=version,
             )
         if len(operations) > MAX_OPERATIONS:
@@ -615,26 +819,19 @@ class GoogleAdsApi:
             "responseContentType",
         }
         if unknown:
-            return ads_error_response(
-                400,
-                [
-                    ads_error(
-                        "requestError",
-                        "INVALID_INPUT",
-                        f"Invalid JSON payload received. Unknown name(s): {', '.join(sorted(unknown))}",
-                    )
-                ],
-                version=version,
-            )
+            message = f"Invalid JSON payload received. Unknown name {sorted(unknown)[0]!r}: Cannot find field."
+            return rpc_error_response(400, message, bad_request=message)
         partial = bool(body.get("partialFailure", False))
         validate_only = bool(body.get("validateOnly", False))
 
-        plans: list[Callable[[], str] | None] = []
+        plans: list[tuple[str, Callable[[], str]] | None] = []
         errors: list[dict[str, Any]] = []
         for index, operation in enumerate(operations):
             try:
-                _, apply = _plan(self.sandbox, customer, spec, operation)
-                plans.append(apply)
+                plans.append(_plan(self.sandbox, customer, spec, operation))
+            except PayloadError as exc:
+                message = str(exc).replace("{index}", str(index))
+                return rpc_error_response(400, message, bad_request=message)
             except OperationError as exc:
                 errors.append(exc.to_error(index, getattr(exc, "kind", "operation")))
                 plans.append(None)
@@ -642,7 +839,19 @@ class GoogleAdsApi:
             return ads_error_response(400, errors, version=version)
         if validate_only:
             return JSONResponse({})
-        results = [{"resourceName": apply()} if apply is not None else {} for apply in plans]
+        results: list[dict[str, Any]] = []
+        collection_of = getattr(customer, spec.world_field)
+        for plan, operation in zip(plans, operations, strict=True):
+            if plan is None:
+                results.append({})
+                continue
+            kind, apply = plan
+            name = operation["update"]["resourceName"] if kind == "update" else operation.get("remove")
+            existing = collection_of.get(name.rsplit("/", 1)[1]) if isinstance(name, str) else None
+            before = existing.model_dump(mode="json") if existing is not None else None
+            resource_name = apply()
+            self._record(customer, spec, kind, resource_name, before, operation)
+            results.append({"resourceName": resource_name})
         self.sandbox.changed()
         response: dict[str, Any] = {"results": results}
         if errors:
@@ -656,33 +865,29 @@ class GoogleAdsApi:
     async def dispatch(self, request: Request) -> Response:
         version = request.path_params["version"]
         if not _VERSION_RE.match(version):
+            return rpc_error_response(404, f"The requested URL /{version}/… was not found on this server.")
+        if is_sunset(version, self.sandbox.clock().date()):
+            # What Google answers for a version past its sunset date.
             return ads_error_response(
-                404,
-                [ads_error("requestError", "UNSUPPORTED_VERSION", f"unknown API version {version!r}")],
+                400,
+                [
+                    ads_error(
+                        "requestError",
+                        "UNSUPPORTED_VERSION",
+                        f"Version {version} is deprecated. Requests to this version will be blocked.",
+                    )
+                ],
+                version=version,
             )
         rest: str = request.path_params["rest"]
         if rest == "customers:listAccessibleCustomers" and request.method == "GET":
             return await self.list_accessible(request, version)
         match = re.fullmatch(r"customers/([^/]+)/(\w+):(\w+)", rest)
         if match is None or request.method != "POST":
-            return ads_error_response(
-                404,
-                [
-                    ads_error(
-                        "requestError",
-                        "UNKNOWN_METHOD",
-                        f"no method {request.method} /{version}/{rest}",
-                    )
-                ],
-                version=version,
-            )
+            return rpc_error_response(404, f"Method not found: {request.method} /{version}/{rest}")
         customer_id, service, method = match.groups()
         if service == "googleAds" and method in ("search", "searchStream"):
             return await self.search(request, version, customer_id, stream=method == "searchStream")
         if method == "mutate":
             return await self.mutate(request, version, customer_id, service)
-        return ads_error_response(
-            404,
-            [ads_error("requestError", "UNKNOWN_METHOD", f"no method {service}:{method}")],
-            version=version,
-        )
+        return rpc_error_response(404, f"Method not found: {service}:{method}")

@@ -25,9 +25,28 @@ from adpilot.tools.sandbox.world import (
     AdGroupCriterion,
     Campaign,
     CampaignBudget,
+    ChangeEvent,
     Customer,
     Stat,
 )
+
+
+class CustomerClient(BaseModel):
+    """One account under a manager, as the ``customer_client`` resource serves it (queried on the
+    manager; the manager itself is the level-0 row)."""
+
+    resource_name: str
+    client_customer: str
+    id: str
+    descriptive_name: str
+    level: str  # int64
+    manager: bool
+    currency_code: str
+    time_zone: str
+    status: Literal["ENABLED", "CANCELED", "SUSPENDED", "CLOSED"] = "ENABLED"
+    hidden: bool = False
+    test_account: bool = False
+
 
 _CUSTOMER_FIELDS = ("resource_name", "id", "descriptive_name", "currency_code", "time_zone")
 
@@ -46,6 +65,8 @@ _RESOURCES: dict[str, tuple[type[BaseModel] | None, tuple[str, ...]]] = {
         None,
         ("ad_group_criterion", "ad_group", "campaign", "campaign_budget", "customer"),
     ),
+    "change_event": (ChangeEvent, ()),
+    "customer_client": (CustomerClient, ()),
 }
 _MODELS = {name: model for name, (model, _) in _RESOURCES.items()}
 
@@ -145,7 +166,7 @@ def resolve_field(name: str, resource: str) -> _Field:
     if isinstance(inner, type) and issubclass(inner, BaseModel):
         subfields = ", ".join(f"{name}.{f}" for f in inner.model_fields)
         raise GaqlError("UNRECOGNIZED_FIELD", f"{name!r} is a message; select one of: {subfields}")
-    numeric = path[-1] in ("id", "criterion_id") or path[-1].endswith("_micros")
+    numeric = path[-1] in ("id", "criterion_id", "level") or path[-1].endswith("_micros")
     return _Field(name, "attribute", prefix, tuple(path), _enum_values(annotation), numeric)
 
 
@@ -182,7 +203,7 @@ def _as_date(value: Value) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise GaqlError("BAD_DATE_LITERAL", f"{value!r} is not a date (YYYY-MM-DD)") from None
+        raise GaqlError("INVALID_DATE_FORMAT", f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _date_window(conditions: Iterable[Condition], today: dt.date) -> tuple[dt.date, dt.date] | None:
@@ -220,7 +241,7 @@ def _date_window(conditions: Iterable[Condition], today: dt.date) -> tuple[dt.da
     return low, high
 
 
-def _entity_rows(customer: Customer, resource: str) -> list[_Row]:
+def _entity_rows(customer: Customer, resource: str, clients: list[CustomerClient] | None = None) -> list[_Row]:
     campaigns = {c.resource_name: c for c in customer.campaigns.values()}
     budgets = {b.resource_name: b for b in customer.campaign_budgets.values()}
     groups = {g.resource_name: g for g in customer.ad_groups.values()}
@@ -236,6 +257,14 @@ def _entity_rows(customer: Customer, resource: str) -> list[_Row]:
         return entities
 
     rows: list[_Row] = []
+    if resource == "change_event":
+        for key, event in customer.change_events.items():
+            rows.append(_Row(key, {"change_event": event}, {"change_event": event.resource_name}))
+        return sorted(rows, key=lambda r: int(r.key))
+    if resource == "customer_client":
+        for index, client in enumerate(clients or []):
+            rows.append(_Row(str(index), {"customer_client": client}, {"customer_client": client.resource_name}))
+        return rows
     if resource == "customer":
         rows.append(_Row(customer.id, {"customer": customer}, {"customer": customer.resource_name}))
     elif resource == "campaign_budget":
@@ -397,8 +426,12 @@ def _place(target: dict[str, Any], name: str, value: Any, spec: _Field) -> None:
     node[camel(parts[-1])] = _camel_keys(value)
 
 
-def execute(query: Query, customer: Customer, today: dt.date) -> tuple[list[dict[str, Any]], str]:
-    """Run ``query`` against one customer; returns (results, fieldMask)."""
+def execute(
+    query: Query, customer: Customer, today: dt.date, clients: list[CustomerClient] | None = None
+) -> tuple[list[dict[str, Any]], str]:
+    """Run ``query`` against one customer; returns (results, fieldMask). The field mask is the
+    REST JSON form: lowerCamelCase paths (``campaignBudget.amountMicros``). ``clients``: the
+    accounts under this customer, when it is a manager (the customer_client resource)."""
     if query.resource not in _RESOURCES:
         raise GaqlError(
             "BAD_RESOURCE_TYPE_IN_FROM_CLAUSE",
@@ -419,7 +452,11 @@ def execute(query: Query, customer: Customer, today: dt.date) -> tuple[list[dict
             "selecting segments.date requires a finite date range in WHERE",
         )
 
-    base_rows = _entity_rows(customer, query.resource)
+    if query.resource in ("change_event", "customer_client") and any(
+        s.kind != "attribute" for s in selected + [f for _, f in filters]
+    ):
+        raise GaqlError("PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE", f"{query.resource} has no metrics or segments")
+    base_rows = _entity_rows(customer, query.resource, clients)
     rows: list[_Row] = base_rows
     if wants_metrics or by_date:
         owner = _stat_owner(customer, query.resource)
@@ -461,7 +498,7 @@ def execute(query: Query, customer: Customer, today: dt.date) -> tuple[list[dict
         for spec in selected:
             _place(result, spec.name, _value(row, spec), spec)
         results.append(result)
-    return results, ",".join(query.select)
+    return results, ",".join(".".join(camel(part) for part in name.split(".")) for name in query.select)
 
 
 def _value_is_list(spec: _Field) -> bool:

@@ -14,10 +14,11 @@ uvicorn (``adpilot sandbox serve``). Control routes:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,10 @@ except ImportError:  # pragma: no cover - Windows
 from adpilot.tools.sandbox.demo import (
     SANDBOX_ACCESS_TOKEN,
     SANDBOX_APP_PASSWORD,
+    SANDBOX_CLIENT_ID,
+    SANDBOX_CLIENT_SECRET,
     SANDBOX_DEVELOPER_TOKEN,
+    SANDBOX_REFRESH_TOKEN,
     SANDBOX_USER,
 )
 from adpilot.tools.sandbox.envelopes import ads_error, ads_error_response, wp_error
@@ -64,7 +68,10 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 @dataclass(frozen=True)
 class SandboxCredentials:
     developer_token: str = SANDBOX_DEVELOPER_TOKEN
-    access_token: str = SANDBOX_ACCESS_TOKEN
+    access_token: str = SANDBOX_ACCESS_TOKEN  # never expires (curl examples); /token issues ones that do
+    client_id: str = SANDBOX_CLIENT_ID
+    client_secret: str = SANDBOX_CLIENT_SECRET
+    refresh_token: str = SANDBOX_REFRESH_TOKEN
     wp_username: str = SANDBOX_USER
     wp_app_password: str = SANDBOX_APP_PASSWORD
 
@@ -77,6 +84,10 @@ class Sandbox:
         self.base_url = base_url
         self.credentials = SandboxCredentials()
         self.faults = {platform: FaultState() for platform in PLATFORMS}
+        # Google Ads: the wall clock (token expiry, sunset versions, change history); tests set it.
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        self.token_lifetime_s = 3600
+        self.tokens_issued = 0
         self.version = 0
         # Like a real platform, keep every change the moment it lands — and, since several adpilot
         # processes may share this file, see theirs: see _shared().
@@ -170,6 +181,7 @@ class Sandbox:
             self._app = Starlette(
                 routes=[
                     Route("/_sandbox/{action:path}", self._control, methods=["GET", "POST"]),
+                    Route("/token", self._google_ads.token_endpoint, methods=["POST"]),
                     Route(
                         "/wp-json/{rest:path}",
                         self._wordpress_entry,
@@ -195,6 +207,7 @@ class Sandbox:
         else:
             write = request.method in ("POST", "PUT", "PATCH", "DELETE")
         verdict = await state.decide(write=write)
+        version = request.path_params.get("version", "") if platform == "google_ads" else ""
         if verdict is Verdict.RATE_LIMITED:
             delay_ms = state.config.retry_delay_ms
             seconds = f"{delay_ms / 1000:g}s"
@@ -211,7 +224,9 @@ class Sandbox:
                         }
                     },
                 )
-                return ads_error_response(429, [error], headers={"Retry-After": str(max(1, round(delay_ms / 1000)))})
+                return ads_error_response(
+                    429, [error], version=version, headers={"Retry-After": str(max(1, round(delay_ms / 1000)))}
+                )
             response = wp_error("rest_too_many_requests", "Too many requests.", 429)
             response.headers["Retry-After"] = str(max(1, round(delay_ms / 1000)))
             return response
@@ -226,22 +241,25 @@ class Sandbox:
                             "The service is temporarily unavailable. Try again.",
                         )
                     ],
+                    version=version,
                 )
             return wp_error("internal_server_error", "There has been a critical error on this website.", 500)
         if verdict is Verdict.HANG_BEFORE:
             await state.hang()
-            return self._timeout(platform)
+            return self._timeout(platform, version)
         async with self._shared():
             response = await handler(request)
         if verdict is Verdict.HANG_AFTER:
             await state.hang()
-            return self._timeout(platform)
+            return self._timeout(platform, version)
         return response
 
     @staticmethod
-    def _timeout(platform: str) -> Response:
+    def _timeout(platform: str, version: str = "") -> Response:
         if platform == "google_ads":
-            return ads_error_response(504, [ads_error("internalError", "DEADLINE_EXCEEDED", "Deadline exceeded.")])
+            return ads_error_response(
+                504, [ads_error("internalError", "DEADLINE_EXCEEDED", "Deadline exceeded.")], version=version
+            )
         return wp_error("gateway_timeout", "Gateway Timeout", 504)
 
     async def _google_ads_entry(self, request: Request) -> Response:

@@ -100,7 +100,7 @@ def simulate_customer_day(customer: Customer, truth: CustomerTruth, day: dt.date
                         cpc,
                     )
         spend = sum(stat.cost_micros for stat, _ in campaign_rows.values())
-        cap = int(budget.amount_micros) if budget is not None else 0
+        cap = int(budget.amount_micros or budget.total_amount_micros or 0) if budget is not None else 0
         if spend > cap:
             fraction = cap / spend if spend else 0.0
             for key, (stat, cpc) in campaign_rows.items():

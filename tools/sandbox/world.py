@@ -28,7 +28,8 @@ class CampaignBudget(_Model):
     resource_name: str
     id: str
     name: str
-    amount_micros: str
+    amount_micros: str | None = None  # the daily amount …
+    total_amount_micros: str | None = None  # … or a total over the campaign's run (one of the two)
     delivery_method: Literal["STANDARD", "ACCELERATED"] = "STANDARD"
     status: Literal["ENABLED", "REMOVED"] = "ENABLED"
 
@@ -106,6 +107,23 @@ class Stat(_Model):
     conversions_value_micros: int = 0
 
 
+class ChangeEvent(_Model):
+    """One entry of the account's change history (served as the ``change_event`` resource)."""
+
+    resource_name: str
+    change_date_time: str  # "YYYY-MM-DD HH:MM:SS.ffffff"
+    change_resource_type: Literal["CAMPAIGN_BUDGET", "CAMPAIGN", "AD_GROUP", "AD_GROUP_AD", "AD_GROUP_CRITERION"]
+    change_resource_name: str
+    client_type: Literal["GOOGLE_ADS_API", "GOOGLE_ADS_WEB_CLIENT"] = "GOOGLE_ADS_API"
+    user_email: str = "adpilot@sandbox.invalid"
+    resource_change_operation: Literal["CREATE", "UPDATE", "REMOVE"]
+    changed_fields: str = ""  # FieldMask JSON: lowerCamelCase paths, comma-separated
+    old_resource: dict[str, Any] | None = None  # {"campaign_budget": {...}} (snake_case, as the world)
+    new_resource: dict[str, Any] | None = None
+    campaign: str | None = None
+    ad_group: str | None = None
+
+
 class Customer(_Model):
     resource_name: str
     id: str
@@ -119,10 +137,15 @@ class Customer(_Model):
     ad_group_criteria: dict[str, AdGroupCriterion] = Field(default_factory=dict)
     # date (ISO) → "adgroup~criterion~ad" → that day's traffic
     stats: dict[str, dict[str, Stat]] = Field(default_factory=dict)
+    # sequence number → change, for the change_event resource (changes made through the API)
+    change_events: dict[str, ChangeEvent] = Field(default_factory=dict)
 
 
 class GoogleAds(_Model):
     customers: dict[str, Customer] = Field(default_factory=dict)
+    # The manager account above every customer (customer_client; the login-customer-id header).
+    manager_id: str = "9990001111"
+    manager_name: str = "Alpine Outfitters MCC"
     next_id: int = 90000
 
 
@@ -134,7 +157,8 @@ class Post(_Model):
     content: str
     excerpt: str = ""
     slug: str = ""
-    meta_description: str = ""
+    meta_description: str = ""  # kept by the installed SEO plugin (Cms.seo_plugin) under its meta key
+    json_ld: str = ""  # structured data (JSON text), where the companion plugin keeps it
     author: int = 1
     date: str
     modified: str
@@ -153,6 +177,11 @@ class Cms(_Model):
     posts: dict[str, Post] = Field(default_factory=dict)
     users: dict[str, User] = Field(default_factory=dict)
     next_id: int = 600
+    # Which SEO plugin is "installed", so which meta keys are registered for the REST API (any other
+    # key is dropped silently, as WordPress does): adpilot = the companion plugin
+    # (integrations/wordpress/adpilot-seo); yoast / rankmath = that plugin with the companion
+    # registering its key; none = no key registered at all.
+    seo_plugin: Literal["adpilot", "yoast", "rankmath", "none"] = "adpilot"
 
 
 class KeywordTruth(_Model):

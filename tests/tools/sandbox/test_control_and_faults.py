@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import ADS_HEADERS, DE
 
 QUERY = {"query": "SELECT campaign.id FROM campaign"}
-SEARCH = f"/v17/customers/{DE}/googleAds:search"
+SEARCH = f"/v23/customers/{DE}/googleAds:search"
 
 
 async def test_state_is_the_world_dump_and_takes_a_path(client, sandbox):
@@ -89,7 +89,7 @@ async def test_timeouts_hang_before_or_after_handling(sandbox, kind, applied):
     async with sandbox.client() as http:
         with pytest.raises(TimeoutError), anyio.fail_after(0.05):
             await http.post(
-                f"/v17/customers/{DE}/campaignBudgets:mutate",
+                f"/v23/customers/{DE}/campaignBudgets:mutate",
                 json={"operations": [operation]},
                 headers=ADS_HEADERS,
             )
@@ -111,6 +111,6 @@ async def test_faults_can_strike_only_writes(client, sandbox):
         "updateMask": "amountMicros",
     }
     response = await client.post(
-        f"/v17/customers/{DE}/campaignBudgets:mutate", json={"operations": [operation]}, headers=ADS_HEADERS
+        f"/v23/customers/{DE}/campaignBudgets:mutate", json={"operations": [operation]}, headers=ADS_HEADERS
     )
     assert response.status_code == 503 and sandbox.faults["google_ads"].requests == 1

@@ -61,7 +61,7 @@ def test_is_null_like_not_in_and_parameters():
         ("SELECT campaign.id FROM campaign WHERE", "UNEXPECTED_END_OF_QUERY"),
         ("SELECT campaign.id FROM campaign WHERE campaign.id ~ 3", "BAD_SYMBOL"),
         ("SELECT campaign.id FROM campaign WHERE campaign.id IN 3", "EXPECTED_LIST"),
-        ("SELECT campaign.id FROM campaign WHERE campaign.id IN (3", "BAD_LIST"),
+        ("SELECT campaign.id FROM campaign WHERE campaign.id IN (3", "EXPECTED_LIST"),
         (
             "SELECT campaign.id FROM campaign WHERE segments.date DURING LAST_3_WEEKS",
             "INVALID_VALUE_WITH_DURING_OPERATOR",
@@ -74,7 +74,7 @@ def test_is_null_like_not_in_and_parameters():
         ("SELECT campaign.id FROM campaign LIMIT -1", "BAD_LIMIT_VALUE"),
         ("SELECT campaign.id FROM campaign ORDER campaign.id", "EXPECTED_BY"),
         ("SELECT campaign.id FROM campaign extra", "UNEXPECTED_INPUT"),
-        ("SELECT campaign.id, campaign.id FROM campaign", "DUPLICATE_FIELDS_IN_SELECT_CLAUSE"),
+        ("SELECT campaign.id, campaign.id FROM campaign", "PROHIBITED_FIELD_COMBINATION_IN_SELECT_CLAUSE"),
         ("SELECT FROM campaign", "BAD_FIELD_NAME"),
     ],
 )

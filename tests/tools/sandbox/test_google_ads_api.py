@@ -1,10 +1,16 @@
 """The Google-Ads-shaped API: search, mutate, errors in the GoogleAdsFailure envelope."""
 
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
 import pytest
 
+from adpilot.tools import sandbox as sandbox_package
 from tests.conftest import ADS_HEADERS, AT, DE
 
-SEARCH = f"/v17/customers/{DE}/googleAds:search"
+SEARCH = f"/v23/customers/{DE}/googleAds:search"
 
 
 def _errors(response):
@@ -20,7 +26,7 @@ def _codes(response):
 
 async def search(client, query, customer=DE, **extra):
     return await client.post(
-        f"/v17/customers/{customer}/googleAds:search",
+        f"/v23/customers/{customer}/googleAds:search",
         json={"query": query, **extra},
         headers=ADS_HEADERS,
     )
@@ -28,7 +34,7 @@ async def search(client, query, customer=DE, **extra):
 
 async def mutate(client, service, operations, customer=DE, **extra):
     return await client.post(
-        f"/v17/customers/{customer}/{service}:mutate",
+        f"/v23/customers/{customer}/{service}:mutate",
         json={"operations": operations, **extra},
         headers=ADS_HEADERS,
     )
@@ -115,13 +121,13 @@ async def test_ads_expose_headlines_as_text_objects(client):
     assert row["adGroupAd"]["ad"]["responsiveSearchAd"]["headlines"][0] == {"text": "Trailrunning Schuhe"}
 
 
-async def test_paging_with_page_tokens(client):
-    first = (await search(client, "SELECT ad_group_ad.ad.id FROM ad_group_ad", pageSize=4)).json()
+async def test_paging_with_page_tokens(client, sandbox):
+    sandbox._google_ads.page_size = 4  # the API's pages are fixed (10,000 rows); a small world needs small pages
+    first = (await search(client, "SELECT ad_group_ad.ad.id FROM ad_group_ad")).json()
     second = (
         await search(
             client,
             "SELECT ad_group_ad.ad.id FROM ad_group_ad",
-            pageSize=4,
             pageToken=first["nextPageToken"],
         )
     ).json()
@@ -140,7 +146,7 @@ async def test_paging_with_page_tokens(client):
         ("SELECT ad_group_criterion.keyword FROM ad_group_criterion", "UNRECOGNIZED_FIELD"),
         (
             "SELECT campaign.id FROM campaign WHERE segments.date BETWEEN 'x' AND 'y'",
-            "BAD_DATE_LITERAL",
+            "INVALID_DATE_FORMAT",
         ),
         ("SELECT campaign.id FROM", "UNEXPECTED_END_OF_QUERY"),
     ],
@@ -171,11 +177,14 @@ async def test_malformed_json_body_is_an_invalid_argument(client):
     response = await client.post(
         SEARCH, content=b"{not json", headers={**ADS_HEADERS, "content-type": "application/json"}
     )
-    assert response.status_code == 400 and _codes(response) == ["INVALID_INPUT"]
+    # The API's front end refuses it before Google Ads sees it: a google.rpc.BadRequest, no GoogleAdsFailure.
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["status"] == "INVALID_ARGUMENT"
+    assert error["details"][0]["@type"] == "type.googleapis.com/google.rpc.BadRequest"
 
 
 async def test_list_accessible_customers(client):
-    response = await client.get("/v17/customers:listAccessibleCustomers", headers=ADS_HEADERS)
+    response = await client.get("/v23/customers:listAccessibleCustomers", headers=ADS_HEADERS)
     assert response.json() == {"resourceNames": [f"customers/{DE}", f"customers/{AT}"]}
 
 
@@ -321,7 +330,7 @@ async def test_create_rsa_counts_umlauts_as_one_character(client, sandbox):
         (["Zu wenig", "Überschriften"], "TOO_FEW"),
         (["Eine Überschrift die viel zu lang ist", "Zwei", "Drei"], "TOO_LONG"),
         (["全角文字の見出しはとても長い見出しです", "Zwei", "Drei"], "TOO_LONG"),
-        (["Gleich", "gleich", "Drei"], "DUPLICATE_TEXT"),
+        (["Gleich", "gleich", "Drei"], "DUPLICATE_ELEMENT"),
     ],
 )
 async def test_create_rsa_enforces_google_limits(client, headlines, code):
@@ -339,4 +348,271 @@ async def test_remove_marks_removed(client, sandbox):
 
 async def test_unknown_service_and_method(client):
     response = await mutate(client, "assets", [{"create": {}}])
-    assert response.status_code == 404 and _codes(response) == ["UNKNOWN_SERVICE"]
+    assert response.status_code == 404 and response.json()["error"]["status"] == "NOT_FOUND"
+
+
+# --- realism: versions, field masks, error enums, page size, OAuth2, managers, change history --------
+
+# Members of the Google Ads API v23 error enums (google.ads.googleads.v23.errors.*ErrorEnum), checked
+# one by one against the published enums: a code the sandbox sends must be listed here, and a code may
+# only be added here after finding it in the v23 enum of its family.
+V23_ERROR_CODES: dict[str, frozenset[str]] = {
+    "adError": frozenset({"INVALID_AD_TYPE"}),
+    "authenticationError": frozenset({"DEVELOPER_TOKEN_INVALID", "OAUTH_TOKEN_EXPIRED", "OAUTH_TOKEN_INVALID"}),
+    "authorizationError": frozenset({"USER_PERMISSION_DENIED"}),
+    "biddingError": frozenset({"BID_TOO_MANY_FRACTIONAL_DIGITS", "BID_TOO_SMALL"}),
+    "campaignBudgetError": frozenset(
+        {"MONEY_AMOUNT_LESS_THAN_CURRENCY_MINIMUM_CPC", "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT"}
+    ),
+    "changeEventError": frozenset(
+        {
+            "CHANGE_DATE_RANGE_INFINITE",
+            "CHANGE_DATE_RANGE_NEGATIVE",
+            "INVALID_LIMIT_CLAUSE",
+            "LIMIT_NOT_SPECIFIED",
+            "START_DATE_TOO_OLD",
+        }
+    ),
+    "collectionSizeError": frozenset({"TOO_FEW", "TOO_MANY"}),
+    "criterionError": frozenset({"KEYWORD_TEXT_TOO_LONG"}),
+    "distinctError": frozenset({"DUPLICATE_ELEMENT"}),
+    "fieldError": frozenset({"INVALID_VALUE", "REQUIRED"}),
+    "fieldMaskError": frozenset({"FIELD_MASK_MISSING", "FIELD_NOT_FOUND"}),
+    "headerError": frozenset({"INVALID_LOGIN_CUSTOMER_ID"}),
+    "internalError": frozenset({"DEADLINE_EXCEEDED", "TRANSIENT_ERROR"}),
+    "mutateError": frozenset({"RESOURCE_NOT_FOUND"}),
+    "operationAccessDeniedError": frozenset({"CREATE_OPERATION_NOT_PERMITTED"}),
+    "queryError": frozenset(
+        {
+            "BAD_ENUM_CONSTANT",
+            "BAD_FIELD_NAME",
+            "BAD_LIMIT_VALUE",
+            "BAD_NUMBER",
+            "BAD_OPERATOR",
+            "BAD_PARAMETER_NAME",
+            "BAD_RESOURCE_TYPE_IN_FROM_CLAUSE",
+            "BAD_SYMBOL",
+            "BAD_VALUE",
+            "EXPECTED_FILTERS_ON_DATE_RANGE",
+            "EXPECTED_LIST",
+            "EXPECTED_SELECT",
+            "INVALID_DATE_FORMAT",
+            "INVALID_VALUE_WITH_DURING_OPERATOR",
+            "INVALID_VALUE_WITH_LIKE_OPERATOR",
+            "PROHIBITED_FIELD_COMBINATION_IN_SELECT_CLAUSE",
+            "PROHIBITED_METRIC_IN_SELECT_OR_WHERE_CLAUSE",
+            "PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE",
+            "QUERY_ERROR",
+            "UNEXPECTED_END_OF_QUERY",
+            "UNEXPECTED_INPUT",
+            "UNRECOGNIZED_FIELD",
+        }
+    ),
+    "quotaError": frozenset({"RESOURCE_TEMPORARILY_EXHAUSTED"}),
+    "rangeError": frozenset({"TOO_HIGH"}),
+    "requestError": frozenset(
+        {
+            "INVALID_CUSTOMER_ID",
+            "INVALID_ENUM_VALUE",
+            "INVALID_PAGE_TOKEN",
+            "OPERATION_REQUIRED",
+            "PAGE_SIZE_NOT_SUPPORTED",
+            "RESOURCE_NAME_MALFORMED",
+            "TOO_MANY_MUTATE_OPERATIONS",
+            "UNSUPPORTED_VERSION",
+        }
+    ),
+    "stringLengthError": frozenset({"EMPTY", "TOO_LONG"}),
+    "urlFieldError": frozenset({"INVALID_PROTOCOL_IN_FINAL_URL"}),
+}
+SANDBOX_SOURCES = Path(sandbox_package.__file__).parent
+
+
+def _at(when: str):
+    moment = dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC)
+    return lambda: moment
+
+
+@pytest.mark.parametrize("version", ["v17", "v18", "v21", "v9"])
+async def test_a_sunset_version_is_refused_as_google_refuses_it(client, version):
+    response = await client.post(
+        f"/{version}/customers/{DE}/googleAds:search",
+        json={"query": "SELECT campaign.id FROM campaign"},
+        headers=ADS_HEADERS,
+    )
+    assert response.status_code == 400 and _codes(response) == ["UNSUPPORTED_VERSION"]
+    assert version in _errors(response)[0]["message"]
+    assert f"googleads.{version}.errors.GoogleAdsFailure" in response.json()["error"]["details"][0]["@type"]
+
+
+async def test_a_version_answers_until_its_sunset_day(client, sandbox):
+    query = {"query": "SELECT campaign.id FROM campaign"}
+    sandbox.clock = _at("2026-10-06T23:59:00")
+    before = await client.post(f"/v22/customers/{DE}/googleAds:search", json=query, headers=ADS_HEADERS)
+    sandbox.clock = _at("2026-10-07T00:00:00")
+    after = await client.post(f"/v22/customers/{DE}/googleAds:search", json=query, headers=ADS_HEADERS)
+    assert before.status_code == 200 and after.status_code == 400 and _codes(after) == ["UNSUPPORTED_VERSION"]
+
+
+async def test_error_details_are_typed_for_the_requested_version(client, sandbox):
+    for version in ("v23", "v24"):
+        response = await client.post(
+            f"/{version}/customers/{DE}/googleAds:search",
+            json={"query": "SELECT x FROM campaign"},
+            headers=ADS_HEADERS,
+        )
+        assert response.json()["error"]["details"][0]["@type"] == (
+            f"type.googleapis.com/google.ads.googleads.{version}.errors.GoogleAdsFailure"
+        )
+    sandbox.set_faults({"google_ads": {"error_rate": 1.0}})
+    fault = await client.post(f"/v24/customers/{DE}/googleAds:search", json=QUERY_ALL, headers=ADS_HEADERS)
+    assert fault.status_code == 503 and ".v24.errors." in fault.json()["error"]["details"][0]["@type"]
+
+
+QUERY_ALL = {"query": "SELECT campaign.id FROM campaign"}
+
+
+async def test_page_size_is_refused_as_since_v17(client):
+    response = await search(client, "SELECT campaign.id FROM campaign", pageSize=4)
+    assert response.status_code == 400 and _codes(response) == ["PAGE_SIZE_NOT_SUPPORTED"]
+
+
+async def test_search_field_mask_is_lower_camel_case(client):
+    response = await search(client, "SELECT campaign_budget.amount_micros, campaign.id FROM campaign")
+    assert response.json()["fieldMask"] == "campaignBudget.amountMicros,campaign.id"
+
+
+async def test_a_snake_case_update_mask_is_refused_like_the_api_json_parser(client, sandbox):
+    operation = {
+        "update": {"resourceName": f"customers/{DE}/adGroupCriteria/2101~41001", "cpcBidMicros": "1500000"},
+        "updateMask": "cpc_bid_micros",
+    }
+    response = await mutate(client, "adGroupCriteria", [operation])
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["status"] == "INVALID_ARGUMENT"
+    assert "operations[0].update_mask" in error["message"] and "GoogleAdsFailure" not in json.dumps(error)
+    assert sandbox.world.customer(DE).ad_group_criteria["2101~41001"].cpc_bid_micros == "1200000"
+    operation["updateMask"] = "cpcBidMicros"
+    assert (await mutate(client, "adGroupCriteria", [operation])).status_code == 200
+
+
+async def test_fields_outside_the_mask_are_ignored_and_unknown_names_refused(client, sandbox):
+    budget = f"customers/{DE}/campaignBudgets/9001"
+    ignored = await mutate(
+        client,
+        "campaignBudgets",
+        [{"update": {"resourceName": budget, "amountMicros": "60000000", "name": "X"}, "updateMask": "amountMicros"}],
+    )
+    assert ignored.status_code == 200 and sandbox.world.customer(DE).campaign_budgets["9001"].name != "X"
+    unknown = await mutate(
+        client, "campaignBudgets", [{"update": {"resourceName": budget, "amountMicro": "1"}, "updateMask": "name"}]
+    )
+    assert unknown.status_code == 400 and "Unknown name" in unknown.json()["error"]["message"]
+
+
+def test_every_error_code_the_sandbox_can_send_is_in_the_v23_enums():
+    found: set[tuple[str, str]] = set()
+    for source in SANDBOX_SOURCES.glob("*.py"):
+        if source.name.startswith("wordpress"):
+            continue
+        text = source.read_text()
+        found |= set(re.findall(r'(?:ads_error|OperationError)\(\s*"(\w+)",\s*"([A-Z_]+)"', text))
+        found |= {("queryError", code) for code in re.findall(r'GaqlError\(\s*"([A-Z_]+)"', text)}
+    found |= {  # codes chosen at run time
+        ("biddingError", "BID_TOO_SMALL"),
+        ("biddingError", "BID_TOO_MANY_FRACTIONAL_DIGITS"),
+        ("campaignBudgetError", "MONEY_AMOUNT_LESS_THAN_CURRENCY_MINIMUM_CPC"),
+        ("campaignBudgetError", "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT"),
+        ("authenticationError", "OAUTH_TOKEN_EXPIRED"),
+        ("authenticationError", "OAUTH_TOKEN_INVALID"),
+    }
+    assert len(found) > 50
+    invented = sorted(f"{family}.{code}" for family, code in found if code not in V23_ERROR_CODES.get(family, ()))
+    assert invented == []
+
+
+async def test_token_endpoint_issues_tokens_that_expire(client, sandbox):
+    creds = sandbox.credentials
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "refresh_token": creds.refresh_token,
+    }
+    sandbox.clock = _at("2026-12-03T08:00:00")
+    granted = (await client.post("/token", data=form)).json()
+    assert granted["token_type"] == "Bearer" and granted["expires_in"] == 3600
+    headers = {**ADS_HEADERS, "authorization": f"Bearer {granted['access_token']}"}
+    assert (await client.post(SEARCH, json=QUERY_ALL, headers=headers)).status_code == 200
+    sandbox.clock = _at("2026-12-03T09:00:01")
+    expired = await client.post(SEARCH, json=QUERY_ALL, headers=headers)
+    assert expired.status_code == 401 and _codes(expired) == ["OAUTH_TOKEN_EXPIRED"]
+    revoked = await client.post("/token", data={**form, "refresh_token": "1//revoked"})
+    assert revoked.status_code == 400 and revoked.json()["error"] == "invalid_grant"
+    wrong_client = await client.post("/token", data={**form, "client_secret": "nope"})
+    assert wrong_client.status_code == 401 and wrong_client.json()["error"] == "invalid_client"
+
+
+async def test_manager_lists_its_clients_and_login_customer_id_is_checked(client, sandbox):
+    manager = sandbox.world.google_ads.manager_id
+    query = (
+        "SELECT customer_client.id, customer_client.level, customer_client.manager, "
+        "customer_client.descriptive_name FROM customer_client WHERE customer_client.level <= 1"
+    )
+    rows = (
+        await client.post(
+            f"/v23/customers/{manager}/googleAds:search",
+            json={"query": query},
+            headers={**ADS_HEADERS, "login-customer-id": manager},
+        )
+    ).json()["results"]
+    assert [(r["customerClient"]["id"], r["customerClient"]["level"]) for r in rows] == [
+        (manager, "0"),
+        (DE, "1"),
+        (AT, "1"),
+    ]
+    via_manager = await client.post(SEARCH, json=QUERY_ALL, headers={**ADS_HEADERS, "login-customer-id": manager})
+    assert via_manager.status_code == 200
+    stranger = await client.post(SEARCH, json=QUERY_ALL, headers={**ADS_HEADERS, "login-customer-id": "5555555555"})
+    assert stranger.status_code == 403 and _codes(stranger) == ["USER_PERMISSION_DENIED"]
+    dashed = await client.post(SEARCH, json=QUERY_ALL, headers={**ADS_HEADERS, "login-customer-id": "999-000-1111"})
+    assert dashed.status_code == 400 and _codes(dashed) == ["INVALID_LOGIN_CUSTOMER_ID"]
+
+
+CHANGES = (
+    "SELECT change_event.change_date_time, change_event.change_resource_name, "
+    "change_event.resource_change_operation, change_event.changed_fields, change_event.new_resource "
+    "FROM change_event WHERE change_event.change_date_time >= '2026-12-01 00:00:00' "
+    "AND change_event.change_date_time <= '2026-12-04 00:00:00'"
+)
+
+
+async def test_change_event_records_applied_changes(client, sandbox):
+    sandbox.clock = _at("2026-12-03T08:30:00")
+    await mutate(client, "campaignBudgets", [_budget_update("9001", "60000000")])
+    await mutate(client, "campaignBudgets", [_budget_update("9001", "70000000")], validateOnly=True)
+    rows = (await search(client, CHANGES + " LIMIT 100")).json()["results"]
+    assert len(rows) == 1
+    event = rows[0]["changeEvent"]
+    assert event["changeResourceName"] == f"customers/{DE}/campaignBudgets/9001"
+    assert event["resourceChangeOperation"] == "UPDATE" and event["changedFields"] == "amountMicros"
+    assert event["changeDateTime"].startswith("2026-12-03 08:30:00")
+    assert event["newResource"]["campaignBudget"]["amountMicros"] == "60000000"
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        (CHANGES, "LIMIT_NOT_SPECIFIED"),
+        (
+            "SELECT change_event.change_resource_name FROM change_event "
+            "WHERE change_event.change_date_time >= '2026-12-01 00:00:00' LIMIT 10",
+            "CHANGE_DATE_RANGE_INFINITE",
+        ),
+        (CHANGES.replace("2026-12-01", "2026-10-01") + " LIMIT 10", "START_DATE_TOO_OLD"),
+    ],
+)
+async def test_change_event_needs_a_limit_and_a_recent_finite_window(client, sandbox, query, code):
+    sandbox.clock = _at("2026-12-03T08:30:00")
+    response = await search(client, query)
+    assert response.status_code == 400 and _codes(response) == [code]

@@ -17,7 +17,7 @@ async def test_public_list_has_paging_headers(client):
     assert {p["id"] for p in response.json()} == {501, 504}
     post = next(p for p in response.json() if p["id"] == 501)
     assert post["title"] == {"rendered": "Wasserdichte Wanderschuhe: Kaufberatung"}
-    assert "raw" not in post["content"] and post["meta"] == {"meta_description": ""}
+    assert "raw" not in post["content"] and post["meta"] == {"adpilot_meta_description": "", "adpilot_json_ld": ""}
 
 
 async def test_paging_adds_link_headers_and_rejects_pages_past_the_end(client):
@@ -70,7 +70,7 @@ async def test_create_draft_then_publish(client, sandbox):
         json={
             "title": "Herbstpflege für Lederschuhe",
             "content": "Text",
-            "meta": {"meta_description": "Kurz."},
+            "meta": {"adpilot_meta_description": "Kurz."},
         },
         headers=WP_AUTH,
     )
@@ -95,7 +95,7 @@ async def test_create_validations(client):
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
 async def test_update_with_any_write_method(client, sandbox, method):
     response = await client.request(
-        method, f"{POSTS}/501", json={"meta": {"meta_description": "Neu."}}, headers=WP_AUTH
+        method, f"{POSTS}/501", json={"meta": {"adpilot_meta_description": "Neu."}}, headers=WP_AUTH
     )
     assert response.status_code == 200
     assert sandbox.world.cms.posts["501"].meta_description == "Neu."
