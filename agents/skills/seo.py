@@ -9,6 +9,11 @@ content has no automatic fix; it is reported for a person or the creative role.
 
 Relatedness is pluggable (:data:`Similarity`); the default is lexical (TF-IDF cosine), and
 memory's embeddings replace it when configured.
+
+Structured data goes where the configured SEO plugin keeps it (``wordpress.seo_fields``): the
+companion plugin's ``json_ld`` field, printed in the page head — never into the post body; Yoast
+SEO and Rank Math build their own schema graph, so no JSON-LD is proposed for them. Reading the
+CMS through the Guard (:func:`read_posts`) fails loudly: a failed read is never an empty site.
 """
 
 from __future__ import annotations
@@ -20,12 +25,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 from adpilot.agents.proposal import Proposal
 from adpilot.policies.compliance import visible_text
+from adpilot.tools.result import ToolResult
 from adpilot.tools.wordpress import WpPost
+
+if TYPE_CHECKING:
+    from adpilot.tools.guard import Guard
 
 TITLE_MAX = 60
 META_MIN, META_MAX = 70, 160
@@ -34,6 +43,9 @@ RELATED_THRESHOLD = 0.12
 
 Similarity = Callable[[Sequence[str]], list[list[float]]]
 Severity = Literal["error", "warning", "info"]
+# "field": propose JSON-LD as the post's json_ld field (the companion plugin prints it);
+# "plugin": the SEO plugin (Yoast, Rank Math) builds the structured data itself.
+StructuredData = Literal["field", "plugin"]
 
 # A readable word list; SIM905 would rewrite it as one 400-character list literal.
 _STOPWORDS = frozenset(
@@ -68,6 +80,49 @@ class SeoReport:
             "findings": [f.__dict__ for f in self.findings],
             "proposals": [p.as_dict() for p in self.proposals],
         }
+
+
+class ReadFailed(Exception):
+    """A read of the CMS failed: the audit cannot run (and must not report an empty site)."""
+
+    def __init__(self, result: ToolResult, call_args: dict[str, Any]) -> None:
+        error = result.error
+        super().__init__(f"{result.tool} failed: {error.message if error else 'no answer'}")
+        self.result = result
+        self.call_args = call_args
+
+
+async def read_posts(guard: Guard, role: str = "seo") -> list[WpPost]:
+    """The published posts and pages, read through the Guard; :class:`ReadFailed` when a read
+    fails (a post deleted between the list and its read is skipped)."""
+    listed = await guard.call(role, "list_posts", {"status": "publish"})
+    if not listed.ok:
+        raise ReadFailed(listed, {"status": "publish"})
+    posts = []
+    for summary in listed.data:
+        args = {"post_id": summary["post_id"]}
+        got = await guard.call(role, "get_post", args)
+        if not got.ok:
+            if got.error is not None and got.error.type == "not_found":
+                continue
+            raise ReadFailed(got, args)
+        data = got.data
+        posts.append(
+            WpPost(
+                data["post_id"],
+                data["type"],
+                data["status"],
+                data["title"],
+                data["content"],
+                data["excerpt"],
+                data["slug"],
+                data["meta_description"],
+                data["link"],
+                "",
+                data.get("json_ld", ""),
+            )
+        )
+    return posts
 
 
 def _tokens(text: str) -> list[str]:
@@ -180,6 +235,7 @@ def audit(
     brand: str = "",
     similarity: Similarity = lexical_similarity,
     thin_words: int = THIN_WORDS,
+    structured_data: StructuredData = "field",
 ) -> SeoReport:
     """Audit the published posts and pages; return findings and one proposal per page."""
     live = [p for p in posts if p.status == "publish"]
@@ -190,7 +246,9 @@ def audit(
 
     for index, post in enumerate(live):
         scores = [(related[index][j], other) for j, other in enumerate(live) if other.id != post.id] if related else []
-        findings, proposal = _audit_post(post, slugs, titles, scores, site=site, brand=brand, thin_words=thin_words)
+        findings, proposal = _audit_post(
+            post, slugs, titles, scores, site=site, brand=brand, thin_words=thin_words, structured_data=structured_data
+        )
         report.findings.extend(findings)
         if proposal is not None:
             report.proposals.append(proposal)
@@ -206,6 +264,7 @@ def _audit_post(
     site: str,
     brand: str,
     thin_words: int,
+    structured_data: StructuredData = "field",
 ) -> tuple[list[SeoFinding], Proposal | None]:
     findings: list[SeoFinding] = []
     changes: dict[str, str] = {}
@@ -271,11 +330,10 @@ def _audit_post(
                 f"link to /{other.slug}/",
             )
 
-    if not _JSONLD.search(content):
+    if structured_data == "field" and not post.json_ld.strip() and not _JSONLD.search(content):
         data = json_ld(post, description, brand)
         # "<" escaped: page text quoted in the data can never end the block (or open a tag in it).
-        payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
-        content += f'\n<script type="application/ld+json">{payload}</script>'
+        changes["json_ld"] = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
         found("jsonld_missing", "warning", "no structured data (JSON-LD)", f"add {data['@type']} JSON-LD")
 
     if content != post.content:

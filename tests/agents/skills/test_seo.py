@@ -54,8 +54,8 @@ async def test_the_fixes_are_concrete(demo_report):
     assert 70 <= len(meta) <= 160 and meta.startswith("Nasse Füße verderben jede Tour.")
     content = proposals[501].args["content"]
     assert "groessenberatung-alt" not in content and "Größenratgeber" in content
-    block = content.split('<script type="application/ld+json">')[1].split("</script>")[0]
-    data = json.loads(block)
+    assert "application/ld+json" not in content  # structured data is the plugin's field, not the body
+    data = json.loads(proposals[501].args["json_ld"])
     assert data["@type"] == "Article" and data["description"] == meta
     assert all(p.tool == "update_post" and p.role == "seo" for p in demo_report.proposals)
 
