@@ -289,6 +289,47 @@ class FourEyesRule(_Strict):
     approvers: int = Field(2, ge=2)
 
 
+class Cooldowns(_Strict):
+    """Days after any change of an entity (by adpilot, a person or any other tool) in which the
+    maintenance skills leave it alone: the change needs time to show in the data."""
+
+    budget: int = Field(3, ge=0)  # a campaign budget
+    bid: int = Field(3, ge=0)  # a keyword's CPC bid
+    ad_status: int = Field(7, ge=0)  # an ad paused or enabled
+    campaign_status: int = Field(7, ge=0)  # a campaign paused or enabled
+    new_ad: int = Field(0, ge=0)  # a new ad in an ad group (0: off)
+
+
+class AdLearning(_Strict):
+    """A new ad gets no verdict (and rotation does not compare it) before it has both."""
+
+    min_impressions: int = Field(1000, ge=0)  # in the 30 days rotation reads
+    min_days: int = Field(14, ge=0)  # since it was created (an ad of unknown age counts as old)
+
+
+class KeywordLearning(_Strict):
+    """A keyword's bid moves only with this much data (every keyword) and age (a new one)."""
+
+    min_clicks: int = Field(30, ge=1)  # in the 14 days the bid rule reads
+    min_days: int = Field(14, ge=0)  # since it was created (a keyword of unknown age counts as old)
+
+
+class Learning(_Strict):
+    ad: AdLearning = AdLearning()
+    keyword: KeywordLearning = KeywordLearning()
+
+
+class Patience(_Strict):
+    """What the maintenance skills leave alone (docs/MAINTENANCE.md): entities changed recently,
+    ads and keywords still learning, and entities a person changed or put on hold."""
+
+    cooldown_days: Cooldowns = Cooldowns()
+    learning: Learning = Learning()
+    # An entity a person changed (adpilot tool call, chat, an approved edit, a rejected proposal, a
+    # rollback, or directly in Google Ads) is left alone this many days.
+    person_hold_days: int = Field(14, ge=0)
+
+
 class ApprovalPolicy(_Strict):
     expire_after_hours: int = Field(72, gt=0)  # a pending approval older than this is void
     four_eyes: tuple[FourEyesRule, ...] = ()
@@ -305,6 +346,7 @@ class Policy(_Strict):
     limits: Limits
     freeze: tuple[FreezeWindow, ...] = ()
     approvals: ApprovalPolicy = ApprovalPolicy()
+    patience: Patience = Patience()
 
     @field_serializer("roles")
     def _sorted_scopes(self, roles: dict[str, frozenset[str]]) -> dict[str, list[str]]:

@@ -16,15 +16,16 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from adpilot.agents.commands import Command
 from adpilot.agents.context import RunContext
 from adpilot.agents.loop import ROLE_BRIEFS, SYSTEM_TEMPLATE, as_data, tool_message
+from adpilot.agents.patience import load_patience
 from adpilot.agents.proposal import Proposal
 from adpilot.agents.skills import bidding as bidding_skills
 from adpilot.agents.skills.compliance import sweep
 from adpilot.agents.skills.creative import creative_proposals
+from adpilot.agents.skills.seo import ReadFailed, StructuredData, read_posts
 from adpilot.agents.skills.seo import audit as seo_audit
 from adpilot.agents.state import Planned, RunState, Task
 from adpilot.tools.guard import Guard, call_hash
 from adpilot.tools.langchain_tools import governed_tools
-from adpilot.tools.wordpress import WpPost
 
 MAX_TURNS_PER_TASK = 8
 
@@ -42,7 +43,10 @@ async def plan(state: RunState, ctx: RunContext, role: str) -> dict[str, Any]:
     if task.get("commands"):
         proposals, notes = await _command_proposals(task, ctx.guard)
     elif state["trigger"]["kind"] == "maintenance" and ctx.skills:
-        proposals, notes = await _skill_proposals(state, ctx, role, task)
+        try:
+            proposals, notes = await _skill_proposals(state, ctx, role, task)
+        except ReadFailed as failed:  # visible: a failed read in the report, never "nothing to change"
+            return {**update, **_read_failed(task, role, failed)}
     planned: list[Planned] = [
         {
             "id": f"{task['id']}.{p.id}",
@@ -187,60 +191,123 @@ async def _proposal_for(command: Command, guard: Guard) -> Proposal | str:
 
 
 async def _skill_proposals(state: RunState, ctx: RunContext, role: str, task: Task) -> tuple[list[Proposal], list[str]]:
+    """A skill's proposals, less those patience holds back (cooldowns, holds: notes say which)."""
     account = task.get("account")
     if role == "bidding" and account:
-        return await _bidding(ctx, account), []
+        return await _bidding(ctx, account)
     if role == "creative" and account:
-        return await creative_proposals(ctx.guard, account, ctx.brand, use_memory=ctx.memory is not None), []
+        proposals = await creative_proposals(ctx.guard, account, ctx.brand, use_memory=ctx.memory is not None)
+        return await _patiently(ctx, account, proposals)
     if role == "seo":
-        return await _seo(ctx), []
-    if role == "compliance":
+        return await _patiently(ctx, None, await _seo(ctx))
+    if role == "compliance":  # never held back: a live ad or page that breaks the rules is fixed now
         scope = state["trigger"].get("scope", "all")
         accounts = [] if scope == "cms" else sorted(ctx.guard.run.accounts)
         return await sweep(ctx.guard, accounts, include_cms=scope in ("all", "cms"))
     return [], []
 
 
-async def _bidding(ctx: RunContext, account: str) -> list[Proposal]:
+async def _patiently(
+    ctx: RunContext, account: str | None, proposals: list[Proposal]
+) -> tuple[list[Proposal], list[str]]:
+    if not proposals:
+        return [], []
+    patience, notes = await load_patience(ctx.guard, ctx.config.state_dir, account)
+    if account is not None and any(":campaign:" in h.entity for h in patience.holds):
+        patience.parents = await _campaign_of(ctx, "creative", account, {})
+    kept, held = patience.screen(proposals)
+    return kept, [*notes, *held]
+
+
+async def _campaign_of(ctx: RunContext, role: str, account: str, known: dict[str, str]) -> dict[str, str]:
+    """Parents for campaign holds and campaign targets: ``ad_group:ID`` → campaign id (one read)."""
+    found = await ctx.guard.call(role, "get_performance", {"customer_id": account, "level": "ad_group", "days": 30})
+    groups = {f"ad_group:{r['ad_group_id']}": str(r["campaign_id"]) for r in found.data} if found.ok else {}
+    return {**known, **groups}
+
+
+async def _bidding(ctx: RunContext, account: str) -> tuple[list[Proposal], list[str]]:
     guard = ctx.guard
     campaigns = await guard.call("bidding", "list_campaigns", {"customer_id": account})
     week = await guard.call("bidding", "get_performance", {"customer_id": account, "level": "campaign", "days": 7})
     keywords = await guard.call("bidding", "get_performance", {"customer_id": account, "level": "keyword", "days": 14})
     ads = await guard.call("bidding", "get_performance", {"customer_id": account, "level": "ad", "days": 30})
     if not (campaigns.ok and week.ok and keywords.ok and ads.ok):
-        return []
+        return [], []
     currency = await guard.context.currency(account)
-    settings = ctx.bidding
-    return [
-        *bidding_skills.pacing(campaigns.data, week.data, settings, account, currency),
-        *bidding_skills.bids(keywords.data, settings, account, currency),
-        *bidding_skills.rotation(ads.data, settings, account),
+    patience, notes = await load_patience(guard, ctx.config.state_dir, account)
+    configured = ctx.config.targets
+    parents = {f"campaign_budget:{c['budget_id']}": str(c["campaign_id"]) for c in campaigns.data}
+    if configured.campaigns or any(":campaign:" in h.entity for h in patience.holds):
+        parents = await _campaign_of(ctx, "bidding", account, parents)
+    patience.parents = parents
+    groups = {key.split(":", 1)[1]: campaign for key, campaign in parents.items() if key.startswith("ad_group:")}
+    resolved: dict[str | None, bidding_skills.Targets] = {}
+
+    def targets_of(campaign: str | None) -> bidding_skills.Targets:
+        if campaign not in resolved:
+            resolved[campaign] = bidding_skills.Targets.from_config(configured.resolve(account, campaign))
+        return resolved[campaign]
+
+    settings, learning = ctx.bidding, patience.rules.learning
+    proposals = [
+        *bidding_skills.pacing(campaigns.data, week.data, targets_of, account, currency),
+        *bidding_skills.bids(
+            keywords.data,
+            settings,
+            targets_of,
+            account,
+            currency,
+            learning=learning.keyword,
+            age_days=patience.age_days(account, "ad_group_criterion"),
+            campaign_of=groups,
+        ),
+        *bidding_skills.rotation(
+            ads.data,
+            settings,
+            targets_of,
+            account,
+            learning=learning.ad,
+            age_days=patience.age_days(account, "ad_group_ad"),
+            campaign_of=groups,
+        ),
     ]
+    kept, held = patience.screen(proposals)
+    line = f"targets: {account}: {targets_of(None).describe(currency)}"
+    overrides = [
+        f"campaign {c['campaign_id']}: {targets_of(str(c['campaign_id'])).goal(currency)}"
+        for c in campaigns.data
+        if str(c["campaign_id"]) in configured.campaigns
+    ]
+    if overrides:
+        line += " · " + ", ".join(overrides)
+    return kept, [line, *notes, *held]
 
 
 async def _seo(ctx: RunContext) -> list[Proposal]:
-    guard = ctx.guard
-    listed = await guard.call("seo", "list_posts", {"status": "publish"})
-    if not listed.ok:
-        return []
-    posts = []
-    for summary in listed.data:
-        got = await guard.call("seo", "get_post", {"post_id": summary["post_id"]})
-        if got.ok:
-            data = got.data
-            posts.append(
-                WpPost(
-                    data["post_id"],
-                    data["type"],
-                    data["status"],
-                    data["title"],
-                    data["content"],
-                    data["excerpt"],
-                    data["slug"],
-                    data["meta_description"],
-                    data["link"],
-                    "",
-                )
-            )
+    posts = await read_posts(ctx.guard)  # ReadFailed when the CMS cannot be read
     site = posts[0].link.split("/", 3)[:3] if posts else []
-    return seo_audit(posts, site="/".join(site), brand=ctx.brand.name).proposals
+    structured: StructuredData = "field" if ctx.config.wordpress.seo_fields == "adpilot" else "plugin"
+    return seo_audit(posts, site="/".join(site), brand=ctx.brand.name, structured_data=structured).proposals
+
+
+def _read_failed(task: Task, role: str, failed: ReadFailed) -> dict[str, Any]:
+    """The plan of a task whose reads failed: nothing to do, the failed read as an outcome."""
+    result, error = failed.result, failed.result.error
+    outcome = {
+        "proposal_id": f"{task['id']}.read",
+        "task_id": task["id"],
+        "role": role,
+        "tool": result.tool,
+        "args": failed.call_args,
+        "rationale": f"{role}: read the CMS",
+        "decision": "allow",
+        "ok": False,
+        "error": {"type": error.type, "message": error.message} if error else None,
+        "data": None,
+        "audit_seq": result.audit_seq,
+        "call_hash": result.call_hash,
+        "account": None,
+    }
+    note = f"the {role} task did not run: {failed} — nothing was checked or changed"
+    return {"planned": [], "notes": [note], "outcomes": [outcome], "tool_errors": 1}

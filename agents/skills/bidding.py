@@ -1,43 +1,125 @@
-"""The bidding skills: budget pacing, a target-ROAS bid rule, Thompson-sampling ad rotation,
-and spend-anomaly detection. Deterministic for the same data (the sampler is seeded).
+"""The bidding skills: budget pacing, a target-ROAS (or target-CPA) bid rule and Thompson-sampling
+ad rotation. Deterministic for the same data (the sampler is seeded).
 
-Every proposal states the numbers it rests on; the Guard decides whether it may happen.
+What they aim for are the account's (and campaign's) ``targets`` of the configuration; how long
+they wait is the policy's ``patience`` (ads and keywords still learning get no verdict here;
+cooldowns and holds are applied to the proposals by :mod:`adpilot.agents.patience`). Every
+proposal states the numbers it rests on; the Guard decides whether it may happen. The rules,
+thresholds and defaults are explained in docs/MAINTENANCE.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from adpilot.agents.proposal import Proposal
-from adpilot.money import format_micros, round_to_unit
+from adpilot.config import TargetValues
+from adpilot.money import format_micros, round_to_unit, units_to_micros
+from adpilot.policies.model import AdLearning, KeywordLearning
 
 
 @dataclass(frozen=True)
 class BiddingSettings:
-    target_roas: float = 4.0  # conversion value per unit of cost the bids aim for
-    pacing_utilisation: float = 0.9  # share of the budget spent that counts as budget-limited
-    pacing_step: float = 0.15  # a budget-limited, profitable campaign grows by this much
-    pacing_min_roas: float = 3.0  # …if its ROAS is at least this
-    cut_roas: float = 1.0  # a budget-limited campaign below this ROAS is cut
-    cut_step: float = 0.15
-    min_clicks: int = 30  # a keyword needs this much data before its bid moves
-    zero_conversion_clicks: int = 60  # with this many clicks and no conversion, the bid drops
+    """How the rules move, the same for every account (what they aim for is :class:`Targets`)."""
+
     damping: float = 0.5  # move halfway toward the bid the target implies
-    max_bid_step: float = 0.2  # never more than ±20 % per run (the policy allows 25 %)
+    max_bid_step: float = 0.2  # never more than ±20 % per run (the policy escalates above 25 %)
     min_bid_change: float = 0.05  # smaller moves are noise
-    loser_probability: float = 0.05  # pause an ad whose chance of being the best is below this
-    loser_min_impressions: int = 800
-    samples: int = 4000
-    anomaly_factor: float = 3.0
+    samples: int = 4000  # posterior draws per ad group
+
+
+@dataclass(frozen=True)
+class Targets:
+    """One account's (or campaign's) targets, resolved from the ``targets`` configuration."""
+
+    target_roas: float | None = 4.0  # conversion value per unit of cost the bids aim for …
+    target_cpa_micros: int | None = None  # … or cost per conversion (exactly one of the two)
+    pacing_utilisation: float = 0.9  # share of 7 days' budget spent that counts as budget-limited
+    pacing_raise_at: float = 0.75  # a budget-limited campaign at this share of its target is raised …
+    pacing_raise_step: float = 0.15  # … by this share
+    pacing_cut_below: float = 0.25  # … below this share of its target it is cut …
+    pacing_cut_step: float = 0.15  # … by this share
+    pause_below_p_best: float = 0.05  # pause a proven ad whose chance of being the best is below this
+    zero_conversion_clicks: int = 60  # with this many clicks and no conversion, the bid drops
+
+    @classmethod
+    def from_config(cls, values: TargetValues) -> Targets:
+        """From a resolved level of the configuration (every key set; money to integer micros)."""
+        default = cls()
+
+        def ratio(value: Any, fallback: float) -> float:
+            return float(value) if value is not None else fallback
+
+        cpa = values.target_cpa
+        return cls(
+            target_roas=float(values.target_roas) if values.target_roas is not None and cpa is None else None,
+            target_cpa_micros=units_to_micros(cpa) if cpa is not None else None,
+            pacing_utilisation=ratio(values.pacing_utilisation, default.pacing_utilisation),
+            pacing_raise_at=ratio(values.pacing_raise_at, default.pacing_raise_at),
+            pacing_raise_step=ratio(values.pacing_raise_step, default.pacing_raise_step),
+            pacing_cut_below=ratio(values.pacing_cut_below, default.pacing_cut_below),
+            pacing_cut_step=ratio(values.pacing_cut_step, default.pacing_cut_step),
+            pause_below_p_best=ratio(values.pause_below_p_best, default.pause_below_p_best),
+            zero_conversion_clicks=values.zero_conversion_clicks or default.zero_conversion_clicks,
+        )
+
+    def goal(self, currency: str) -> str:
+        """The target in a few words: "ROAS 4.0" or "CPA 25.00 EUR"."""
+        if self.target_cpa_micros is not None:
+            return f"CPA {format_micros(self.target_cpa_micros, currency)}"
+        return f"ROAS {self.target_roas or 0:.1f}"
+
+    def describe(self, currency: str) -> str:
+        """One line for reports: the target, the pacing and the pause thresholds."""
+        return (
+            f"{self.goal(currency)} · budget-limited at {self.pacing_utilisation:.0%} of budget: "
+            f"+{self.pacing_raise_step:.0%} at ≥ {self.pacing_raise_at:.0%} of target, "
+            f"−{self.pacing_cut_step:.0%} below {self.pacing_cut_below:.0%} · "
+            f"pause an ad below {self.pause_below_p_best:.0%} chance of being best · "
+            f"bid cut after {self.zero_conversion_clicks} clicks without a conversion"
+        )
+
+    def efficiency(self, cost_micros: int, conversions: float, value_micros: float) -> float:
+        """How a campaign does against the target: 1.0 on target, 0.5 at half of it (ROAS, or CPA inverted)."""
+        if self.target_cpa_micros is not None:
+            return 0.0 if conversions <= 0 or cost_micros <= 0 else self.target_cpa_micros * conversions / cost_micros
+        roas = value_micros / cost_micros if cost_micros else 0.0
+        return roas / (self.target_roas or 1.0)
+
+    def performance(self, cost_micros: int, conversions: float, value_micros: float, currency: str) -> str:
+        """The measure the target is about, as stated in a rationale: "ROAS 3.20" or "CPA 46.23 EUR"."""
+        if self.target_cpa_micros is not None:
+            if conversions <= 0:
+                return "no conversion"
+            return f"CPA {format_micros(round(cost_micros / conversions), currency)}"
+        return f"ROAS {value_micros / cost_micros if cost_micros else 0.0:.2f}"
+
+
+TargetsFor = Callable[[str | None], Targets]
+"""The targets of a campaign of the account (None: the account's own)."""
+
+
+def _fixed(targets: Targets | TargetsFor) -> TargetsFor:
+    if isinstance(targets, Targets):
+        return lambda _campaign: targets
+    return targets
 
 
 def pacing(
-    campaigns: list[dict[str, Any]], performance: list[dict[str, Any]], s: BiddingSettings, account: str, currency: str
+    campaigns: list[dict[str, Any]],
+    performance: list[dict[str, Any]],
+    targets: Targets | TargetsFor,
+    account: str,
+    currency: str,
 ) -> list[Proposal]:
+    """Raise the budget of a budget-limited campaign that reaches its target well enough; cut the
+    budget of one far below it."""
+    targets_of = _fixed(targets)
     by_id = {row["campaign_id"]: row for row in performance}
     proposals = []
     for campaign in campaigns:
@@ -47,18 +129,21 @@ def pacing(
         budget = int(campaign["budget_amount_micros"])
         if row is None or budget <= 0:
             continue
+        t = targets_of(campaign["campaign_id"])
         cost = int(row["cost_micros"])
         value = round(row["conversions_value"] * 1_000_000)
         utilisation = cost / (7 * budget)
-        roas = value / cost if cost else 0.0
-        if utilisation < s.pacing_utilisation:
+        if utilisation < t.pacing_utilisation:
             continue
-        if roas >= s.pacing_min_roas:
-            new, verb = round_to_unit(int(budget * (1 + s.pacing_step)), currency), "raise"
-        elif roas < s.cut_roas:
-            new, verb = round_to_unit(int(budget * (1 - s.cut_step)), currency), "cut"
+        efficiency = t.efficiency(cost, row["conversions"], value)
+        if efficiency >= t.pacing_raise_at:
+            new, verb = round_to_unit(int(budget * (1 + t.pacing_raise_step)), currency), "raise"
+        elif efficiency < t.pacing_cut_below:
+            new, verb = round_to_unit(int(budget * (1 - t.pacing_cut_step)), currency), "cut"
         else:
             continue
+        measured = t.performance(cost, row["conversions"], value, currency)
+        roas = value / cost if cost else 0.0
         proposals.append(
             Proposal(
                 role="bidding",
@@ -67,9 +152,14 @@ def pacing(
                 rationale=(
                     f"{verb} budget of “{campaign['name']}” from {format_micros(budget, currency)} to "
                     f"{format_micros(new, currency)}: it spent {utilisation:.0%} of its budget over 7 days "
-                    f"at ROAS {roas:.2f}"
+                    f"at {measured} (target {t.goal(currency)})"
                 ),
-                evidence={"utilisation_7d": round(utilisation, 3), "roas_7d": round(roas, 2), "cost_micros_7d": cost},
+                evidence={
+                    "utilisation_7d": round(utilisation, 3),
+                    "roas_7d": round(roas, 2),
+                    "cost_micros_7d": cost,
+                    "efficiency_7d": round(efficiency, 3),
+                },
                 expected_impact="more conversions at a profitable ROAS"
                 if verb == "raise"
                 else "less spend on an unprofitable campaign",
@@ -78,8 +168,27 @@ def pacing(
     return proposals
 
 
-def bids(keywords: list[dict[str, Any]], s: BiddingSettings, account: str, currency: str) -> list[Proposal]:
-    """Cut the bids of keywords that miss the target ROAS (damped, at most 20 % a run).
+def _age_ok(age_days: Mapping[str, float], key: str, min_days: int) -> bool:
+    """Old enough for a verdict: its age is unknown (it predates the history read) or at least ``min_days``."""
+    age = age_days.get(key)
+    return age is None or age >= min_days
+
+
+def bids(
+    keywords: list[dict[str, Any]],
+    s: BiddingSettings,
+    targets: Targets | TargetsFor,
+    account: str,
+    currency: str,
+    *,
+    learning: KeywordLearning | None = None,
+    age_days: Mapping[str, float] | None = None,
+    campaign_of: Mapping[str, str] | None = None,
+) -> list[Proposal]:
+    """Cut the bids of keywords that miss the target ROAS or CPA (damped, at most 20 % a run).
+
+    Only keywords with enough data move: at least ``learning.min_clicks`` clicks in the 14 days
+    read and, for a keyword created within the history adpilot reads, ``learning.min_days`` days.
 
     Bids are never raised automatically. A ROAS target compares average return per click with
     average cost per click, but a higher bid buys *marginal* clicks at a higher price for every
@@ -89,28 +198,49 @@ def bids(keywords: list[dict[str, Any]], s: BiddingSettings, account: str, curre
     its spend (bench/campaign_outcome.py, docs/BENCHMARKS.md). Raises stay possible — a person
     or a model proposes them, and the policy decides.
     """
+    learning = learning or KeywordLearning()
+    ages = age_days or {}
+    campaigns = campaign_of or {}
+    targets_of = _fixed(targets)
     proposals = []
     for row in keywords:
         if row.get("status") != "ENABLED" or row.get("cpc_bid_micros") is None:
             continue
         clicks, cost = row["clicks"], int(row["cost_micros"])
         bid = int(row["cpc_bid_micros"])
-        if clicks < s.min_clicks or cost <= 0:
+        if clicks < learning.min_clicks or cost <= 0:
             continue
+        key = f"{row['ad_group_id']}~{row['criterion_id']}"
+        if not _age_ok(ages, key, learning.min_days):
+            continue
+        t = targets_of(campaigns.get(str(row["ad_group_id"])))
         value_micros = row["conversions_value"] * 1_000_000
+        average_cpc = cost / clicks
         if row["conversions"] == 0:
-            if clicks < s.zero_conversion_clicks:
+            if clicks < t.zero_conversion_clicks:
                 continue
             factor, why = 1 - s.max_bid_step, f"{clicks} clicks in 14 days without a conversion"
-        else:
-            roas = value_micros / cost
-            if roas >= s.target_roas:
+        elif t.target_cpa_micros is not None:
+            cpa = cost / row["conversions"]
+            if cpa <= t.target_cpa_micros:
                 continue
-            target_cpc = value_micros / clicks / s.target_roas
-            average_cpc = cost / clicks
+            target_cpc = t.target_cpa_micros * row["conversions"] / clicks
             factor = max(1 - s.max_bid_step, 1 + s.damping * (target_cpc / average_cpc - 1))
             why = (
-                f"ROAS {roas:.2f} is below the target of {s.target_roas:.1f}: a click is worth "
+                f"CPA {format_micros(round(cpa), currency)} is above the target of "
+                f"{format_micros(t.target_cpa_micros, currency)}: a click is worth "
+                f"{format_micros(round(target_cpc), currency)} at target, "
+                f"it costs {format_micros(round(average_cpc), currency)} on average"
+            )
+        else:
+            target_roas = t.target_roas or 0.0
+            roas = value_micros / cost
+            if roas >= target_roas:
+                continue
+            target_cpc = value_micros / clicks / target_roas
+            factor = max(1 - s.max_bid_step, 1 + s.damping * (target_cpc / average_cpc - 1))
+            why = (
+                f"ROAS {roas:.2f} is below the target of {target_roas:.1f}: a click is worth "
                 f"{format_micros(round(target_cpc), currency)} at target, "
                 f"it costs {format_micros(round(average_cpc), currency)} on average"
             )
@@ -135,6 +265,7 @@ def bids(keywords: list[dict[str, Any]], s: BiddingSettings, account: str, curre
                     "cost_micros_14d": cost,
                     "conversions_14d": row["conversions"],
                     "damping": s.damping,
+                    "target": t.goal(currency),
                 },
                 expected_impact="less spend on clicks that do not pay for themselves",
             )
@@ -157,22 +288,48 @@ def probability_best(ads: list[dict[str, Any]], samples: int, seed: str) -> dict
     return {ad["ad_id"]: float(wins[i]) / samples for i, ad in enumerate(ads)}
 
 
-def rotation(ads: list[dict[str, Any]], s: BiddingSettings, account: str) -> list[Proposal]:
+def proven(ad: dict[str, Any], learning: AdLearning, age_days: Mapping[str, float]) -> bool:
+    """Past its learning period: enough impressions in the 30 days read, and old enough."""
+    key = f"{ad['ad_group_id']}~{ad['ad_id']}"
+    return ad["impressions"] >= learning.min_impressions and _age_ok(age_days, key, learning.min_days)
+
+
+def rotation(
+    ads: list[dict[str, Any]],
+    s: BiddingSettings,
+    targets: Targets | TargetsFor,
+    account: str,
+    *,
+    learning: AdLearning | None = None,
+    age_days: Mapping[str, float] | None = None,
+    campaign_of: Mapping[str, str] | None = None,
+) -> list[Proposal]:
+    """Pause the clear losers among a group's *proven* ads.
+
+    Only ads past their learning period are compared (an ad with few impressions has a wide
+    posterior that would make every proven ad look beatable); an ad still learning is never
+    paused and never the reason to pause another. So a group's best proven ad stays on, and a
+    group with fewer than two proven ads is left alone until a newcomer has shown what it does.
+    """
+    learning = learning or AdLearning()
+    ages = age_days or {}
+    campaigns = campaign_of or {}
+    targets_of = _fixed(targets)
     proposals = []
     groups: dict[str, list[dict[str, Any]]] = {}
     for ad in ads:
         if ad.get("status") == "ENABLED":
             groups.setdefault(ad["ad_group_id"], []).append(ad)
     for group_id, members in sorted(groups.items()):
-        if len(members) < 2:
+        compared = [a for a in members if proven(a, learning, ages)]
+        if len(compared) < 2:
             continue
-        chances = probability_best(members, s.samples, f"{account}:{group_id}")
-        losers = [
-            a
-            for a in members
-            if chances[a["ad_id"]] < s.loser_probability and a["impressions"] >= s.loser_min_impressions
-        ]
-        for ad in losers[: len(members) - 1]:  # never propose pausing every ad of a group
+        t = targets_of(campaigns.get(str(group_id)))
+        chances = probability_best(compared, s.samples, f"{account}:{group_id}")
+        best = max(compared, key=lambda a: (chances[a["ad_id"]], a["clicks"] / max(a["impressions"], 1)))
+        losers = [a for a in compared if a is not best and chances[a["ad_id"]] < t.pause_below_p_best]
+        learning_count = len(members) - len(compared)
+        for ad in losers:
             ctr = ad["clicks"] / ad["impressions"]
             proposals.append(
                 Proposal(
@@ -182,35 +339,19 @@ def rotation(ads: list[dict[str, Any]], s: BiddingSettings, account: str) -> lis
                     rationale=(
                         f"pause ad {group_id}~{ad['ad_id']}: probability of being the group's best ad is "
                         f"{chances[ad['ad_id']]:.1%} (CTR {ctr:.2%} over {ad['impressions']} impressions in 30 days)"
+                        + (
+                            f", among the {len(compared)} proven ads ({learning_count} still learning)"
+                            if learning_count
+                            else ""
+                        )
                     ),
                     evidence={
                         "p_best": round(chances[ad["ad_id"]], 4),
                         "impressions_30d": ad["impressions"],
                         "clicks_30d": ad["clicks"],
+                        "best_ad": f"{group_id}~{best['ad_id']}",
                     },
                     expected_impact="traffic goes to the better ads of the group",
                 )
             )
     return proposals
-
-
-def anomalies(
-    yesterday: list[dict[str, Any]], fortnight: list[dict[str, Any]], s: BiddingSettings, account: str
-) -> list[dict[str, Any]]:
-    """Campaigns whose spend yesterday is far above their daily mean: stop and ask a person."""
-    mean = {row["campaign_id"]: int(row["cost_micros"]) / 14 for row in fortnight}
-    found = []
-    for row in yesterday:
-        baseline = mean.get(row["campaign_id"], 0.0)
-        cost = int(row["cost_micros"])
-        if baseline > 0 and cost > s.anomaly_factor * baseline:
-            found.append(
-                {
-                    "account": account,
-                    "campaign_id": row["campaign_id"],
-                    "cost_micros_yesterday": cost,
-                    "daily_mean_micros_14d": round(baseline),
-                    "factor": round(cost / baseline, 2),
-                }
-            )
-    return found
