@@ -9,6 +9,10 @@ _EXPORTS = {
     "MemoryStore": "adpilot.memory.store",
     "Passage": "adpilot.memory.store",
     "MemoryMismatchError": "adpilot.memory.store",
+    "IngestReport": "adpilot.memory.store",
+    "DocumentInfo": "adpilot.memory.store",
+    "NothingIngestedError": "adpilot.memory.store",
+    "UnknownDocumentError": "adpilot.memory.store",
     "embedding_backend": "adpilot.memory.embeddings",
 }
 __all__ = sorted(_EXPORTS)

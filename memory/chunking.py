@@ -6,12 +6,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-TEXT_SUFFIXES = (".md", ".markdown", ".txt")
+from adpilot.memory.documents import KINDS, document_title, legacy_source_key, read_document
+
+__all__ = ["Chunk", "chunk_file", "chunk_text", "document_title", "source_key"]
 
 
 @dataclass(frozen=True)
 class Chunk:
-    source: str  # stable key of the document: its file name without suffix
+    source: str  # the document's source id (see adpilot.memory.documents)
     title: str
     index: int
     text: str
@@ -22,12 +24,8 @@ class Chunk:
 
 
 def source_key(path: Path) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
-
-
-def document_title(text: str, fallback: str) -> str:
-    heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
-    return heading.group(1).strip() if heading else fallback
+    """The key of a file standing alone: its name without suffix, slugged (what older versions keyed by)."""
+    return legacy_source_key(path.name)
 
 
 def chunk_text(text: str, *, size: int = 500, overlap: int = 120) -> list[str]:
@@ -53,19 +51,9 @@ def chunk_text(text: str, *, size: int = 500, overlap: int = 120) -> list[str]:
     return chunks
 
 
-def chunk_file(path: Path, *, size: int = 500, overlap: int = 120) -> list[Chunk]:
-    text = path.read_text(encoding="utf-8")
-    key = source_key(path)
-    title = document_title(text, path.stem.replace("-", " "))
-    return [Chunk(key, title, i, part) for i, part in enumerate(chunk_text(text, size=size, overlap=overlap))]
-
-
-def text_files(paths: list[Path]) -> list[Path]:
-    """The text files named, directories searched recursively, in a stable order."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES and p.is_file()))
-        else:
-            found.append(path)
-    return found
+def chunk_file(path: Path, *, size: int = 500, overlap: int = 120, source: str | None = None) -> list[Chunk]:
+    """One file's chunks (any supported kind), under ``source`` (default: :func:`source_key`)."""
+    document = read_document(path, KINDS.get(path.suffix.lower(), "text"))
+    key = source if source is not None else source_key(path)
+    parts = chunk_text(document.text, size=size, overlap=overlap)
+    return [Chunk(key, document.title, i, part) for i, part in enumerate(parts)]
