@@ -1,11 +1,9 @@
 """The ``adpilot`` command line.
 
-Start-up stays fast: this module imports only the standard library; each command imports
-what it needs when it runs. Exit codes: 0 done, 1 internal error, 2 usage or configuration
-error, 3 run stopped (or refused: the kill switch is engaged), 4 evaluation below threshold, 5 busy (another
-actor holds the account; the message names it), 6 the audit log is not intact (`audit verify`: a row altered,
-missing or reordered, the log behind its anchor, or rewritten without the key; the message names the first bad
-row or the missing range).
+Start-up stays fast: this module imports only the standard library (and the exit-code table,
+:class:`adpilot.errors.ExitCode`, which every command returns from); each command imports what
+it needs when it runs. No traceback reaches a user: an unforeseen exception is one line naming
+it and where, with exit code 1 (``ADPILOT_DEBUG=1`` prints the traceback).
 """
 
 from __future__ import annotations
@@ -13,13 +11,17 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_STOPPED, EXIT_EVAL, EXIT_BUSY = 0, 1, 2, 3, 4, 5
-EXIT_AUDIT = 6
+from adpilot.errors import ExitCode
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_STOPPED = ExitCode.OK, ExitCode.INTERNAL, ExitCode.USAGE, ExitCode.STOPPED
+EXIT_EVAL, EXIT_BUSY, EXIT_AUDIT = ExitCode.BELOW_THRESHOLD, ExitCode.BUSY, ExitCode.AUDIT_BROKEN
+EXIT_REFUSED, EXIT_WAITING, EXIT_PLATFORM = ExitCode.REFUSED, ExitCode.WAITING, ExitCode.PLATFORM
 
 
 def _print_json(data: Any) -> None:
@@ -28,16 +30,30 @@ def _print_json(data: Any) -> None:
 
 
 def _load_config(args: argparse.Namespace) -> Any:
-    from adpilot.config import load_config
+    from adpilot.config import config_path, load_config
     from adpilot.logs import configure_logging
 
     config = load_config(args.config)
+    if config_path(args.config, os.environ) is None:
+        # Say so: otherwise a command run in the wrong directory answers from an empty ./.adpilot
+        # ("no approvals waiting") as if that were the deployment's state.
+        print(
+            f"adpilot: no config file (no --config, $ADPILOT_CONFIG or ./config.yaml here): using the built-in "
+            f"defaults, state in {config.state_dir}/ (`adpilot config show` prints them)",
+            file=sys.stderr,
+        )
     configure_logging(config.log.level, config.log.format)
     return config
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     config = _load_config(args)
+    if config.log.level == "info":
+        # The demo tells its own story on stdout; the per-call log lines (JSON when stderr is not a
+        # terminal) would bury it. `log.level: debug` (or warning/error) in the config is kept as set.
+        from adpilot.logs import configure_logging
+
+        configure_logging("warning", config.log.format)
     import asyncio
 
     from adpilot.app.runs import demo, exit_code
@@ -163,14 +179,17 @@ def _cmd_decide(args: argparse.Namespace, decision: str, edits: dict[str, Any] |
     config = _load_config(args)
     import asyncio
 
-    from adpilot.app.runs import decide, render_reports
+    from adpilot.app.runs import decide, exit_code, render_reports
 
     result = asyncio.run(decide(config, args.id, decision, args.reason or "", args.approver, args=edits))
     if args.json:
         _print_json({"thread_id": result.thread_id, "status": result.status, "report": result.report})
     else:
         print(render_reports([result]))
-    return EXIT_STOPPED if result.status == "stopped" else EXIT_OK
+    code = exit_code([result])
+    if code == EXIT_OK and decision != "reject" and result.report.get("denied") and not result.report.get("applied"):
+        return EXIT_REFUSED  # the person approved, and the Guard still refused the change (e.g. an edit over a limit)
+    return code
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -225,6 +244,50 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hold(args: argparse.Namespace) -> int:
+    """Hold an entity (the maintenance skills leave it alone), or list the holds."""
+    config = _load_config(args)
+    from adpilot.agents.patience import describe, hold_store, parse_entity
+    from adpilot.app.runs import person
+    from adpilot.errors import UsageError
+
+    now = datetime.datetime.now(datetime.UTC)
+    if args.list or args.entity is None:
+        if args.entity is not None:
+            raise UsageError("give an entity to hold, or --list, not both")
+        with hold_store(config.state_dir) as store:
+            holds = store.holds(now)
+        if args.json:
+            _print_json([{**h.__dict__, "shown": describe(h.entity)} for h in holds])
+        elif not holds:
+            print("no holds: the maintenance skills may change any entity (patience rules aside)")
+        for h in [] if args.json else holds:
+            until = f"until {h.until:%Y-%m-%d %H:%M} UTC" if h.until else "until released"
+            reason = f" — {h.reason}" if h.reason else ""
+            print(f"{describe(h.entity):32} {until:28} by {h.by} since {h.since:%Y-%m-%d %H:%M} UTC{reason}")
+        return EXIT_OK
+    if args.days is not None and args.days <= 0:
+        raise UsageError("--days must be positive")
+    entity = parse_entity(args.entity)
+    with hold_store(config.state_dir) as store:
+        by = person(config, args.by) or "unknown user"
+        hold = store.put(entity, by=by, reason=args.reason, days=args.days, now=now)
+    until = f"until {hold.until:%Y-%m-%d %H:%M} UTC" if hold.until else "until released (adpilot release)"
+    print(f"held: {describe(entity)} {until} — the maintenance skills leave it alone")
+    return EXIT_OK
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.agents.patience import describe, hold_store, parse_entity
+
+    entity = parse_entity(args.entity)
+    with hold_store(config.state_dir) as store:
+        released = store.release(entity)
+    print(f"released: {describe(entity)}" if released else f"{describe(entity)} was not on hold")
+    return EXIT_OK
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     config = _load_config(args)
     import asyncio
@@ -254,9 +317,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     config = _load_config(args)
+    import socket
+
+    from adpilot.errors import UsageError
     from adpilot.tools.sandbox.server import serve
 
     seed = config.sandbox.seed if args.seed is None else args.seed
+    with socket.socket() as probe:
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as exc:
+            raise UsageError(
+                f"cannot serve on {args.host}:{args.port}: {exc.strerror}; choose another --port"
+            ) from None
     print(f"sandbox on http://{args.host}:{args.port} (seed {seed}); Ctrl-C stops it", file=sys.stderr)
     serve(args.host, args.port, seed)
     return EXIT_OK
@@ -264,20 +337,36 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
 
 def cmd_sandbox_show(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    from adpilot.app.summary import render_summary, world_summary
-    from adpilot.tools.sandbox import World
+    from adpilot.app.summary import current_world, render_summary, world_summary
 
-    world = World.demo(config.sandbox.seed if args.seed is None else args.seed)
+    world, which = current_world(config, args.seed)
     if args.json:
         _print_json(world.dump() if args.full else world_summary(world))
     else:
+        print(f"{which}:\n")
         print(render_summary(world_summary(world)))
+    return EXIT_OK
+
+
+def cmd_sandbox_advance_day(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.summary import advance_days
+
+    result = asyncio.run(advance_days(config, args.days))
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"simulated {', '.join(result['simulated'])}; the sandbox's today is now {result['today']}")
     return EXIT_OK
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    data = config.model_dump(mode="json")
+    from adpilot.config import shown_config
+
+    data = shown_config(config)
     if args.json:
         _print_json(data)
     else:
@@ -296,10 +385,14 @@ def cmd_tool_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
     else:
+
+        def signature(arguments: list[dict[str, Any]]) -> str:
+            return ", ".join(a["name"] if a["required"] else f"[{a['name']}]" for a in arguments)
+
         print(
             table(
-                ["tool", "scope", "roles", "description"],
-                [[r["tool"], r["scope"], ", ".join(r["roles"]), r["description"]] for r in rows],
+                ["tool", "roles", "arguments ([optional])", "description"],
+                [[r["tool"], ", ".join(r["roles"]), signature(r["arguments"]), r["description"]] for r in rows],
             )
         )
     return EXIT_OK
@@ -324,21 +417,170 @@ def cmd_tool_call(args: argparse.Namespace) -> int:
             print(
                 f"already waiting as {outcome['already_waiting']}: adpilot approvals show {outcome['already_waiting']}"
             )
+    return tool_call_exit_code(outcome)
+
+
+def tool_call_exit_code(outcome: dict[str, Any]) -> int:
+    """A governed call's outcome as an exit code of the table (``ExitCode``)."""
     if outcome["ok"]:
         return EXIT_OK
-    rule = str((outcome.get("error") or {}).get("rule"))
-    return {"kill_switch": EXIT_STOPPED, "lease.busy": EXIT_BUSY}.get(rule, EXIT_INTERNAL)
+    error = outcome.get("error") or {}
+    rule, kind = str(error.get("rule")), str(error.get("type"))
+    by_rule = {"kill_switch": EXIT_STOPPED, "lease.busy": EXIT_BUSY, "audit.broken": EXIT_AUDIT}
+    if rule in by_rule:
+        return by_rule[rule]
+    if outcome.get("decision") == "escalate":
+        return EXIT_WAITING
+    if kind in ("platform_error", "outcome_unknown", "unavailable"):
+        return EXIT_PLATFORM
+    if outcome.get("decision") == "deny":
+        return EXIT_REFUSED
+    return EXIT_INTERNAL
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    from adpilot.app.governed import audit_rows, render_audit
+    from adpilot.app.audit_view import Filters, audit_rows, render_story, show_list, story
 
-    rows = audit_rows(config, args.run)
+    if args.seq is not None:
+        told = story(config, args.seq)
+        if args.json:
+            _print_json(told.as_data())
+        else:
+            print(render_story(told, details=True))
+        return EXIT_OK
+    filters = Filters.from_args(args)
     if args.json:
-        _print_json(rows)
+        _print_json(audit_rows(config, filters))
     else:
-        print(render_audit(rows) if rows else "the audit log is empty")
+        print(show_list(config, filters))
+    return EXIT_OK
+
+
+def cmd_audit_why(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.audit_view import render_story, story
+
+    told = story(config, args.seq)
+    if args.json:
+        _print_json(told.as_data())
+    else:
+        print(render_story(told))
+    return EXIT_OK
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.audit_view import Filters, export_records, write_export
+
+    records = export_records(config, Filters.from_args(args, reads=not args.no_reads))
+    if args.subject:  # a data-subject request: the rows about one person, archived ones too
+        records = _records_about(config, args.subject, within={r.seq for r in records})
+    if args.output:
+        from pathlib import Path
+
+        with Path(args.output).open("w", encoding="utf-8", newline="") as out:
+            count = write_export(records, args.format, out)
+        print(f"wrote {count} audit record(s) to {args.output} ({args.format})", file=sys.stderr)
+    else:
+        write_export(records, args.format, sys.stdout)
+    return EXIT_OK
+
+
+def _sealed_audit(config: Any) -> Any:
+    """The configured audit log, keyed, with its archive directory (``audit.archive_dir``)."""
+    from adpilot.compose.deployment import open_audit_log
+
+    log = open_audit_log(config)
+    if config.audit.archive_dir is not None:
+        log.archive_dir = config.state_dir / config.audit.archive_dir
+    return log
+
+
+def cmd_audit_archive(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.errors import UsageError
+    from adpilot.policies.loader import load_policy
+    from adpilot.tools.audit import check_retention, retention_floor
+
+    policy = load_policy(config.policy)
+    days = config.audit.retention_days
+    check_retention(days, policy)
+    log = _sealed_audit(config)
+    try:
+        if args.before:
+            try:
+                before = datetime.datetime.fromisoformat(args.before.strip())
+            except ValueError:
+                raise UsageError(f"--before {args.before!r}: give a time such as 2026-11-01T00:00:00Z") from None
+            if before.tzinfo is None:
+                raise UsageError(f"--before {args.before!r}: give the time zone, e.g. 2026-11-01T00:00:00Z")
+        elif days is not None:
+            before = log.clock() - datetime.timedelta(days=days)
+        else:
+            raise UsageError("give --before TIME, or set audit.retention_days in the configuration")
+        directory = config.state_dir / config.audit.archive_dir if config.audit.archive_dir is not None else None
+        report = log.archive(before, keep=retention_floor(policy), directory=directory, dry_run=args.dry_run)
+    finally:
+        log.close()
+    if args.json:
+        _print_json(report)
+    elif not report["rows"]:
+        print(f"nothing to archive before {report['cutoff']}: the oldest rows are kept ({report['kept_because']})")
+    else:
+        verb = "would archive" if report["dry_run"] else "archived"
+        print(
+            f"{verb} audit rows {report['first_seq']} to {report['last_seq']} ({report['rows']} rows, "
+            f"before {report['cutoff']}) to {report['segment']}"
+        )
+    return EXIT_OK
+
+
+def _records_about(config: Any, subject: str, *, within: set[int] | None = None) -> list[Any]:
+    """The rows about one person (archived ones too), with only their own data revealed; ``within``:
+    of the rows still in the database, only these."""
+    import dataclasses
+
+    log = _sealed_audit(config)
+    try:
+        own = log.subject_tokens(subject)
+        archived = max((a.last_seq for a in log.archives()), default=0)
+        found = []
+        for record in log.records_about(subject):
+            if within is not None and record.seq > archived and record.seq not in within:
+                continue
+            fields = ("args", "before", "after", "result", "reason")
+            revealed = {name: log.reveal(getattr(record, name), only=own) for name in fields}
+            found.append(dataclasses.replace(record, **revealed))  # this person's data, no one else's
+        return found
+    finally:
+        log.close()
+
+
+def cmd_audit_subject(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    rows = [record.to_dict() for record in _records_about(config, args.subject)]
+    if args.json:
+        _print_json({"subject": args.subject, "rows": rows})
+        return EXIT_OK
+    if not rows:
+        print("the audit log holds no row about this person")
+    for row in rows:
+        print(f"row {row['seq']}  {row['ts']}  {row['kind']} {row['tool']} (run {row['run_id']}): {row['args']}")
+    return EXIT_OK
+
+
+def cmd_audit_forget(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    log = _sealed_audit(config)
+    try:
+        erased = log.forget(args.subject, actor=os.environ.get("USER") or "operator")
+    finally:
+        log.close()
+    if args.json:
+        _print_json({"erased": erased})
+    else:
+        print(f"erased {erased} stored value(s) of this person; the rows keep only their tokens")
     return EXIT_OK
 
 
@@ -372,26 +614,20 @@ def cmd_audit_rollback(args: argparse.Namespace) -> int:
     config = _load_config(args)
     import asyncio
 
+    from adpilot.app.audit_view import render_rollback
     from adpilot.app.governed import rollback
-    from adpilot.tables import table
 
     outcome = asyncio.run(rollback(config, args.run, seq=args.seq, since=args.since, dry_run=args.dry_run))
     if args.json:
         _print_json(outcome)
     else:
-        rows = [
-            [s["audit_seq"], s["tool"], s["entity"], s["restore"], s["outcome"], s["detail"]] for s in outcome["steps"]
-        ]
-        dry = "dry run: " if outcome["dry_run"] else ""
-        print(f"{dry}rollback of {outcome['rolled_back']} (audited as run {outcome['run_id']})")
-        print(table(["row", "tool", "entity", "restore", "outcome", "detail"], rows))
-        for s in outcome["steps"]:
-            if s.get("approval"):
-                print(f"row {s['audit_seq']}: waiting for a person's approval as {s['approval']}: {s['approve']}")
-            elif s.get("already_waiting"):
-                print(f"row {s['audit_seq']}: already waiting as {s['already_waiting']}")
-    failed = [s for s in outcome["steps"] if s["outcome"] in ("denied", "failed", "conflict", "escalated")]
-    return EXIT_INTERNAL if failed else EXIT_OK
+        print(render_rollback(outcome, config))
+    outcomes = {s["outcome"] for s in outcome["steps"]}
+    if "failed" in outcomes:
+        return EXIT_PLATFORM
+    if outcomes & {"denied", "conflict"}:
+        return EXIT_REFUSED
+    return EXIT_WAITING if "escalated" in outcomes else EXIT_OK
 
 
 def _day(value: str) -> datetime.date:
@@ -488,7 +724,7 @@ def cmd_seo_audit(args: argparse.Namespace) -> int:
 
 def cmd_memory_ingest(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    from adpilot.memory.store import MemoryStore
+    from adpilot.memory.store import MemoryStore, NothingIngestedError
 
     store = MemoryStore.from_config(config)
     tty = sys.stderr.isatty()
@@ -497,14 +733,58 @@ def cmd_memory_ingest(args: argparse.Namespace) -> int:
         if tty:
             print(f"\ringesting: {done}/{total} chunks", end="", file=sys.stderr, flush=True)
 
-    report = store.ingest(args.paths, tenant=args.tenant or config.memory.tenant, progress=progress)
+    def problems(report: Any, *, skipped: bool = True) -> None:
+        for note in report.notes:
+            print(f"note: {note.path}: {note.reason}", file=sys.stderr)
+        for refused in report.skipped if skipped else []:
+            print(f"skipped {refused.path}: {refused.reason}", file=sys.stderr)
+
+    try:
+        report = store.ingest(args.paths, tenant=args.tenant or config.memory.tenant, progress=progress)
+    except NothingIngestedError as exc:
+        problems(exc.report, skipped=len(exc.report.skipped) > 5)  # up to five are named in the error itself
+        if args.json:
+            _print_json(exc.report.as_dict())
+        raise
     if tty:
         print(file=sys.stderr)
-    summary = {"files": report.files, "chunks": report.chunks, "replaced": report.replaced}
+    problems(report)
     if args.json:
-        _print_json(summary)
+        _print_json(report.as_dict())
     else:
-        print(f"ingested {report.files} file(s) as {report.chunks} chunk(s); replaced {report.replaced} older chunk(s)")
+        skipped = f"; skipped {len(report.skipped)} file(s) (named on stderr)" if report.skipped else ""
+        print(
+            f"ingested {report.files} file(s) as {report.chunks} chunk(s); "
+            f"replaced {report.replaced} older chunk(s){skipped}"
+        )
+    return EXIT_OK
+
+
+def cmd_memory_list(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.memory.store import MemoryStore
+    from adpilot.tables import table
+
+    documents = MemoryStore.from_config(config).documents(tenant=args.tenant or config.memory.tenant)
+    if args.json:
+        _print_json([d.as_dict() for d in documents])
+    elif not documents:
+        print("the knowledge base is empty (adpilot memory ingest PATH)")
+    else:
+        rows = [[d.source, d.location, str(d.chunks), d.kind, d.ingested_at or "-"] for d in documents]
+        print(table(["source", "path", "chunks", "kind", "ingested at"], rows))
+    return EXIT_OK
+
+
+def cmd_memory_delete(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.memory.store import MemoryStore
+
+    removed = MemoryStore.from_config(config).delete_document(args.source, tenant=args.tenant or config.memory.tenant)
+    if args.json:
+        _print_json({"source": args.source, "chunks": removed})
+    else:
+        print(f"deleted {args.source}: {removed} chunk(s)")
     return EXIT_OK
 
 
@@ -524,6 +804,19 @@ def cmd_memory_search(args: argparse.Namespace) -> int:
             text = " ".join(passage.text.split())
             print(f"[{passage.citation}] {passage.title} (score {passage.score:.2f})\n    {text[:300]}")
     return EXIT_OK
+
+
+def _audit_filters(command: argparse.ArgumentParser) -> None:
+    """The filters `audit show` and `audit export` share (every one given must match)."""
+    command.add_argument("--account", default=None, metavar="ID", help="a Google Ads customer id, or cms")
+    command.add_argument("--entity", default=None, help="an entity, or its end (e.g. campaign_budget:9101, post:501)")
+    command.add_argument("--run", default=None, help="only this run id")
+    command.add_argument("--role", default=None, help="only this role (bidding, creative, seo, operator, …)")
+    command.add_argument("--tool", default=None, help="only this tool (its reads too)")
+    command.add_argument("--decision", default=None, help="allow, escalate, deny, dry_run or reject")
+    command.add_argument("--kind", default=None, choices=["decision", "intent", "result"])
+    command.add_argument("--since", default=None, metavar="TIME", help="at or after, with a zone: 2026-12-03T06:00Z")
+    command.add_argument("--until", default=None, metavar="TIME", help="before this time (with a zone)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -596,6 +889,16 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("--reason", default=None)
     add("resume", cmd_resume, "release the kill switch")
 
+    hold = add("hold", cmd_hold, "hold an entity: the maintenance skills leave it alone (--list: the holds)")
+    hold.add_argument("entity", nargs="?", help="ad:GROUP~AD, keyword:GROUP~ID, budget:ID, campaign:ID, ad_group:ID, …")
+    hold.add_argument("--days", type=float, default=None, help="for this many days (default: until released)")
+    hold.add_argument("--reason", default="", help="why (shown in the notes of the runs it holds back)")
+    hold.add_argument("--by", default=None, help="who holds it (default: `approver` of the config, else the OS user)")
+    hold.add_argument("--list", action="store_true", help="list the active holds")
+    hold.add_argument("--json", action="store_true")
+    release = add("release", cmd_release, "release an entity's hold")
+    release.add_argument("entity", help="as given to adpilot hold")
+
     chat = add("chat", cmd_chat, "the operator console (commands without a model, free text with one)")
     chat.add_argument("--once", metavar="TEXT", default=None, help="one message, then exit")
     chat.add_argument("--no-memory", action="store_true", help="do not open the knowledge base")
@@ -607,10 +910,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--seed", type=int, default=None, help="world seed (default: sandbox.seed of the config)")
-    show = add("show", cmd_sandbox_show, "print the seeded world", sandbox_sub)
-    show.add_argument("--seed", type=int, default=None)
+    show = add("show", cmd_sandbox_show, "print the world as the commands left it (or the seeded one)", sandbox_sub)
+    show.add_argument("--seed", type=int, default=None, help="print the freshly seeded world of this seed instead")
     show.add_argument("--json", action="store_true")
     show.add_argument("--full", action="store_true", help="with --json: the whole world dump")
+    advance = add("advance-day", cmd_sandbox_advance_day, "let days pass in the sandbox (traffic, spend)", sandbox_sub)
+    advance.add_argument("days", type=int, nargs="?", default=1, help="how many days (default 1, at most 366)")
+    advance.add_argument("--json", action="store_true")
 
     check = add("check-copy", cmd_check_copy, "check ad or page copy against the compliance rules")
     check.add_argument("texts", nargs="*", metavar="TEXT", help="copy checked by the general rules")
@@ -630,11 +936,30 @@ def build_parser() -> argparse.ArgumentParser:
     memory = sub.add_parser("memory", help="the knowledge base and decision memory")
     memory_sub = memory.add_subparsers(dest="memory_command", metavar="ACTION", required=True)
     ingest = add(
-        "ingest", cmd_memory_ingest, "add documents (Markdown, text; folders too) to the knowledge base", memory_sub
+        "ingest",
+        cmd_memory_ingest,
+        "add documents (Markdown, text, HTML, PDF; folders too) to the knowledge base",
+        memory_sub,
+    )
+    ingest.epilog = (
+        "A document is its folder argument (or a named file's folder) plus its path below it: ingesting it again "
+        "replaces exactly that document. Hidden files and folders are skipped; symlinks are followed only to files "
+        "inside the folder; text that is not UTF-8 is read as Windows-1252 (noted). Files that cannot be read are "
+        "skipped and named on stderr with the reason; the exit code is 0 when at least one document was stored, "
+        "2 when none could be."
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--tenant", default=None, help="default: memory.tenant of the config")
     ingest.add_argument("--json", action="store_true")
+    memory_list = add("list", cmd_memory_list, "list the documents: source id, path, chunks, kind, time", memory_sub)
+    memory_list.add_argument("--tenant", default=None)
+    memory_list.add_argument("--json", action="store_true")
+    delete = add(
+        "delete", cmd_memory_delete, "remove one document by its exact source id (exit 2 if unknown)", memory_sub
+    )
+    delete.add_argument("source", metavar="SOURCE", help="a source id as `memory list` shows it")
+    delete.add_argument("--tenant", default=None)
+    delete.add_argument("--json", action="store_true")
     search = add("search", cmd_memory_search, "search the knowledge base", memory_sub)
     search.add_argument("query", metavar="QUERY")
     search.add_argument("--k", type=int, default=4, help="how many passages (default 4)")
@@ -660,9 +985,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    audit_show = add("show", cmd_audit_show, "show audit rows as a table", audit_sub)
-    audit_show.add_argument("--run", default=None, help="only this run id")
+    audit_show = add(
+        "show", cmd_audit_show, "the trail as sentences (reads hidden), or the story of one row (SEQ)", audit_sub
+    )
+    audit_show.add_argument("seq", nargs="?", type=int, default=None, help="one row: the whole story of its change")
+    _audit_filters(audit_show)
+    audit_show.add_argument("--reads", action="store_true", help="include the rows of read-only tools")
+    audit_show.add_argument("--limit", type=int, default=None, metavar="N", help="only the newest N rows")
     audit_show.add_argument("--json", action="store_true")
+    audit_why = add(
+        "why", cmd_audit_why, "why one change happened: who asked, the rule, the approval, result, rollback", audit_sub
+    )
+    audit_why.add_argument("seq", type=int, help="an audit row of the change (its decision, intent or result)")
+    audit_why.add_argument("--json", action="store_true")
+    audit_export = add("export", cmd_audit_export, "write the records for auditors and SIEMs (jsonl or csv)", audit_sub)
+    audit_export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    audit_export.add_argument("--output", metavar="FILE", default=None, help="write here (default: stdout)")
+    _audit_filters(audit_export)
+    audit_export.add_argument("--no-reads", action="store_true", help="leave out the rows of read-only tools")
+    audit_export.add_argument("--limit", type=int, default=None, metavar="N", help="only the newest N rows")
+    audit_export.add_argument(
+        "--subject", metavar="EMAIL|PHONE|IBAN", help="only rows about this person, their data revealed (archives too)"
+    )
     audit_verify = add("verify", cmd_audit_verify, "verify the hash chain; names the first broken row", audit_sub)
     audit_verify.add_argument("--json", action="store_true")
     audit_rollback = add(
@@ -674,6 +1018,18 @@ def build_parser() -> argparse.ArgumentParser:
     scope.add_argument("--since", help="undo every change since this time, newest first (e.g. 2026-12-03T06:00:00Z)")
     audit_rollback.add_argument("--dry-run", action="store_true", help="show what would be undone; change nothing")
     audit_rollback.add_argument("--json", action="store_true")
+    audit_archive = add(
+        "archive", cmd_audit_archive, "move old rows into sealed archive segments (audit.retention_days)", audit_sub
+    )
+    audit_archive.add_argument("--before", help="archive rows older than this (default: audit.retention_days ago)")
+    audit_archive.add_argument("--dry-run", action="store_true", help="say what would be archived; move nothing")
+    audit_archive.add_argument("--json", action="store_true")
+    audit_subject = add("subject", cmd_audit_subject, "every row about one person (data-subject request)", audit_sub)
+    audit_subject.add_argument("subject", metavar="EMAIL|PHONE|IBAN")
+    audit_subject.add_argument("--json", action="store_true")
+    audit_forget = add("forget", cmd_audit_forget, "erase one person's personal data from the audit vault", audit_sub)
+    audit_forget.add_argument("subject", metavar="EMAIL|PHONE|IBAN")
+    audit_forget.add_argument("--json", action="store_true")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
@@ -695,7 +1051,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args))
     except AdpilotError as exc:
         print(f"adpilot: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return int(exc.exit_code)
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away; that is not our failure.
+        sys.stderr.close()
+        return EXIT_OK
     except (OSError, sqlite3.Error) as exc:
         # The state directory or one of its databases cannot be used: say which, without a traceback.
         where = getattr(exc, "filename", None)
@@ -704,10 +1064,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("adpilot: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader (e.g. `| head`) went away; that is not our failure.
-        sys.stderr.close()
-        return EXIT_OK
+    except Exception as exc:
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    """A bug: one line naming the error and where it happened, never a traceback (unless asked
+    for with ADPILOT_DEBUG=1), and exit code 1."""
+    import traceback
+
+    if os.environ.get("ADPILOT_DEBUG"):
+        traceback.print_exc()
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    print(
+        f"adpilot: internal error{where}: {type(exc).__name__}: {str(exc)[:200]} — this is a bug in adpilot; "
+        "ADPILOT_DEBUG=1 shows the traceback for a report",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

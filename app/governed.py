@@ -14,7 +14,6 @@ from adpilot.errors import StoppedError, UsageError
 from adpilot.leases import Heartbeat
 from adpilot.policies import load_policy
 from adpilot.statedir import KillSwitch, StateDir
-from adpilot.tables import table
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.guard import Guard, RunScope
 from adpilot.tools.rollback import RollbackStep
@@ -51,6 +50,7 @@ async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_
     waits for a person as a pending approval of exactly that call, requested by whoever runs it
     (:func:`_requester`) — or, when the same call already waits, the outcome names that approval
     (``already_waiting``)."""
+    known_role(config, role)
     try:
         args = json.loads(raw_args)
     except json.JSONDecodeError as exc:
@@ -99,17 +99,45 @@ def _queue(config: Config, guard: Guard, run_id: str, role: str, tool: str, args
     return {"pending": dict(pending)} if pending is not None else {}
 
 
+def known_role(config: Config, role: str) -> None:
+    """A role the policy does not define is a usage error naming the roles it does (not "lacks the
+    scope", which would suggest the role exists)."""
+    roles = sorted(load_policy(config.policy).roles)
+    if role not in roles:
+        raise UsageError(f"unknown role {role!r}: the policy's roles are {', '.join(roles)}")
+
+
+def tool_arguments(spec: Any) -> list[dict[str, Any]]:
+    """Each argument of a tool: name, JSON type, whether it is required, and its description."""
+    schema = spec.args.model_json_schema()
+    required = set(schema.get("required", []))
+    arguments = []
+    for name, field in schema.get("properties", {}).items():
+        if name.startswith("_"):
+            continue
+        kinds = [field.get("type")] + [option.get("type") for option in field.get("anyOf", [])]
+        kind = "|".join(k for k in kinds if k and k != "null") or "any"
+        arguments.append(
+            {"name": name, "type": kind, "required": name in required, "description": field.get("description", "")}
+        )
+    return arguments
+
+
 def list_tools(config: Config, role: str | None) -> list[dict[str, Any]]:
-    policy = load_policy(config.policy)
+    """The catalogue: each tool's scope, the roles that may call it, its arguments and description."""
     from adpilot.policies import covers
     from adpilot.tools.catalogue import CATALOGUE
 
+    if role is not None:
+        known_role(config, role)
+    policy = load_policy(config.policy)
     roles = [role] if role else sorted(policy.roles)
     return [
         {
             "tool": spec.name,
             "scope": spec.scope or "-",
             "roles": [r for r in roles if spec.scope is None or covers(policy.scopes(r), spec.scope)],
+            "arguments": tool_arguments(spec),
             "description": spec.description,
         }
         for spec in CATALOGUE
@@ -130,33 +158,6 @@ def verify_audit(config: Config) -> dict[str, Any]:
         return {"intact": True, "rows": rows, **audit.anchor_status()}
     finally:
         audit.close()
-
-
-def audit_rows(config: Config, run_id: str | None) -> list[dict[str, Any]]:
-    return [record.to_dict() for record in open_audit(config).records(run_id=run_id)]
-
-
-def render_audit(rows: list[dict[str, Any]]) -> str:
-    def change(row: dict[str, Any]) -> str:
-        if row["before"] is None and row["after"] is None:
-            return ""
-        return f"{row['before']} → {row['after']}"
-
-    body = [
-        [
-            r["seq"],
-            r["ts"][:19].replace("T", " "),
-            r["run_id"],
-            r["role"],
-            r["tool"],
-            r["decision"] or f"{r['kind']}:{r['status'] or ''}".rstrip(":"),
-            (r["entity"] or "").replace("google_ads:", ""),
-            change(r),
-            (r["reason"] or "")[:60],
-        ]
-        for r in rows
-    ]
-    return table(["seq", "time (UTC)", "run", "role", "tool", "decision", "entity", "change", "reason"], body)
 
 
 async def rollback(
@@ -259,11 +260,12 @@ async def _ask_about_undos(config: Config, guard: Guard, rollback_id: str, steps
 
 async def seo_audit(config: Config) -> dict[str, Any]:
     """Audit the configured CMS; findings and the proposals an SEO run would make."""
-    from adpilot.agents.skills.seo import audit
+    from adpilot.agents.skills.seo import StructuredData, audit
     from adpilot.policies.compliance import ComplianceEngine
 
     async with connect(config, persist=True) as platforms:
         posts = await platforms.wordpress.list_posts()
         site = platforms.site_url
     brand = ComplianceEngine.from_pack(config.policy).brand.name
-    return audit(posts, site=site.rstrip("/"), brand=brand).as_dict()
+    structured: StructuredData = "field" if config.wordpress.seo_fields == "adpilot" else "plugin"  # who writes JSON-LD
+    return audit(posts, site=site.rstrip("/"), brand=brand, structured_data=structured).as_dict()

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import shutil
 import sys
+import textwrap
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -15,10 +16,9 @@ from adpilot.agents.report import build_report
 from adpilot.agents.run import Runner, RunResult
 from adpilot.compose import open_memory
 from adpilot.config import Config
-from adpilot.errors import AdpilotError, BusyError, UsageError
+from adpilot.errors import AdpilotError, BusyError, ExitCode, UsageError
 from adpilot.money import describe_micros
 from adpilot.statedir import StateDir
-from adpilot.tables import table
 
 STEP_LABELS = {
     "intake": "checking spend and loading the account",
@@ -68,6 +68,9 @@ async def maintain(
     async with Runner(
         config, memory=memory, on_step=step if progress else None, actor="adpilot maintain", shutdown=shutdown
     ) as runner:
+        # Every pass covers the CMS: a refused WordPress login is a configuration error (exit 2) before
+        # anything runs — WordPress would answer public reads anyway, and a failed read is no empty site.
+        await runner.platforms.wordpress.verify_credentials()
         unfinished = [r for r in runner.registry.with_status("running") if r.kind == "maintenance"]
         # Runs another live process drives are its business; the accounts' leases keep us apart.
         orphaned = [r for r in unfinished if runner.holder(r.thread_id) is None and set(r.accounts) & set(accounts)]
@@ -118,6 +121,7 @@ async def _all_or_busy(jobs: Sequence[tuple[str, Awaitable[RunResult]]]) -> list
             results.append(RunResult(thread, thread, "busy", report, None))
         elif isinstance(outcome, AdpilotError):
             report = build_report({"run_id": thread, "notes": [str(outcome)]}, stop=None)
+            report["exit_code"] = int(outcome.exit_code)
             results.append(RunResult(thread, thread, "failed", report, None))
         elif isinstance(outcome, BaseException):
             raise outcome
@@ -128,7 +132,16 @@ async def _all_or_busy(jobs: Sequence[tuple[str, Awaitable[RunResult]]]) -> list
     return results
 
 
-def render_reports(results: list[RunResult]) -> str:
+def render_reports(results: list[RunResult], *, width: int | None = None) -> str:
+    """The runs' reports for a terminal: every table fits ``width`` (the terminal's, at most 120
+    columns), the long reason of a change cut at a word boundary with "…" (``--json`` has it whole)."""
+    from adpilot.tables import fit_table, terminal_width
+
+    width = width or terminal_width()
+
+    def table(headers: list[str], rows: list[list[Any]], flexible: tuple[int, ...]) -> str:
+        return "\n".join(fit_table(headers, rows, width=width, flexible=flexible))
+
     out = []
     for result in results:
         report = result.report
@@ -150,38 +163,36 @@ def render_reports(results: list[RunResult]) -> str:
         )
         if report["applied"]:
             rows = [
-                [a["role"], a["tool"], describe_target(a, money_in), a["rationale"][:90], a["audit_seq"]]
-                for a in report["applied"]
-            ]
-            out.append("applied:\n" + table(["role", "tool", "target", "why", "audit"], rows))
-        if report["dry_run"]:
-            rows = [
-                [a["role"], a["tool"], describe_target(a, money_in), a["rationale"][:90]] for a in report["dry_run"]
-            ]
-            out.append("would apply (dry run):\n" + table(["role", "tool", "target", "why"], rows))
-        if report["pending_approvals"]:
-            rows = [
-                [p["id"], p["tool"], describe_target(p, money_in), p["reason"][:80]]
-                for p in report["pending_approvals"]
+                [a["audit_seq"], a["role"], describe_target(a, money_in), a["rationale"]] for a in report["applied"]
             ]
             out.append(
-                "waiting for approval (adpilot approvals approve ID):\n"
-                + table(["id", "tool", "target", "reason"], rows)
+                "applied (adpilot audit why ROW tells the whole story):\n"
+                + table(["row", "role", "change", "why"], rows, (3, 2))
+            )
+        if report["dry_run"]:
+            rows = [[a["role"], describe_target(a, money_in), a["rationale"]] for a in report["dry_run"]]
+            out.append("would apply (dry run):\n" + table(["role", "change", "why"], rows, (2, 1)))
+        if report["pending_approvals"]:
+            rows = [[p["id"], describe_target(p, money_in), p["reason"]] for p in report["pending_approvals"]]
+            out.append(
+                "waiting for approval (adpilot approvals show ID, then approve or reject):\n"
+                + table(["id", "change", "reason"], rows, (2, 1))
             )
         for key, title in (("denied", "denied"), ("failed", "failed"), ("rejected", "rejected")):
             if report[key]:
                 rows = [
-                    [a["tool"], describe_target(a, money_in), (a.get("error") or {}).get("message", "")[:90]]
+                    [a["tool"], describe_target(a, money_in), (a.get("error") or {}).get("message", "")]
                     for a in report[key]
                 ]
-                out.append(f"{title}:\n" + table(["tool", "target", "reason"], rows))
+                out.append(f"{title}:\n" + table(["tool", "change", "reason"], rows, (2, 1)))
         for anomaly in report["anomalies"]:
             currency = money_in.get(str(anomaly.get("account")))
             spent = describe_micros(anomaly["cost_micros_yesterday"], currency)
             factor = anomaly["factor"]
             out.append(f"anomaly: campaign {anomaly['campaign_id']} spent {spent} yesterday, {factor}× its daily mean")
-        for note in report["notes"]:
-            out.append(f"note: {note}")
+        for note in report["notes"]:  # an account's targets (agents/nodes/plan.py) as a line of their own
+            line = note if note.startswith("targets: ") else f"note: {note}"
+            out.append(textwrap.fill(line, width, subsequent_indent="      ", break_on_hyphens=False))
         if result.status == "interrupted":
             out.append("interrupted between two steps (nothing is lost); `adpilot maintain` continues it")
         elif not any(report[k] for k in ("applied", "dry_run", "pending_approvals", "denied", "failed", "anomalies")):
@@ -214,13 +225,19 @@ def describe_target(entry: dict[str, Any], currencies: dict[str, str] | None = N
 
 
 def exit_code(results: list[RunResult]) -> int:
-    """3 when a run stopped (or was interrupted by a signal), 5 when a run was refused because
-    another actor holds its account."""
-    if any(r.status == "failed" for r in results):
-        return 1
+    """The runs' outcome as an exit code of the table (:class:`~adpilot.errors.ExitCode`): a run that
+    could not run gives its error's code (a configuration error 2, a platform down 9); a call that a
+    platform failed or did not keep (a read that failed, a meta description WordPress dropped) 9; a
+    stopped or interrupted run 3; a run refused because another actor holds its account 5. Changes
+    the Guard denied or that wait for a person are a maintenance run's ordinary outcome (0)."""
+    for result in results:
+        if result.status == "failed":
+            return int(result.report.get("exit_code") or ExitCode.INTERNAL)
+    if any(r.report.get("failed") for r in results):
+        return ExitCode.PLATFORM
     if any(r.status in ("stopped", "interrupted") for r in results):
-        return 3
-    return 5 if any(r.status == "busy" for r in results) else 0
+        return ExitCode.STOPPED
+    return ExitCode.BUSY if any(r.status == "busy" for r in results) else ExitCode.OK
 
 
 async def list_approvals(config: Config) -> list[dict[str, Any]]:
@@ -312,6 +329,7 @@ def archive_state(state_dir: Path) -> Path | None:
 
 async def demo(config: Config, *, out: Callable[[str], None] = print) -> list[RunResult]:
     from adpilot.app.summary import render_summary, world_summary
+    from adpilot.memory.chunking import source_key
     from adpilot.memory.store import MemoryStore
     from adpilot.tools.sandbox import World
 
@@ -322,7 +340,13 @@ async def demo(config: Config, *, out: Callable[[str], None] = print) -> list[Ru
     out("1. The sandbox world (seeded, offline):\n")
     out(render_summary(world_summary(world)) + "\n")
     store = MemoryStore.from_config(config)
-    report = store.ingest([MEMORY_DEMO], tenant=config.memory.tenant)
+    if archived is not None and not config.memory.server_url:
+        # Documents a person ingested are theirs, not the demo's: they stay in the knowledge base.
+        legacy = {source_key(p) for p in MEMORY_DEMO.iterdir()}
+        kept = store.carry_over_knowledge(StateDir(archived).chroma, leave_namespace="demo", leave_legacy=legacy)
+        if kept:
+            out(f"(kept the {kept} document(s) ingested with `adpilot memory ingest`)\n")
+    report = store.ingest([MEMORY_DEMO], tenant=config.memory.tenant, namespace="demo", replace_namespace=True)
     out(
         f"2. Knowledge base: ingested {report.files} documents as {report.chunks} chunks "
         f"into Chroma ({store.backend.name}).\n"
@@ -337,14 +361,37 @@ async def demo(config: Config, *, out: Callable[[str], None] = print) -> list[Ru
             f"   adpilot approvals show {waiting[0]['id']}\n"
             f"   adpilot approvals approve {waiting[0]['id']}   (or reject, or edit … --set KEY=VALUE)\n"
         )
-    from adpilot.app.governed import audit_rows, render_audit
-
-    rows = [r for r in audit_rows(config, None) if r["kind"] == "result"][-8:]
-    out(
-        "5. The audit trail (last executed changes; `adpilot audit show` for all, "
-        "`adpilot audit verify` to check the chain):\n"
+    from adpilot.app.audit_view import (
+        Filters,
+        money_accounts,
+        open_audit,
+        read_currencies,
+        render_list,
+        select,
     )
-    out(render_audit(rows))
+
+    # Why each change was made: the agent's own rationale, from the reports (by the result's audit row).
+    reasons = {
+        int(a["audit_seq"]): str(a["rationale"])
+        for r in results
+        for a in r.report.get("applied") or []
+        if a.get("audit_seq") is not None and a.get("rationale")
+    }
+    audit = open_audit(config)
+    try:
+        rows = select(audit, Filters(kind="result"))[-8:]
+    finally:
+        audit.close()
+    currencies: dict[str, str] = {}
+    for r in results:
+        currencies.update(r.report.get("currencies") or {})
+    missing = [a for a in money_accounts(rows) if a not in currencies]
+    currencies.update(await read_currencies(config, missing))
+    out(
+        "5. The audit trail: the last changes carried out, and why (`adpilot audit show` for all,\n"
+        "   `adpilot audit why SEQ` for the story of one change, `adpilot audit verify` to check the chain):\n"
+    )
+    out(render_list(rows, currencies, reasons=reasons))
     out("\nNext: adpilot approvals list · adpilot chat · adpilot audit rollback --run RUN · adpilot stop")
     return results
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adpilot.config import Config
 from adpilot.money import format_micros
 from adpilot.tables import table
 from adpilot.tools.sandbox.gaql import parse
@@ -15,6 +16,10 @@ _CAMPAIGN_QUERY = (
     "metrics.impressions, metrics.clicks, metrics.cost_micros, metrics.conversions, metrics.conversions_value "
     "FROM campaign WHERE segments.date DURING LAST_7_DAYS ORDER BY campaign.id"
 )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def world_summary(world: World) -> dict[str, Any]:
@@ -31,7 +36,8 @@ def world_summary(world: World) -> dict[str, Any]:
                     "name": row["campaign"]["name"],
                     "status": row["campaign"]["status"],
                     "budget_id": row["campaignBudget"]["id"],
-                    "budget_micros": int(row["campaignBudget"]["amountMicros"]),
+                    # a shared budget with only a total amount has no daily amount to show
+                    "budget_micros": _int_or_none(row["campaignBudget"].get("amountMicros")),
                     "impressions_7d": int(metrics["impressions"]),
                     "clicks_7d": int(metrics["clicks"]),
                     "cost_micros_7d": int(metrics["costMicros"]),
@@ -80,7 +86,8 @@ def render_summary(summary: dict[str, Any]) -> str:
                 c["id"],
                 c["name"],
                 c["status"],
-                f"{c['budget_id']}: {format_micros(c['budget_micros'], cur)}",
+                f"{c['budget_id']}: "
+                + (format_micros(c["budget_micros"], cur) if c["budget_micros"] is not None else "total budget"),
                 c["clicks_7d"],
                 format_micros(c["cost_micros_7d"], cur),
                 f"{c['conversions_7d']:g}",
@@ -122,3 +129,37 @@ def render_summary(summary: dict[str, Any]) -> str:
         )
     )
     return "\n".join(out)
+
+
+def current_world(config: Config, seed: int | None = None) -> tuple[World, str]:
+    """The sandbox world as the commands left it (the state directory's), or the seeded world when
+    ``seed`` is given or no command has used the sandbox yet; with a phrase saying which it is."""
+    from adpilot.statedir import StateDir
+    from adpilot.tools.sandbox import Sandbox
+
+    path = StateDir(config.state_dir).sandbox_world
+    if seed is None and path.is_file():
+        return Sandbox.load_or_seed(path).world, f"the current world ({path})"
+    chosen = config.sandbox.seed if seed is None else seed
+    return World.demo(chosen), f"the seeded world (seed {chosen}; no command has changed it yet)"
+
+
+async def advance_days(config: Config, days: int) -> dict[str, Any]:
+    """Let ``days`` days pass in the state directory's sandbox world (traffic, spend, conversions),
+    under the same lock every command's sandbox requests take."""
+    from adpilot.errors import UsageError
+    from adpilot.statedir import StateDir
+    from adpilot.tools.sandbox import Sandbox
+
+    if not config.uses_sandbox:
+        raise UsageError("advance-day moves the sandbox's calendar: the configuration does not use the sandbox")
+    if not 1 <= days <= 366:
+        raise UsageError(f"days must be from 1 to 366, not {days}")
+    path = StateDir(config.state_dir).sandbox_world
+    sandbox = Sandbox.load_or_seed(path, seed=config.sandbox.seed)
+    sandbox.share(path)
+    async with sandbox.client() as http:
+        answer = await http.post("/_sandbox/advance-day", json={"days": days})
+    answer.raise_for_status()
+    result: dict[str, Any] = answer.json()
+    return result

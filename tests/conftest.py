@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,22 @@ settings.load_profile("adpilot")
 
 DE = "1112223333"
 AT = "4445556666"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shipped_defaults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests run on the embedded defaults whatever the user's ./config.yaml says (its header invites
+    editing it): every command a test starts without --config reads this copy, and its relative
+    state_dir keeps test state out of the repository's .adpilot/."""
+    from adpilot.config import dump_defaults
+
+    file = tmp_path_factory.mktemp("shipped-defaults") / "config.yaml"
+    file.write_text(dump_defaults(), encoding="utf-8")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ADPILOT_CONFIG", str(file))
+    yield file
+    patch.undo()
+
 
 # A responsive search ad for the DE hiking-boots group that passes the default copy rules.
 RSA = {

@@ -41,7 +41,7 @@ def executed(config_file: Path, tool: str) -> int:
 def queue(capsys, config_file: Path, role: str, tool: str, args: str) -> str:
     code, out = run(capsys, config_file, "tool", "call", role, tool, args, "--json")
     outcome = json.loads(out.out)
-    assert code == 1 and outcome["decision"] == "escalate" and outcome.get("approval"), outcome
+    assert code == 8 and outcome["decision"] == "escalate" and outcome.get("approval"), outcome
     return str(outcome["approval"])
 
 
@@ -57,7 +57,7 @@ def with_locale(config_file: Path, locale: str) -> Path:
 def test_an_escalated_tool_call_waits_and_runs_once_when_two_other_people_approve(capsys, config_file, os_user):
     pending = queue(capsys, config_file, "bidding", "set_campaign_budget", RAISE_200)
     code, out = run(capsys, config_file, "tool", "call", "bidding", "set_campaign_budget", RAISE_200)
-    assert code == 1 and f"already waiting as {pending}" in out.out  # not queued twice
+    assert code == 8 and f"already waiting as {pending}" in out.out  # not queued twice
     code, out = run(capsys, config_file, "approvals", "list", "--json")
     assert [p["id"] for p in json.loads(out.out)] == [pending]
 
@@ -179,7 +179,7 @@ def test_an_edit_over_the_cap_is_denied_again(capsys, config_file):
     code, out = run(
         capsys, config_file, "approvals", "edit", pending, "--set", "amount_micros=600000000", "--approver", "lena"
     )
-    assert code == 0 and "denied" in out.out and amount(config_file) == "50000000"
+    assert code == 7 and "denied" in out.out and amount(config_file) == "50000000"  # refused by policy
     assert executed(config_file, "set_campaign_budget") == 0
 
 

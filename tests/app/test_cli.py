@@ -111,7 +111,7 @@ def served_sandbox():
 def test_sandbox_serve_answers_gaql_and_wordpress(served_sandbox):
     with httpx.Client(base_url=served_sandbox, timeout=10) as http:
         ads = http.post(
-            f"/v17/customers/{DE}/googleAds:search",
+            f"/v23/customers/{DE}/googleAds:search",
             json={"query": "SELECT campaign.id, campaign.name FROM campaign WHERE campaign.id = 111"},
             headers=ADS_HEADERS,
         )
@@ -120,3 +120,43 @@ def test_sandbox_serve_answers_gaql_and_wordpress(served_sandbox):
         assert posts.headers["X-WP-Total"] == "2"
         state = http.get("/_sandbox/state").json()
         assert state["google_ads"]["customers"][DE]["campaigns"]["111"]["status"] == "ENABLED"
+
+
+def test_sandbox_show_prints_the_world_as_the_commands_left_it(capsys, config_file):
+    from tests.app.conftest import run
+
+    raised = json.dumps({"customer_id": DE, "budget_id": "9001", "amount_micros": "55000000"})
+    assert run(capsys, config_file, "tool", "call", "bidding", "set_campaign_budget", raised)[0] == 0
+    code, out = run(capsys, config_file, "sandbox", "show")
+    assert code == 0 and out.out.startswith("the current world") and "9001: 55.00 EUR" in out.out
+    code, out = run(capsys, config_file, "sandbox", "show", "--seed", "7")
+    assert code == 0 and "the seeded world (seed 7" in out.out and "9001: 50.00 EUR" in out.out
+
+
+def test_sandbox_advance_day_moves_the_calendar_of_the_shared_world(capsys, config_file):
+    from tests.app.conftest import run
+
+    code, out = run(capsys, config_file, "sandbox", "advance-day", "3", "--json")
+    moved = json.loads(out.out)
+    assert code == 0 and len(moved["simulated"]) == 3
+    code, out = run(capsys, config_file, "sandbox", "show", "--json")
+    assert json.loads(out.out)["today"] == moved["today"]
+    assert run(capsys, config_file, "sandbox", "advance-day", "0")[0] == 2
+
+
+def test_tool_list_shows_each_tool_s_arguments_and_unknown_roles_are_named(capsys, config_file):
+    from tests.app.conftest import run
+
+    code, out = run(capsys, config_file, "tool", "list", "--json")
+    budget = next(t for t in json.loads(out.out) if t["tool"] == "set_campaign_budget")
+    assert [(a["name"], a["required"]) for a in budget["arguments"]] == [
+        ("customer_id", True),
+        ("budget_id", True),
+        ("amount_micros", True),
+    ]
+    code, out = run(capsys, config_file, "tool", "list")
+    assert "customer_id, level, [days]" in out.out
+    code, out = run(capsys, config_file, "tool", "call", "boss", "set_campaign_budget", "{}")
+    assert code == 2 and "unknown role 'boss'" in out.err and "bidding" in out.err
+    code, out = run(capsys, config_file, "tool", "list", "--role", "boss")
+    assert code == 2 and "unknown role 'boss'" in out.err

@@ -20,7 +20,7 @@ def test_tool_call_then_audit_then_rollback(capsys, config_file):
     assert json.loads(out.out)["data"][0]["budget_amount_micros"] == "57500000"  # the world persisted between commands
 
     code, out = run(capsys, config_file, "audit", "show", "--run", call["run_id"])
-    assert code == 0 and "set_campaign_budget" in out.out and "50000000 → 57500000" in out.out
+    assert code == 0 and "budget 9001: 50.00 EUR → 57.50 EUR per day" in out.out
 
     code, out = run(capsys, config_file, "audit", "rollback", "--run", call["run_id"], "--json")
     assert code == 0 and [s["outcome"] for s in json.loads(out.out)["steps"]] == ["undone"]
@@ -37,7 +37,7 @@ def test_tool_call_then_audit_then_rollback(capsys, config_file):
 def test_a_denied_call_exits_non_zero_and_is_audited(capsys, config_file):
     args = json.dumps({"customer_id": DE, "budget_id": "9001", "amount_micros": "900000000"})
     code, out = run(capsys, config_file, "tool", "call", "bidding", "set_campaign_budget", args)
-    assert code == 1 and out.out.startswith("deny:") and "cap" in out.out
+    assert code == 7 and out.out.startswith("deny:") and "cap" in out.out
     code, out = run(capsys, config_file, "audit", "show", "--json")
     assert [r["decision"] for r in json.loads(out.out)] == ["deny"]
 

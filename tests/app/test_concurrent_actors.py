@@ -69,8 +69,8 @@ def pause(ad: str) -> list[str]:
 def test_two_processes_pausing_the_two_ads_of_a_group_leave_one_enabled(config_file):
     outcomes = together(config_file, pause("31005"), pause("31006"))
     codes = sorted(code for code, _, _ in outcomes)
-    assert codes == [0, 1], outcomes  # one paused its ad; the other was denied on fresh state
-    denied = next(out for code, out, _ in outcomes if code == 1)
+    assert codes == [0, 7], outcomes  # one paused its ad; the other was denied on fresh state
+    denied = next(out for code, out, _ in outcomes if code == 7)
     assert "last enabled ad" in denied or "last" in denied, denied
     assert len(enabled_ads(config_file, DE, GROUP)) == 1
 
@@ -174,7 +174,7 @@ def raise_budget(amount_micros: str) -> list[str]:
 
 def test_four_eyes_the_same_person_approving_twice_at_once_counts_once(config_file):
     ((code, out, err),) = together(config_file, raise_budget("200000000"))  # +150 EUR a day: two people
-    assert code == 1, err  # escalated: waits for people
+    assert code == 8, err  # escalated: waits for people
     pending = json.loads(out)["approval"]
     outcomes = together(
         config_file,
@@ -194,7 +194,7 @@ def test_four_eyes_the_same_person_approving_twice_at_once_counts_once(config_fi
 
 def test_four_eyes_two_people_approving_at_once_carry_it_out_once(config_file):
     ((code, out, err),) = together(config_file, raise_budget("200000000"))
-    assert code == 1, err
+    assert code == 8, err
     pending = json.loads(out)["approval"]
     outcomes = together(
         config_file,
