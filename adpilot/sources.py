@@ -190,7 +190,7 @@ def _excerpt(text: str, limit: int = 80) -> str:
 SECRET_WORDS = ("password", "secret", "token", "credential", "api_key", "apikey")
 
 
-def _looks_secret(key: str) -> bool:
+def looks_secret(key: str) -> bool:
     lowered = key.lower()
     return any(word in lowered for word in SECRET_WORDS) and not lowered.endswith("_env")
 
@@ -221,7 +221,7 @@ def validation_problems(exc: ValidationError, locator: Locator, origins: dict[st
         value = error.get("input")
         if error["type"] == "missing":
             shown = ""
-        elif origin or _looks_secret(key):
+        elif origin or looks_secret(key):
             shown = " (the value is not shown)"
         else:
             shown = f" (got {_excerpt(repr(value))})"
