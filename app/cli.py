@@ -715,10 +715,14 @@ def cmd_seo_audit(args: argparse.Namespace) -> int:
     rows = [[f["post_id"], f["severity"], f["check"], f["message"], f["fix"] or ""] for f in report["findings"]]
     print(table(["post", "severity", "check", "finding", "fix"], rows) if rows else "no findings")
     if report["proposals"]:
-        print(f"\n{len(report['proposals'])} proposal(s), one update_post per page:")
+        print(f"\n{len(report['proposals'])} fix(es), one change per page:")
         for proposal in report["proposals"]:
             fields = ", ".join(k for k in proposal["args"] if k != "post_id")
-            print(f"  post {proposal['args']['post_id']}: set {fields}  (proposal {proposal['id']})")
+            waiting = proposal.get("waiting_as")
+            state = f"waits for approval: adpilot approvals show {waiting}" if waiting else "not proposed yet"
+            print(f"  post {proposal['args']['post_id']}: set {fields} — {state}")
+        if not all(p.get("waiting_as") for p in report["proposals"]):
+            print("`adpilot maintain` proposes the fixes not proposed yet; a live page's change waits for a person.")
     return EXIT_OK
 
 

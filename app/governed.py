@@ -268,4 +268,13 @@ async def seo_audit(config: Config) -> dict[str, Any]:
         site = platforms.site_url
     brand = ComplianceEngine.from_pack(config.policy).brand.name
     structured: StructuredData = "field" if config.wordpress.seo_fields == "adpilot" else "plugin"  # who writes JSON-LD
-    return audit(posts, site=site.rstrip("/"), brand=brand, structured_data=structured).as_dict()
+    report = audit(posts, site=site.rstrip("/"), brand=brand, structured_data=structured).as_dict()
+    if StateDir(config.state_dir).registry.exists():
+        from adpilot.app.approvals import list_rows
+
+        # A page's fix waits for a person as the approval of an update of that page (its exact text
+        # may differ from this audit's: a maintenance run also knows the knowledge base).
+        waiting = {(row["tool"], row["args"].get("post_id")): row["id"] for row in list_rows(config)}
+        for proposal in report["proposals"]:
+            proposal["waiting_as"] = waiting.get((proposal["tool"], proposal["args"].get("post_id")))
+    return report

@@ -91,7 +91,22 @@ def test_seo_audit_lists_findings_and_proposals(capsys, config_file):
     assert {"meta_missing", "broken_link", "title_length"} <= {f["check"] for f in report["findings"]}
     assert {p["args"]["post_id"] for p in report["proposals"]} >= {501, 502}
     code, out = run(capsys, config_file, "seo", "audit")
-    assert "one update_post per page" in out.out
+    assert "post 501: set meta_description" in out.out and "not proposed yet" in out.out
+    assert "(proposal " not in out.out  # no id that no command accepts
+
+
+def test_seo_audit_names_the_approval_a_page_s_fix_waits_as(capsys, config_file):
+    assert run(capsys, config_file, "maintain", "--account", DE)[0] == 0
+    code, out = run(capsys, config_file, "approvals", "list", "--json")
+    waiting = {p["args"]["post_id"]: p["id"] for p in json.loads(out.out) if p["tool"] == "update_post"}
+    assert 501 in waiting
+    code, out = run(capsys, config_file, "seo", "audit")
+    assert (
+        f"post 501: set meta_description, json_ld, content — waits for approval: adpilot approvals show {waiting[501]}"
+        in out.out
+    )
+    code, out = run(capsys, config_file, "approvals", "show", waiting[501])
+    assert code == 0
 
 
 def test_memory_ingest_then_search(capsys, config_file):
