@@ -59,6 +59,12 @@ MAX_BYTES = 4_000_000
 MAX_VALUES = 200_000  # values after every alias is expanded
 MAX_DEPTH = 64
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# Scalars whose construction can fail or cost more than their length: YAML 1.1 integers in base 60
+# ("1:59:59:…") are built by repeated multiplication, quadratic in the number of groups (a 4 MB
+# scalar: minutes of CPU), and a longer decimal than Python converts raises ValueError.
+MAX_NUMBER_CHARS = 100
+_INT_TAG = "tag:yaml.org,2002:int"
+_CHECKED_TAGS = {_INT_TAG: "integer", "tag:yaml.org,2002:float": "number", "tag:yaml.org,2002:timestamp": "date"}
 
 
 def _loader_class() -> type[yaml.SafeLoader]:
@@ -70,6 +76,59 @@ def _key_text(node: yaml.Node) -> str | None:
     return str(node.value) if isinstance(node, yaml.ScalarNode) and node.tag != MERGE_TAG else None
 
 
+_NO_KEY = object()
+
+
+def _key_value(node: yaml.Node, constructor: yaml.constructor.SafeConstructor) -> Any:
+    """The key a scalar becomes in Python: ``true`` and ``True``, ``1``, ``0x1`` and ``1.0``,
+    ``null`` and ``~`` are one key each (a dict keeps only the last), however they are spelled."""
+    if not isinstance(node, yaml.ScalarNode) or node.tag == MERGE_TAG:
+        return _NO_KEY
+    if node.tag == _INT_TAG and len(node.value) > MAX_NUMBER_CHARS:
+        return _NO_KEY  # refused, with its line, when the key itself is checked
+    try:
+        value = constructor.construct_object(node)
+        hash(value)
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        constructor.recursive_objects.pop(node, None)  # a failed construction leaves its node marked
+        return _NO_KEY  # not a value at all: said with its line when the key itself is checked
+    return value
+
+
+def _check_scalar(node: yaml.ScalarNode, constructor: yaml.constructor.SafeConstructor, source: str) -> None:
+    """An integer, number or date that is too long to be one, or that is not one (``2026-13-45``,
+    ``!!int x``): a :class:`SourceError` with its line, not a ValueError from deep inside PyYAML."""
+    what = _CHECKED_TAGS[node.tag]
+    line = node.start_mark.line + 1
+    if len(node.value) > MAX_NUMBER_CHARS and node.tag == _INT_TAG:
+        raise SourceError(f"an {what} of more than {MAX_NUMBER_CHARS} characters", source=source, line=line)
+    try:
+        constructor.construct_object(node)
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise SourceError(f"not a valid {what} ({type(exc).__name__})", source=source, line=line) from None
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse a document nested more than :data:`MAX_DEPTH` levels before it is composed: the C
+    composer recurses once per level and a deep enough nesting ("[[[[…") overflows the C stack (a
+    crash, not an exception). The parser's events come from a loop, so counting them is safe."""
+    loader = _loader_class()(text)
+    try:
+        depth = 0
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    line = mark.line + 1 if mark is not None else None
+                    raise SourceError(f"nested more than {MAX_DEPTH} levels deep", source=source, line=line)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    finally:
+        loader.dispose()
+
+
 def _check_tree(root: yaml.Node, source: str) -> None:
     """Refuse duplicate keys, recursive aliases, deep nesting and documents whose aliases expand
     to more than :data:`MAX_VALUES` values. Each distinct node is looked at once, so the check is
@@ -79,6 +138,7 @@ def _check_tree(root: yaml.Node, source: str) -> None:
     # An explicit stack of (node, depth, children still to visit): no recursion, so no depth limit
     # of Python's own is reached before ours.
     stack: list[tuple[yaml.Node, int, list[yaml.Node]]] = []
+    constructor = yaml.constructor.SafeConstructor()
 
     def enter(node: yaml.Node, depth: int) -> None:
         if depth > MAX_DEPTH:
@@ -88,19 +148,31 @@ def _check_tree(root: yaml.Node, source: str) -> None:
                 "an alias refers to a value that contains it", source=source, line=node.start_mark.line + 1
             )
         children: list[yaml.Node] = []
+        if isinstance(node, yaml.ScalarNode) and node.tag in _CHECKED_TAGS:
+            _check_scalar(node, constructor, source)
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
+            seen_values: dict[Any, int] = {}
+            merged: int | None = None
             for key, value in node.value:
-                name = _key_text(key)
-                if name is not None:
-                    if name in seen:
-                        shown = name if len(name) <= 40 else name[:39] + "…"
-                        raise SourceError(
-                            f"duplicate key {shown!r} (first at line {seen[name]}); each key may appear once",
-                            source=source,
-                            line=key.start_mark.line + 1,
-                        )
-                    seen[name] = key.start_mark.line + 1
+                name, first = _key_text(key), None
+                if isinstance(key, yaml.ScalarNode) and key.tag == MERGE_TAG:
+                    # Two merge keys ("<<") in one mapping: the second silently overrides the first.
+                    name, first = "<<", merged
+                    merged = key.start_mark.line + 1
+                elif name is not None:
+                    identity = _key_value(key, constructor)
+                    first = seen.get(name, seen_values.get(identity) if identity is not _NO_KEY else None)
+                    seen.setdefault(name, key.start_mark.line + 1)
+                    if identity is not _NO_KEY:
+                        seen_values.setdefault(identity, key.start_mark.line + 1)
+                if name is not None and first is not None:
+                    shown = name if len(name) <= 40 else name[:39] + "…"
+                    raise SourceError(
+                        f"duplicate key {shown!r} (first at line {first}); each key may appear once",
+                        source=source,
+                        line=key.start_mark.line + 1,
+                    )
                 children += [key, value]
         elif isinstance(node, yaml.SequenceNode):
             children = list(node.value)
@@ -139,6 +211,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Locator]:
         raise SourceError(f"larger than {MAX_BYTES:,} characters; not a document adpilot reads", source=source)
     loader = _loader_class()(text)
     try:
+        _check_depth(text, source)
         root = loader.get_single_node()
         if root is None:
             return None, Locator(source, None)
@@ -152,6 +225,8 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Locator]:
         raise SourceError(f"invalid YAML: {_excerpt(str(exc))}", source=source) from exc
     except RecursionError as exc:
         raise SourceError("nested too deeply", source=source) from exc
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # a value PyYAML cannot build
+        raise SourceError(f"invalid YAML value ({type(exc).__name__})", source=source) from exc
     finally:
         loader.dispose()
     return data, Locator(source, root)

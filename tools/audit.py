@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adpilot.errors import AuditError, AuditTamperedError, ConfigError, UsageError
-from adpilot.pii import TOKEN, literal_token, pseudonymise, subject_tokens
+from adpilot.pii import TOKEN, find_pii, literal_token, pseudonym, pseudonymise, subject_tokens
 from adpilot.sqlite import open_database
 
 RowKind = Literal["decision", "intent", "result"]
@@ -802,6 +802,10 @@ class AuditLog:
                     row[name] = canonical(self._scrub(row[name], found))
             if isinstance(row["reason"], str):
                 row["reason"] = self._scrub(row["reason"], found)
+            if isinstance(row["idempotency_key"], str):
+                # A proposal id is chosen by an agent or a person ("reply-max@example.com"): the same
+                # tokens, and every lookup by key pseudonymises the key it is given the same way.
+                row["idempotency_key"] = self._stored_key(row["idempotency_key"])
             prepared.append(row)
             locked.append([(t, _subject_of(t), self._privacy[0].lock(t, v)) for t, v in found.items()])
         seqs = []
@@ -880,6 +884,16 @@ class AuditLog:
         if isinstance(value, list | tuple):
             return [self._scrub(item, found) for item in value]
         return self._scrub(str(value), found)  # as canonical() would write it
+
+    def _stored_key(self, key: str) -> str:
+        """An idempotency key as the log stores it (personal data in it as tokens). Idempotent: a key
+        read from a row finds that row again."""
+        return pseudonymise(key, self._privacy[0].pii_key)[0]
+
+    def _key_forms(self, key: str) -> tuple[str, str]:
+        """How a row may hold the idempotency key ``key``: pseudonymised, or as written by a version
+        from before keys were pseudonymised (a retry across an upgrade must still find its intent)."""
+        return self._stored_key(key), key
 
     def reveal(self, value: Any, missing: list[str] | None = None, *, only: Sequence[str] | None = None) -> Any:
         """``value`` (a row's args, before, after, result or reason) with each token replaced by
@@ -963,8 +977,12 @@ class AuditLog:
         try:
             with self._transaction() as db:
                 db.execute("PRAGMA secure_delete = ON")
+                # By the token itself too: the subject column is a copy of its start that no seal
+                # covers, and an entry whose copy was altered must not survive an erasure.
+                prefixes = " OR ".join("substr(token, 1, ?) = ?" for _ in subjects)
                 erased = db.execute(
-                    f"DELETE FROM audit_vault WHERE subject IN ({', '.join('?' * len(subjects))})", subjects
+                    f"DELETE FROM audit_vault WHERE subject IN ({', '.join('?' * len(subjects))}) OR {prefixes}",
+                    [*subjects, *(part for s in subjects for part in (len(s), s))],
                 ).rowcount
         except sqlite3.Error as exc:
             raise AuditError(f"cannot erase from the audit log at {self.path}: {exc}") from exc
@@ -995,7 +1013,7 @@ class AuditLog:
         one of their tokens, and rows from before pseudonymisation that quote it as written."""
         needles = self._subjects(subject)
         raw = subject.strip().lower()
-        columns = (*_JSON_FIELDS, "reason")
+        columns = (*_JSON_FIELDS, "reason", "idempotency_key")
         clauses = [f"instr(COALESCE({c}, ''), ?) > 0" for c in columns for _ in needles]
         clauses += [f"instr(lower(COALESCE({c}, '')), ?) > 0" for c in columns]
         params = [n for _ in columns for n in needles] + [raw] * len(columns)
@@ -1009,7 +1027,35 @@ class AuditLog:
             for line in path.read_text(encoding="utf-8").splitlines():
                 if any(n in line for n in needles) or raw in line.lower():
                     found.append(_record(_segment_row(json.loads(line))))
-        return sorted(found, key=lambda r: r.seq)
+        about = [quoting for record in found if (quoting := self._quoting(record, needles)) is not None]
+        return sorted(about, key=lambda r: r.seq)
+
+    def _quoting(self, record: AuditRecord, needles: Sequence[str]) -> AuditRecord | None:
+        """A row found by the text as written (from before pseudonymisation): really about the person
+        — "x@y.de" is a substring of "max@y.de" — and with every *other* person's data in it replaced
+        by their token, since the rows go to the person who asked. Rows with their tokens as they are."""
+        fields = {name: getattr(record, name) for name in (*_JSON_FIELDS, "reason", "idempotency_key")}
+        if any(n in canonical(fields) for n in needles):
+            return record
+        key, own = self._privacy[0].pii_key, tuple(needles)
+        mentioned = False
+
+        def mask(text: str) -> str:
+            nonlocal mentioned
+            out, position = [], 0
+            for match in sorted(find_pii(text), key=lambda m: (m.start, -m.end)):
+                if match.start < position:
+                    continue
+                token = pseudonym(match.kind, match.text, key)
+                if token.startswith(own):
+                    mentioned = True
+                    continue
+                out += [text[position : match.start], token]
+                position = match.end
+            return "".join(out) + text[position:]
+
+        masked = {name: _map_all_strings(value, mask) for name, value in fields.items()}
+        return dataclasses.replace(record, **masked) if mentioned else None
 
     def get(self, seq: int) -> AuditRecord | None:
         with self._lock:
@@ -1051,11 +1097,13 @@ class AuditLog:
             ("role", role),
             ("decision", decision),
             ("call_hash", call_hash),
-            ("idempotency_key", idempotency_key),
         ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if idempotency_key is not None:
+            clauses.append("idempotency_key IN (?, ?)")
+            params.extend(self._key_forms(idempotency_key))
         if account is not None:
             if account == "cms":
                 clauses.append("entity LIKE 'wordpress:%'")
@@ -1106,9 +1154,9 @@ class AuditLog:
         with self._lock:
             (count,) = self._db.execute(
                 "SELECT COUNT(DISTINCT idempotency_key) FROM audit WHERE run_id = ? AND kind = 'result' "
-                "AND status IN ('ok', 'unknown') AND idempotency_key IS NOT ? "
+                "AND status IN ('ok', 'unknown') AND idempotency_key IS NOT ? AND idempotency_key IS NOT ? "
                 "AND COALESCE(json_extract(args, '$.customer_id'), '') = ?",
-                (run_id, besides, customer_id or ""),
+                (run_id, *(self._key_forms(besides) if besides is not None else (None, None)), customer_id or ""),
             ).fetchone()
         return int(count)
 
@@ -1121,7 +1169,7 @@ class AuditLog:
         """
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM audit WHERE idempotency_key = ? ORDER BY seq", (idempotency_key,)
+                "SELECT * FROM audit WHERE idempotency_key IN (?, ?) ORDER BY seq", self._key_forms(idempotency_key)
             ).fetchall()
         if not rows:
             return KeyHistory()
@@ -1191,6 +1239,15 @@ class AuditLog:
         by_seq: dict[int, list[Checkpoint]] = {}
         for checkpoint in checkpoints:
             by_seq.setdefault(checkpoint.seq, []).append(checkpoint)
+        if self.seal is None and archived and (head is None or not str(head["hash"]).startswith(KEYED)):
+            # Only a keyed, anchored log is ever archived (see :meth:`archive`), and its head is a keyed
+            # row. Without the key no record's seal can be checked: in a log that was never keyed an
+            # archive record is only a way to make the DELETE trigger let rows go.
+            raise AuditTamperedError(
+                f"the audit log holds an archive record of {archived[0].what()}, but it was never sealed with "
+                "a key and only a sealed log is archived: the rows were deleted",
+                archived[0].first_seq,
+            )
         start_hash, start_seq = self._check_archived(archived, by_seq)
         prev_hash, expected = self._walk(rows, start_hash, start_seq, by_seq)
         self._check_segments(archived, by_seq, every=archives)
@@ -1524,6 +1581,16 @@ def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
         return [_map_strings(item, change) for item in value]
     if isinstance(value, tuple):
         return tuple(_map_strings(item, change) for item in value)
+    return value
+
+
+def _map_all_strings(value: Any, change: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, Mapping):
+        return {(change(k) if isinstance(k, str) else k): _map_all_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_map_all_strings(item, change) for item in value]
     return value
 
 
