@@ -376,6 +376,22 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    # Not _load_config: a configuration that does not load is the doctor's first finding, not a crash.
+    import asyncio
+
+    from adpilot.app.doctor import diagnose, exit_code, render, report
+    from adpilot.logs import configure_logging
+
+    configure_logging("warning", "auto")
+    checks = asyncio.run(diagnose(args.config, write_test=args.write_test, online=args.online))
+    if args.json:
+        _print_json(report(checks))
+    else:
+        print(render(checks))
+    return exit_code(checks)
+
+
 def cmd_tool_list(args: argparse.Namespace) -> int:
     config = _load_config(args)
     from adpilot.app.governed import list_tools
@@ -1034,6 +1050,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit_forget = add("forget", cmd_audit_forget, "erase one person's personal data from the audit vault", audit_sub)
     audit_forget.add_argument("subject", metavar="EMAIL|PHONE|IBAN")
     audit_forget.add_argument("--json", action="store_true")
+
+    doctor = add("doctor", cmd_doctor, "check configuration, credentials, platforms, audit log, model and memory")
+    doctor.epilog = (
+        "One line per check with the fix for each problem; secrets are never printed. Exit 0 when no check failed; "
+        "when several fail: 6 (audit log broken) before 2 (configuration or credentials) before 9 (a platform "
+        "unreachable or failing)."
+    )
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument(
+        "--write-test",
+        action="store_true",
+        help="on a real WordPress too: create a draft, write and read back its meta description, delete it",
+    )
+    doctor.add_argument("--online", action="store_true", help="also make one call to the model provider")
 
     config = sub.add_parser("config", help="inspect the effective configuration")
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
