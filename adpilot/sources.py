@@ -55,7 +55,7 @@ def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
 
 # Limits a document written by a person never reaches; an attacker's document (an alias bomb, a
 # nesting bomb, a huge file) is refused before it costs memory or time.
-MAX_BYTES = 4_000_000
+MAX_BYTES = 1_000_000
 MAX_VALUES = 200_000  # values after every alias is expanded
 MAX_DEPTH = 64
 MERGE_TAG = "tag:yaml.org,2002:merge"
