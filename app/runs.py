@@ -71,6 +71,8 @@ async def maintain(
         # Every pass covers the CMS: a refused WordPress login is a configuration error (exit 2) before
         # anything runs — WordPress would answer public reads anyway, and a failed read is no empty site.
         await runner.platforms.wordpress.verify_credentials()
+        # And one cheap Google Ads call: refused credentials are exit 2 before any run starts.
+        await runner.platforms.google_ads.list_accessible_customers()
         unfinished = [r for r in runner.registry.with_status("running") if r.kind == "maintenance"]
         # Runs another live process drives are its business; the accounts' leases keep us apart.
         orphaned = [r for r in unfinished if runner.holder(r.thread_id) is None and set(r.accounts) & set(accounts)]

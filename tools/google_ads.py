@@ -105,6 +105,32 @@ def parse_google_ads_error(response: httpx.Response) -> PlatformError:
     return error_
 
 
+def _credential_error(exc: PlatformError) -> GoogleAdsAuthError | None:
+    """A refused credential or missing access (401/403 with an authentication or authorization
+    error) is a configuration problem, not an outage: exit code 2, naming what to check."""
+    family = (exc.code or "").split(".")[0]
+    if exc.status not in (401, 403) or family not in ("authenticationError", "authorizationError"):
+        return None
+    code = exc.code or ""
+    if "DEVELOPER_TOKEN" in code:
+        fix = "check the developer token in the variable google_ads.developer_token_env names (API Center)"
+    elif "USER_PERMISSION_DENIED" in code:
+        fix = (
+            "the OAuth user has no access to this account; if it is reached through a manager account, set "
+            "google_ads.login_customer_id to the manager's id"
+        )
+    elif "CUSTOMER_NOT_ENABLED" in code:
+        fix = "the account is not enabled (cancelled or not yet set up); remove it from accounts"
+    else:
+        fix = (
+            "check the OAuth variables (google_ads.client_id_env, client_secret_env, refresh_token_env) or "
+            "google_ads.access_token_env, and the developer token"
+        )
+    return GoogleAdsAuthError(
+        PLATFORM, f"Google Ads refused the credentials ({code}): {fix} (values not shown)", status=exc.status, code=code
+    )
+
+
 # --- credentials --------------------------------------------------------------------------
 
 
@@ -549,7 +575,7 @@ class GoogleAdsClient:
                 if refused is None and self.credentials.refreshable and exc.status == 401 and exc.code in _TOKEN_CODES:
                     refused = token
                     continue
-                raise self._version_error(exc) or exc from None
+                raise self._version_error(exc) or _credential_error(exc) or exc from None
             return response.json()
 
     def _version_error(self, exc: PlatformError) -> ApiVersionError | None:

@@ -492,3 +492,15 @@ async def test_a_lost_create_is_found_in_the_change_history(sandbox):
         events = await client.change_events(DE, since=started, resource_type="AD_GROUP_AD")
     assert [e.operation for e in events] == ["CREATE"] and events[0].client_type == "GOOGLE_ADS_API"
     assert json.dumps(events[0].new_resource)  # plain JSON for the audit log
+
+
+async def test_a_refused_developer_token_is_a_configuration_error_naming_what_to_check(sandbox):
+    async with sandbox.client() as http:
+        client = GoogleAdsClient(
+            http, developer_token="not-the-token", access_token=sandbox.credentials.access_token, retry=FAST_RETRY
+        )
+        with pytest.raises(GoogleAdsAuthError) as info:
+            await client.list_accessible_customers()
+    error = info.value
+    assert isinstance(error, ConfigError) and error.exit_code == 2 and error.status == 401
+    assert "google_ads.developer_token_env" in str(error) and "not-the-token" not in str(error)
