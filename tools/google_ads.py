@@ -253,7 +253,7 @@ class OAuth2Token:
             raise PlatformError(PLATFORM, "the OAuth token endpoint answered without an access_token") from exc
         self._access, self._expires_at = access, started + expires_in
         self.refreshes += 1
-        _log.info("google_ads.token_refreshed", expires_in_s=expires_in)
+        _log.debug("google_ads.token_refreshed", expires_in_s=expires_in)
 
 
 # --- typed rows ----------------------------------------------------------------------------
