@@ -11,7 +11,10 @@ Collections: campaignBudgets, campaigns, adGroups, adGroupAds, adGroupCriteria. 
 lowerCamelCase paths relative to the resource (``amountMicros``), as the REST FieldMask JSON
 form has them. Every applied operation is recorded in the account's change history (the
 ``change_event`` resource); the manager account (``login-customer-id``) serves ``customer_client``.
-Error codes are members of the API's own enums (v23).
+Error codes are members of the API's own enums, and a body that is not valid JSON for the
+request's proto (an unknown field, a value of the wrong type, an int64 out of range, a name its
+enum lacks) gets the JSON front end's 400 without a GoogleAdsFailure, as from Google; both are
+checked against Google's generated messages by tests/tools/test_google_ads_contract.py.
 """
 
 from __future__ import annotations
@@ -59,7 +62,21 @@ _CID_RE = re.compile(r"^\d{10}$")
 
 class PayloadError(Exception):
     """The request body is not valid JSON for the request's proto (an unknown field name, a
-    field mask in the wrong form): the API's front end refuses the whole request, 400."""
+    field mask in the wrong form, a value of the wrong JSON type, an int64 out of range, a name
+    its enum does not have): the API's front end refuses the whole request, 400, without a
+    GoogleAdsFailure. ``{index}`` in the message stands for the operation's index."""
+
+
+def _invalid(at: str, kind: str, value: Any) -> PayloadError:
+    """The JSON front end's refusal of ``value`` at ``at`` (a path below ``operations[i]``)."""
+    where = "operations[{index}]" + (f".{at}" if at else "")
+    return PayloadError(f"Invalid value at '{where}' ({kind}), {json.dumps(value, ensure_ascii=False)[:200]}")
+
+
+# Every enum of the API has these two members besides its own (they parse, the API refuses them).
+_ENUM_SENTINELS = ("UNSPECIFIED", "UNKNOWN")
+_STATUS_ENUM = frozenset({*_ENUM_SENTINELS, "ENABLED", "PAUSED", "REMOVED"})
+_MATCH_TYPE_ENUM = frozenset({*_ENUM_SENTINELS, "EXACT", "PHRASE", "BROAD"})
 
 
 class OperationError(Exception):
@@ -115,21 +132,23 @@ _COLLECTIONS = {
 }
 
 
-def _int64(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str) or not re.fullmatch(r"-?\d+", str(value)):
-        raise OperationError(
-            "fieldError",
-            "INVALID_VALUE",
-            f"{field} must be an int64 (as a string), got {value!r}",
-            [field],
-        )
+def _int64(value: Any, field: str, at: str = "update") -> int:
+    """An int64 as proto3 JSON has it (a string of digits, or an integral number); anything else,
+    or a number outside the int64 range, the JSON front end refuses."""
+    integral = isinstance(value, float) and value.is_integer()
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or integral or (isinstance(value, str) and re.fullmatch(r"-?\d+", value))
+    ):
+        raise _invalid(f"{at}.{field}", "TYPE_INT64", value)
     number = int(value)
-    if abs(number) > INT64_MAX:
-        raise OperationError("rangeError", "TOO_HIGH", f"{field} is outside the int64 range", [field])
+    if not -INT64_MAX - 1 <= number <= INT64_MAX:
+        raise _invalid(f"{at}.{field}", "TYPE_INT64", value)
     return number
 
 
-def _status(value: Any, field: str = "status") -> str:
+def _status(value: Any, field: str = "status", at: str = "update") -> str:
+    if not isinstance(value, str) or value not in _STATUS_ENUM:
+        raise _invalid(f"{at}.{field}", "TYPE_ENUM", value)
     if value not in ("ENABLED", "PAUSED"):
         raise OperationError(
             "requestError",
@@ -157,7 +176,13 @@ def _check_money(customer: Customer, micros: int, field: str, *, bid: bool) -> N
 
 
 def _apply_update(customer: Customer, spec: _Collection, body: Any, mask: Any) -> Callable[[], str]:
-    if not isinstance(body, dict) or not isinstance(body.get("resourceName"), str):
+    if not isinstance(body, dict):
+        raise _invalid("update", "resource", body)
+    if "resourceName" in body and not isinstance(body["resourceName"], str):
+        raise _invalid("update.resource_name", "TYPE_STRING", body["resourceName"])
+    if mask is not None and not isinstance(mask, str):
+        raise _invalid("update_mask", "type.googleapis.com/google.protobuf.FieldMask", mask)
+    if not isinstance(body.get("resourceName"), str):
         raise OperationError("fieldError", "REQUIRED", "update.resourceName is required", ["resource_name"])
     resource_name: str = body["resourceName"]
     key = _key_of(customer, spec, resource_name)
@@ -214,7 +239,9 @@ def _apply_update(customer: Customer, spec: _Collection, body: Any, mask: Any) -
             _check_money(customer, micros, field, bid=field == "cpc_bid_micros")
             changes[field] = str(micros)
         else:
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str):
+                raise _invalid(f"update.{field}", "TYPE_STRING", value)
+            if not value.strip():
                 raise OperationError("stringLengthError", "EMPTY", f"{field} must be a non-empty string", [field])
             changes[field] = value
 
@@ -228,7 +255,7 @@ def _apply_update(customer: Customer, spec: _Collection, body: Any, mask: Any) -
 
 def _apply_remove(customer: Customer, spec: _Collection, resource_name: Any) -> Callable[[], str]:
     if not isinstance(resource_name, str):
-        raise OperationError("fieldError", "REQUIRED", "remove takes a resource name")
+        raise _invalid("remove", "TYPE_STRING", resource_name)
     key = _key_of(customer, spec, resource_name)
     entity = getattr(customer, spec.world_field).get(key)
     if entity is None or getattr(entity, "status", None) == "REMOVED":
@@ -256,6 +283,8 @@ def _key_of(customer: Customer, spec: _Collection, resource_name: str) -> str:
 def _ad_group_key(customer: Customer, body: dict[str, Any]) -> str:
     ref = body.get("adGroup")
     prefix = f"customers/{customer.id}/adGroups/"
+    if ref is not None and not isinstance(ref, str):
+        raise _invalid("create.ad_group", "TYPE_STRING", ref)
     if not isinstance(ref, str) or not ref.startswith(prefix):
         raise OperationError(
             "fieldError",
@@ -270,8 +299,16 @@ def _ad_group_key(customer: Customer, body: dict[str, Any]) -> str:
 
 
 def _text_assets(items: Any, field: str, limit: int, minimum: int, maximum: int) -> list[AdTextAsset]:
-    if not isinstance(items, list):
+    at = f"create.ad.responsive_search_ad.{field}"
+    if items is None:
         raise OperationError("fieldError", "REQUIRED", f"{field} must be a list of {{text}} objects", [field])
+    if not isinstance(items, list):
+        raise _invalid(at, "AdTextAsset", items)
+    for item in items:
+        if not isinstance(item, dict):
+            raise _invalid(at, "AdTextAsset", item)
+        if item.get("text") is not None and not isinstance(item["text"], str):
+            raise _invalid(f"{at}.text", "TYPE_STRING", item["text"])
     if len(items) < minimum:
         raise OperationError(
             "collectionSizeError",
@@ -306,20 +343,30 @@ def _text_assets(items: Any, field: str, limit: int, minimum: int, maximum: int)
 
 
 def _create_ad(sandbox: Sandbox, customer: Customer, body: dict[str, Any]) -> Callable[[], str]:
-    group = _ad_group_key(customer, body)
-    status = _status(body.get("status", "ENABLED"))
     ad = body.get("ad")
+    if ad is not None and not isinstance(ad, dict):
+        raise _invalid("create.ad", "Ad", ad)
     rsa = ad.get("responsiveSearchAd") if isinstance(ad, dict) else None
+    if rsa is not None and not isinstance(rsa, dict):
+        raise _invalid("create.ad.responsive_search_ad", "ResponsiveSearchAdInfo", rsa)
+    urls = ad.get("finalUrls") if isinstance(ad, dict) else None
+    if urls is not None and (not isinstance(urls, list) or not all(isinstance(u, str) for u in urls)):
+        raise _invalid("create.ad.final_urls", "TYPE_STRING", urls)
+    for path_field in ("path1", "path2"):
+        value = rsa.get(path_field) if isinstance(rsa, dict) else None
+        if value is not None and not isinstance(value, str):
+            raise _invalid(f"create.ad.responsive_search_ad.{path_field}", "TYPE_STRING", value)
+    group = _ad_group_key(customer, body)
+    status = _status(body.get("status", "ENABLED"), at="create")
     if not isinstance(ad, dict):
         raise OperationError("fieldError", "REQUIRED", "ad is required", ["ad"])
     if not isinstance(rsa, dict):
         raise OperationError("adError", "INVALID_AD_TYPE", "the sandbox creates responsive search ads only", ["ad"])
     headlines = _text_assets(rsa.get("headlines"), "headlines", 30, 3, 15)
     descriptions = _text_assets(rsa.get("descriptions"), "descriptions", 90, 2, 4)
-    urls = ad.get("finalUrls")
     if not isinstance(urls, list) or not urls:
         raise OperationError("fieldError", "REQUIRED", "ad.finalUrls needs at least one URL", ["ad", "final_urls"])
-    if not all(isinstance(u, str) and re.match(r"https?://", u) for u in urls):
+    if not all(re.match(r"https?://", u) for u in urls):
         raise OperationError(
             "urlFieldError",
             "INVALID_PROTOCOL_IN_FINAL_URL",
@@ -328,7 +375,7 @@ def _create_ad(sandbox: Sandbox, customer: Customer, body: dict[str, Any]) -> Ca
         )
     for path_field in ("path1", "path2"):
         value = rsa.get(path_field)
-        if value is not None and (not isinstance(value, str) or google_ads_length(value) > 15):
+        if value is not None and google_ads_length(value) > 15:
             raise OperationError(
                 "stringLengthError",
                 "TOO_LONG",
@@ -364,9 +411,17 @@ def _create_ad(sandbox: Sandbox, customer: Customer, body: dict[str, Any]) -> Ca
 
 
 def _create_criterion(sandbox: Sandbox, customer: Customer, body: dict[str, Any]) -> Callable[[], str]:
-    group = _ad_group_key(customer, body)
-    status = _status(body.get("status", "ENABLED"))
     keyword = body.get("keyword")
+    if keyword is not None and not isinstance(keyword, dict):
+        raise _invalid("create.keyword", "KeywordInfo", keyword)
+    if isinstance(keyword, dict):
+        if keyword.get("text") is not None and not isinstance(keyword["text"], str):
+            raise _invalid("create.keyword.text", "TYPE_STRING", keyword["text"])
+        match_type = keyword.get("matchType")
+        if match_type is not None and (not isinstance(match_type, str) or match_type not in _MATCH_TYPE_ENUM):
+            raise _invalid("create.keyword.match_type", "TYPE_ENUM", match_type)
+    group = _ad_group_key(customer, body)
+    status = _status(body.get("status", "ENABLED"), at="create")
     if not isinstance(keyword, dict) or not isinstance(keyword.get("text"), str) or not keyword["text"].strip():
         raise OperationError("fieldError", "REQUIRED", "keyword.text is required", ["keyword", "text"])
     if keyword.get("matchType") not in ("EXACT", "PHRASE", "BROAD"):
@@ -386,7 +441,7 @@ def _create_criterion(sandbox: Sandbox, customer: Customer, body: dict[str, Any]
     bid = body.get("cpcBidMicros")
     bid_micros = None
     if bid is not None:
-        bid_micros = _int64(bid, "cpc_bid_micros")
+        bid_micros = _int64(bid, "cpc_bid_micros", "create")
         _check_money(customer, bid_micros, "cpc_bid_micros", bid=True)
 
     def apply() -> str:
@@ -418,10 +473,20 @@ def _create_criterion(sandbox: Sandbox, customer: Customer, body: dict[str, Any]
 
 def _plan(sandbox: Sandbox, customer: Customer, spec: _Collection, operation: Any) -> tuple[str, Callable[[], str]]:
     if not isinstance(operation, dict):
-        raise OperationError("requestError", "OPERATION_REQUIRED", "each operation must be an object")
+        raise _invalid("", "operation", operation)
     kinds = [k for k in ("create", "update", "remove") if k in operation]
     extra = set(operation) - {"create", "update", "remove", "updateMask"}
-    if len(kinds) != 1 or extra:
+    if extra:
+        raise PayloadError(
+            f"Invalid JSON payload received. Unknown name {sorted(extra)[0]!r} at 'operations[{{index}}]': "
+            "Cannot find field."
+        )
+    if len(kinds) > 1:  # create, update and remove are one oneof
+        raise PayloadError(
+            f"Invalid JSON payload received. Oneof field 'operation' is already set. Cannot set '{kinds[1]}' "
+            "at 'operations[{index}]'"
+        )
+    if not kinds:
         raise OperationError(
             "requestError",
             "OPERATION_REQUIRED",
@@ -433,15 +498,15 @@ def _plan(sandbox: Sandbox, customer: Customer, spec: _Collection, operation: An
             return kind, _apply_update(customer, spec, operation["update"], operation.get("updateMask"))
         if kind == "remove":
             return kind, _apply_remove(customer, spec, operation["remove"])
+        body = operation["create"]
+        if not isinstance(body, dict):
+            raise _invalid("create", "resource", body)
         if not spec.creatable:
             raise OperationError(
                 "operationAccessDeniedError",
                 "CREATE_OPERATION_NOT_PERMITTED",
                 f"the sandbox cannot create {spec.resource}",
             )
-        body = operation["create"]
-        if not isinstance(body, dict):
-            raise OperationError("fieldError", "REQUIRED", "create must be an object")
         creator = _create_ad if spec.resource == "adGroupAds" else _create_criterion
         return kind, creator(sandbox, customer, body)
     except OperationError as exc:
@@ -509,6 +574,41 @@ def _change_window(query: Query, now: dt.datetime) -> OperationError | None:
             f"change_event covers the last {MAX_CHANGE_EVENT_DAYS} days: start on or after {oldest}",
         )
     return None
+
+
+def _search_payload_error(body: dict[str, Any], known: set[str]) -> str | None:
+    """What the JSON front end says about a search body that is not a valid request, or None."""
+    unknown = set(body) - known
+    if unknown:
+        return f"Invalid JSON payload received. Unknown name {sorted(unknown)[0]!r}: Cannot find field."
+    types: dict[str, tuple[type, ...]] = {
+        "customerId": (str,),
+        "query": (str,),
+        "pageToken": (str,),
+        "pageSize": (int, str),  # an int32: a JSON number or a string of digits
+        "validateOnly": (bool,),
+        "searchSettings": (dict,),
+        "summaryRowSetting": (str,),
+    }
+    for name, value in body.items():
+        wrong = not isinstance(value, types[name]) or (isinstance(value, bool) and bool not in types[name])
+        if name == "pageSize" and isinstance(value, str) and not re.fullmatch(r"-?\d+", value):
+            wrong = True
+        if value is not None and wrong:
+            return f"Invalid value at '{_snake(name)}', {json.dumps(value)[:200]}"
+    settings = body.get("searchSettings") or {}
+    extra = set(settings) - {"omitResults", "returnSummaryRow", "returnTotalResultsCount"}
+    if extra:
+        return (
+            f"Invalid JSON payload received. Unknown name {sorted(extra)[0]!r} at 'search_settings': Cannot find field."
+        )
+    if any(not isinstance(v, bool) for v in settings.values()):
+        return "Invalid value at 'search_settings': its fields are booleans"
+    return None
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
 class GoogleAdsApi:
@@ -689,6 +789,14 @@ class GoogleAdsApi:
         body = await self._body(request, version)
         if isinstance(body, Response):
             return body
+        # The request message's fields (REST JSON names); SearchSettings replaced
+        # returnTotalResultsCount (v19); pageSize parses but is refused below.
+        known = {"customerId", "query"} | (
+            {"summaryRowSetting"} if stream else {"pageToken", "pageSize", "validateOnly", "searchSettings"}
+        )
+        invalid = _search_payload_error(body, known)
+        if invalid is not None:
+            return rpc_error_response(400, invalid, bad_request=invalid)
         query = body.get("query")
         if not isinstance(query, str):
             return ads_error_response(
@@ -744,7 +852,7 @@ class GoogleAdsApi:
         result: dict[str, Any] = {"results": page, "fieldMask": mask}
         if offset + page_size < len(rows):
             result["nextPageToken"] = _page_token(query, offset + page_size)
-        if body.get("returnTotalResultsCount"):
+        if (body.get("searchSettings") or {}).get("returnTotalResultsCount"):
             result["totalResultsCount"] = str(len(rows))
         return JSONResponse(result)
 
@@ -794,6 +902,9 @@ class GoogleAdsApi:
         if isinstance(body, Response):
             return body
         operations = body.get("operations")
+        if operations is not None and not isinstance(operations, list):
+            message = f"Invalid value at 'operations', {json.dumps(operations)[:200]}: expected a list of operations"
+            return rpc_error_response(400, message, bad_request=message)
         if not isinstance(operations, list) or not operations:
             return ads_error_response(
                 400,
