@@ -112,6 +112,30 @@ class GuardConfig(_Section):
     )
 
 
+class FeedConfig(_Section):
+    """The product feed claims in copy are checked against (adpilot/feed.py, docs/COMPLIANCE.md)."""
+
+    path: Path | None = Field(
+        None,
+        description="a .json, .yaml, .csv or Merchant Center .xml feed; null: the demo feed on the sandbox, else none",
+    )
+    markets: dict[str, str] = Field(
+        default_factory=lambda: {"1112223333": "DE", "4445556666": "AT"},
+        description="Google Ads customer id -> the market (DE, AT, …) whose feed facts its ads must match",
+    )
+    site_market: str | None = Field("DE", pattern=r"^[A-Z]{2}$", description="the market of the website's pages")
+
+    @field_validator("markets")
+    @classmethod
+    def _market_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        for account, market in value.items():
+            if not re.fullmatch(r"[1-9][0-9]{9}", account):
+                raise ValueError(f"{account!r} is not a 10-digit customer id (ASCII digits, no dashes)")
+            if not re.fullmatch(r"[A-Z]{2}", market):
+                raise ValueError(f"{market!r} is not a market code (two capital letters, e.g. DE)")
+        return value
+
+
 class AuditConfig(_Section):
     """The audit log's key and anchor (tools/audit.py): kept outside its database."""
 
@@ -362,6 +386,7 @@ class Config(_Section):
     guard: GuardConfig = GuardConfig()
     audit: AuditConfig = AuditConfig()
     memory: MemoryConfig = MemoryConfig()
+    feed: FeedConfig = FeedConfig()
     schedule: list[ScheduleEntry] = Field(default_factory=list)
     runs: RunsConfig = RunsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
@@ -546,6 +571,7 @@ def dump_defaults() -> str:
 __all__ = [
     "AuditConfig",
     "Config",
+    "FeedConfig",
     "GoogleAdsConfig",
     "LogConfig",
     "MemoryConfig",

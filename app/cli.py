@@ -657,6 +657,7 @@ def _day(value: str) -> datetime.date:
 
 def cmd_check_copy(args: argparse.Namespace) -> int:
     config = _load_config(args)
+    from adpilot.compose.deployment import claim_checker
     from adpilot.errors import UsageError
     from adpilot.policies.compliance import ComplianceEngine, escaped
     from adpilot.policies.content import Content
@@ -672,9 +673,13 @@ def cmd_check_copy(args: argparse.Namespace) -> int:
         texts=tuple(args.texts),
         evidence=tuple(args.evidence),
         subject=args.product or "",
+        account=args.account or "",
+        market=args.market or "",
     )
     day = _day(args.on) if args.on else None
-    engine = ComplianceEngine.from_pack(config.policy, today=(lambda: day) if day else None)
+    engine = ComplianceEngine.from_pack(
+        config.policy, today=(lambda: day) if day else None, claims=claim_checker(config)
+    )
     verdict = engine.check(content)
     views = engine.views(content) if args.explain else []
     if args.json:
@@ -948,6 +953,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--evidence", action="append", default=[], metavar="ID", help="evidence registry id cited for a claim"
     )
     check.add_argument("--product", metavar="TEXT", help="what the copy advertises (product or ad group)")
+    check.add_argument(
+        "--account", metavar="CUSTOMER_ID", help="the Google Ads account the copy is for (its market's feed facts)"
+    )
+    check.add_argument("--market", metavar="CODE", help="the market whose feed facts claims must match (DE, AT, …)")
     check.add_argument("--explain", action="store_true", help="show the normalised text and the rule that fired")
     check.add_argument("--on", metavar="YYYY-MM-DD", help="judge evidence validity on this day (default: today)")
     check.add_argument("--json", action="store_true")

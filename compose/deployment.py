@@ -26,6 +26,7 @@ from adpilot.tools.platforms import Platforms
 
 if TYPE_CHECKING:
     from adpilot.memory.store import MemoryStore
+    from adpilot.policies.claims import ClaimChecker
     from adpilot.policies.content import ContentGate
     from adpilot.policies.model import Policy
     from adpilot.tools.sandbox import Sandbox
@@ -38,6 +39,18 @@ def open_memory(config: Config, enabled: bool) -> MemoryStore | None:
     from adpilot.memory.store import MemoryStore
 
     return MemoryStore.from_config(config)
+
+
+def claim_checker(config: Config) -> ClaimChecker | None:
+    """The product feed's claim rules as configured (``feed``): the feed file, else on the sandbox
+    the demo world's feed; None (no claim checks) when there is neither."""
+    from adpilot.feed import demo_feed_path, load_feed
+    from adpilot.policies.claims import ClaimChecker
+
+    path = config.feed.path or (demo_feed_path() if config.uses_sandbox else None)
+    if path is None:
+        return None
+    return ClaimChecker(load_feed(path), markets=config.feed.markets, site_market=config.feed.site_market)
 
 
 def audit_seal(config: Config) -> Seal:
@@ -81,7 +94,7 @@ def build_guard(
         policy or load_policy(config.policy),
         audit,
         run,
-        content_gate=content_gate or ComplianceEngine.from_pack(config.policy),
+        content_gate=content_gate or ComplianceEngine.from_pack(config.policy, claims=claim_checker(config)),
         state_ttl_s=config.guard.state_ttl_s,
         locale=config.locale,
         memory=memory,

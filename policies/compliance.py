@@ -42,6 +42,7 @@ from adpilot.errors import PolicyError
 from adpilot.markup import ActiveContent, active_content, concealment, contact_links, render, structured_data
 from adpilot.normalise import Folded, fold, fold_pattern
 from adpilot.pii import find_pii
+from adpilot.policies.claims import ClaimChecker
 from adpilot.policies.content import Content, ContentVerdict
 from adpilot.policies.loader import load_model, pack_path
 from adpilot.text import google_ads_length
@@ -441,8 +442,10 @@ class ComplianceEngine:
         registry: EvidenceRegistry | None = None,
         *,
         today: Callable[[], dt.date] | None = None,
+        claims: ClaimChecker | None = None,
     ) -> None:
         self.rules = rules
+        self.claims = claims  # price, discount, shipping and return claims against the product feed
         self.brand = brand
         self.registry = registry or EvidenceRegistry()
         self.today = today or (lambda: dt.datetime.now(dt.UTC).date())
@@ -492,13 +495,17 @@ class ComplianceEngine:
 
     @classmethod
     def from_pack(
-        cls, name_or_path: str = "default", *, today: Callable[[], dt.date] | None = None
+        cls,
+        name_or_path: str = "default",
+        *,
+        today: Callable[[], dt.date] | None = None,
+        claims: ClaimChecker | None = None,
     ) -> ComplianceEngine:
         directory = pack_path(name_or_path).parent.resolve()
         files = [*sorted(directory.glob("copy_rules.*.yaml")), directory / "brand.yaml", directory / "evidence.yaml"]
         versions = tuple((f.name, f.stat().st_mtime_ns) for f in files if f.exists())
         rules, brand, registry = _parse_pack(directory, versions)
-        return cls(rules, brand, registry, today=today)
+        return cls(rules, brand, registry, today=today, claims=claims)
 
     # --- the gate -------------------------------------------------------------------------
     def check(self, content: Content) -> ContentVerdict:
@@ -811,6 +818,9 @@ class ComplianceEngine:
                 "add the earlier price next to it, e.g. “statt 149 €”",
                 pattern=term.source,
             )
+        if self.claims is not None and view.source != "href":
+            for fact in self.claims.check(text, analysed.sentence, content, self.today()):
+                add(fact.rule, fact.severity, fact.start, fact.end, fact.message, fact.suggestion)
         for term, start, end, _ in matches(self._forbidden):
             add(
                 "brand.forbidden",

@@ -28,6 +28,8 @@ class Content:
     complete_ad: bool = False  # count limits apply only to a whole ad
     evidence: tuple[str, ...] = ()  # evidence registry ids (or references) cited for claims in the content
     subject: str = ""  # what the content advertises (ad group, product): evidence must cover it
+    account: str = ""  # the Google Ads account it runs in: picks the market of the product feed
+    market: str = ""  # the market (DE, AT, …) whose feed facts claims must match; "" from the account
 
     @property
     def hash(self) -> str:
@@ -42,6 +44,8 @@ class Content:
                 self.complete_ad,
                 self.evidence,
                 self.subject,
+                # Only when set: the hash of content without them stays what it was.
+                *([self.account, self.market] if self.account or self.market else []),
             ],
             ensure_ascii=False,
         )

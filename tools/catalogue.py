@@ -150,6 +150,9 @@ class CheckCopy(_Args):
     locale: Literal["de", "en"] = "de"
     evidence: list[str] = Field(default_factory=list, description="evidence registry ids cited for claims")
     product: str = Field("", description="what the copy advertises (product or ad group): evidence must cover it")
+    customer_id: CustomerId | None = Field(
+        None, description="the Google Ads account the copy is for: its market's feed facts (prices, shipping) apply"
+    )
 
     @model_validator(mode="after")
     def _something_to_check(self) -> CheckCopy:
@@ -296,6 +299,7 @@ async def _check_copy(ctx: ToolContext, args: CheckCopy) -> Any:
         texts=tuple(args.texts),
         evidence=tuple(args.evidence),
         subject=args.product,
+        account=args.customer_id or "",
     )
     verdict = ctx.content_gate.check(content)
     return {
@@ -380,7 +384,9 @@ async def _assess_campaign_status(ctx: ToolContext, args: SetCampaignStatus) -> 
     return Assessment(entity, current, args.status, rulings, noop=current == args.status)
 
 
-def _serving_ad(ctx: ToolContext, ad: Any, *, subject: str, evidence: tuple[str, ...] = ()) -> Content:
+def _serving_ad(
+    ctx: ToolContext, ad: Any, *, customer_id: str, subject: str, evidence: tuple[str, ...] = ()
+) -> Content:
     """An existing ad's copy as the gate judges it when the ad would serve again."""
     return Content(
         channel="google_ads",
@@ -390,6 +396,7 @@ def _serving_ad(ctx: ToolContext, ad: Any, *, subject: str, evidence: tuple[str,
         complete_ad=True,
         evidence=evidence,
         subject=subject,
+        account=customer_id,
     )
 
 
@@ -406,7 +413,8 @@ async def _campaign_ads_rulings(ctx: ToolContext, customer_id: str, campaign_id:
     allowed = await allowed_domains(ctx, customer_id)
     for ad in await ctx.platforms.google_ads.ads(customer_id):  # one read for the account, not one per group
         if ad.ad_group_id in names and ad.status == "ENABLED":
-            verdict = ctx.content_gate.check(_serving_ad(ctx, ad, subject=names[ad.ad_group_id]))
+            content = _serving_ad(ctx, ad, customer_id=customer_id, subject=names[ad.ad_group_id])
+            verdict = ctx.content_gate.check(content)
             if verdict.verdict != "pass":
                 decision = decisions.fail if verdict.verdict == "fail" else decisions.needs_review
                 reason = f"enabled ad {ad.ad_group_id}~{ad.ad_id} would serve again: {verdict.summary()}"
@@ -500,6 +508,7 @@ async def _assess_ad_status(ctx: ToolContext, args: SetAdStatus) -> Assessment:
         content = _serving_ad(
             ctx,
             ad,
+            customer_id=args.customer_id,
             subject=await _ad_group_name(ctx, args.customer_id, args.ad_group_id),
             evidence=_creation_evidence(ctx, args),
         )
@@ -704,6 +713,7 @@ async def _assess_rsa(ctx: ToolContext, args: CreateResponsiveSearchAd) -> Asses
         complete_ad=True,
         evidence=tuple(args.evidence),
         subject=await _ad_group_name(ctx, args.customer_id, args.ad_group_id),
+        account=args.customer_id,
     )
     after = {"headlines": args.headlines, "descriptions": args.descriptions, "final_url": args.final_url}
     domain = final_url_ruling(args.final_url, await allowed_domains(ctx, args.customer_id))

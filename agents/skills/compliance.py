@@ -30,7 +30,9 @@ async def sweep(guard: Guard, accounts: list[str], *, include_cms: bool) -> tupl
             if ad["status"] != "ENABLED":
                 continue
             check = await guard.call(
-                "compliance", "check_copy", {"headlines": ad["headlines"], "descriptions": ad["descriptions"]}
+                "compliance",
+                "check_copy",
+                {"headlines": ad["headlines"], "descriptions": ad["descriptions"], "customer_id": account},
             )
             if not check.ok or check.data["verdict"] == "pass":
                 continue

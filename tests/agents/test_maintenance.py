@@ -14,9 +14,11 @@ async def test_maintenance_changes_escalations_and_report(make_runner, sandbox, 
     # a clear loser is paused, with its probability stated
     loser = next(a for a in report["applied"] if a["tool"] == "set_ad_status" and a["args"]["ad_id"] == "31001")
     assert "probability of being the group's best ad" in loser["rationale"]
-    # the non-compliant live ad is paused by the compliance sweep
-    sweep = next(a for a in report["applied"] if a["role"] == "compliance")
-    assert sweep["args"]["ad_id"] == "31006" and "Kostenloser" in sweep["rationale"]
+    # the non-compliant live ads are paused by the compliance sweep: a "free" claim without its
+    # condition, and a price the product feed contradicts ("ab 89 €"; the boots cost 189,95 €)
+    sweep = {a["args"]["ad_id"]: a["rationale"] for a in report["applied"] if a["role"] == "compliance"}
+    assert set(sweep) == {"31002", "31006"}
+    assert "Kostenloser" in sweep["31006"] and "claims.price" in sweep["31002"]
     # thin ad groups get a new, compliant variant
     created = [a for a in report["applied"] if a["tool"] == "create_responsive_search_ad"]
     assert {a["args"]["ad_group_id"] for a in created} >= {"2102", "2301"}

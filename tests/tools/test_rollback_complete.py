@@ -271,13 +271,15 @@ def test_the_command_by_row_since_and_dry_run(capsys, config_file):
 
 
 def test_an_escalated_undo_waits_for_a_person(capsys, config_file):
-    status = {"customer_id": DE, "campaign_id": "111", "status": "PAUSED"}
+    # The brand campaign: every ad in it passes the gate, so enabling it again is escalated, not denied
+    # (campaign 111 holds "ab 89 €", which the product feed contradicts).
+    status = {"customer_id": DE, "campaign_id": "113", "status": "PAUSED"}
     code, out = cli(capsys, config_file, "tool", "call", "bidding", "set_campaign_status", json.dumps(status), "--json")
     queued = json.loads(out.out)
     assert queued["decision"] == "escalate"
     code, out = cli(capsys, config_file, "approvals", "approve", queued["approval"], "--approver", "erika")
     assert code == 0, out
-    assert saved_world(config_file)["google_ads"]["customers"][DE]["campaigns"]["111"]["status"] == "PAUSED"
+    assert saved_world(config_file)["google_ads"]["customers"][DE]["campaigns"]["113"]["status"] == "PAUSED"
 
     code, out = cli(capsys, config_file, "audit", "rollback", "--run", queued["run_id"], "--json")
     [step] = json.loads(out.out)["steps"]
@@ -285,7 +287,7 @@ def test_an_escalated_undo_waits_for_a_person(capsys, config_file):
     assert code == 8 and step["outcome"] == "escalated" and step["approval"].startswith(f"rollback-{step['audit_seq']}")
     code, out = cli(capsys, config_file, "approvals", "approve", step["approval"], "--approver", "max")
     assert code == 0, out
-    assert saved_world(config_file)["google_ads"]["customers"][DE]["campaigns"]["111"]["status"] == "ENABLED"
+    assert saved_world(config_file)["google_ads"]["customers"][DE]["campaigns"]["113"]["status"] == "ENABLED"
     code, out = cli(capsys, config_file, "audit", "rollback", "--run", queued["run_id"], "--json")
     assert code == 0 and [s["outcome"] for s in json.loads(out.out)["steps"]] == ["already_undone"]
 
