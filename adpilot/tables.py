@@ -90,3 +90,25 @@ def fit_table(
         if index == 0:
             lines.append(clip((" " * gap).join("-" * w for w in widths), width))
     return lines
+
+
+def wrap_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, width: int, room: int = 30) -> list[str]:
+    """A table whose last column (a reason, a sentence) wraps onto as many lines as it needs, its
+    continuation lines indented under it, so no line exceeds ``width`` and no sentence is cut. When
+    the other columns leave less than ``room`` characters, they are cut instead (:func:`fit_table`)."""
+    import textwrap
+
+    cells = [[one_line(h) for h in headers]] + [["" if c is None else one_line(c) for c in row] for row in rows]
+    fixed = [max(len(r[i]) for r in cells) for i in range(len(headers) - 1)]
+    indent = sum(fixed) + 2 * len(fixed)
+    if width - indent < room:
+        return fit_table(headers, rows, width=width, flexible=(len(headers) - 1,))
+    lines = []
+    for index, row in enumerate(cells):
+        head = "  ".join(cell.ljust(w) for cell, w in zip(row, fixed, strict=False))
+        body = textwrap.wrap(row[-1], width - indent, break_long_words=True, break_on_hyphens=False) or [""]
+        lines.append(f"{head}  {body[0]}".rstrip())
+        lines += [" " * indent + more for more in body[1:]]
+        if index == 0:
+            lines.append("  ".join("-" * w for w in [*fixed, min(width - indent, max(len(r[-1]) for r in cells))]))
+    return lines

@@ -135,14 +135,14 @@ async def _all_or_busy(jobs: Sequence[tuple[str, Awaitable[RunResult]]]) -> list
 
 
 def render_reports(results: list[RunResult], *, width: int | None = None) -> str:
-    """The runs' reports for a terminal: every table fits ``width`` (the terminal's, at most 120
-    columns), the long reason of a change cut at a word boundary with "…" (``--json`` has it whole)."""
-    from adpilot.tables import fit_table, terminal_width
+    """The runs' reports for a terminal: every line fits ``width`` (the terminal's, at most 120
+    columns); a change's reason wraps onto further lines, never cut mid-sentence."""
+    from adpilot.tables import terminal_width, wrap_table
 
     width = width or terminal_width()
 
     def table(headers: list[str], rows: list[list[Any]], flexible: tuple[int, ...]) -> str:
-        return "\n".join(fit_table(headers, rows, width=width, flexible=flexible))
+        return "\n".join(wrap_table(headers, rows, width=width))
 
     out = []
     for result in results:
