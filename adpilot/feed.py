@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from adpilot.errors import MoneyError, SourceError
 from adpilot.money import micros_to_units, parse_amount
-from adpilot.sources import Locator, parse_yaml, validation_problems
+from adpilot.sources import Locator, decode_text, parse_yaml, read_file, validation_problems
 
 MAX_FEED_BYTES = 20_000_000
 Availability = Literal["in_stock", "out_of_stock", "preorder", "backorder"]
@@ -271,26 +271,16 @@ def _validated(data: Any, locator: Locator, source: str) -> Feed:
 
 def _read(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FEED_BYTES + 1)
-    except FileNotFoundError as exc:
-        raise FeedError("file not found", source=str(path)) from exc
-    except IsADirectoryError as exc:
-        raise FeedError("is a directory, not a file", source=str(path)) from exc
-    except OSError as exc:
-        raise FeedError(f"cannot be read ({exc.strerror or exc})", source=str(path)) from exc
-    if len(raw) > MAX_FEED_BYTES:
-        raise FeedError(f"larger than {MAX_FEED_BYTES:,} bytes", source=str(path))
-    return raw
+        return read_file(path, limit=MAX_FEED_BYTES, what="a product feed")
+    except SourceError as exc:
+        raise FeedError(str(exc).removeprefix(f"{path}: "), source=str(path)) from exc
 
 
 def _text(raw: bytes, source: str) -> str:
-    if b"\0" in raw:
-        raise FeedError("is a binary file, not a product feed", source=source)
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FeedError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=source) from exc
+        return decode_text(raw, source, what="a product feed")
+    except SourceError as exc:
+        raise FeedError(str(exc).removeprefix(f"{source}: "), source=source) from exc
 
 
 def parse_json_feed(text: str, source: str = "<feed>") -> Feed:

@@ -232,29 +232,39 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Locator]:
     return data, Locator(source, root)
 
 
-def load_yaml(path: Path) -> tuple[Any, Locator]:
-    """Read and parse a YAML file; a missing, unreadable or non-text file is a :class:`SourceError`
-    naming it."""
+def read_file(path: Path, *, limit: int = MAX_BYTES, what: str = "a document adpilot reads") -> bytes:
+    """A file's bytes, at most ``limit``; a missing, unreadable, special or oversized file is a
+    :class:`SourceError` naming it (a FIFO is refused before opening: reading it would block)."""
     try:
         if path.exists() and not path.is_dir() and not path.is_file():
             raise SourceError("is not a regular file (a pipe, socket or device?)", source=str(path))
         with path.open("rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+            raw = handle.read(limit + 1)
     except FileNotFoundError as exc:
         raise SourceError("file not found", source=str(path)) from exc
     except IsADirectoryError as exc:
         raise SourceError("is a directory, not a file", source=str(path)) from exc
     except OSError as exc:
         raise SourceError(f"cannot be read ({exc.strerror or exc})", source=str(path)) from exc
-    if len(raw) > MAX_BYTES:
-        raise SourceError(f"larger than {MAX_BYTES:,} bytes; not a document adpilot reads", source=str(path))
+    if len(raw) > limit:
+        raise SourceError(f"larger than {limit:,} bytes; not {what}", source=str(path))
+    return raw
+
+
+def decode_text(raw: bytes, source: str, *, what: str = "YAML text") -> str:
+    """UTF-8 text (a byte-order mark allowed); binary or other encodings are a :class:`SourceError`."""
     if b"\0" in raw:
-        raise SourceError("is a binary file, not YAML text", source=str(path))
+        raise SourceError(f"is a binary file, not {what}", source=source)
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SourceError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=str(path)) from exc
-    return parse_yaml(text, str(path))
+        raise SourceError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", source=source) from exc
+
+
+def load_yaml(path: Path) -> tuple[Any, Locator]:
+    """Read and parse a YAML file; a missing, unreadable or non-text file is a :class:`SourceError`
+    naming it."""
+    return parse_yaml(decode_text(read_file(path), str(path)), str(path))
 
 
 def _excerpt(text: str, limit: int = 80) -> str:
