@@ -16,7 +16,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/adpilot demo
-	@echo "adpilot is installed in $(BIN)/: run 'source $(BIN)/activate' (or add $(CURDIR)/$(BIN) to PATH) to call it as 'adpilot'"
+	@echo "adpilot is in $(BIN)/: 'source $(BIN)/activate' puts it on your PATH"
 
 # Type check (mypy, configured in [tool.mypy] of pyproject.toml). The sources are not laid out like the
 # package: setuptools' package-dir installs agents/ as adpilot.agents, tools/ as adpilot.tools, ..., and
