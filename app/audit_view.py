@@ -32,6 +32,7 @@ from adpilot.money import describe_micros
 from adpilot.statedir import StateDir
 from adpilot.tables import MAX_WIDTH, clip, fit_table, one_line, terminal_width
 from adpilot.tools.audit import AuditLog, AuditRecord
+from adpilot.tools.rollback import parse_time as rollback_time
 
 EXPORT_FORMATS = ("jsonl", "csv")
 _NESTED = ("args", "before", "after", "result")
@@ -61,16 +62,8 @@ def wrap(label: str, text: str, width: int, indent: int = 14) -> list[str]:
 
 
 def parse_time(flag: str, text: str | None) -> dt.datetime | None:
-    """An ISO time with a zone (``2026-12-03T06:00:00Z``), or a usage error naming ``flag``."""
-    if text is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"{flag} {text!r}: give a time such as 2026-12-03T06:00:00Z") from None
-    if moment.tzinfo is None:
-        raise UsageError(f"{flag} {text!r}: give the time zone, e.g. 2026-12-03T06:00:00Z (UTC)")
-    return moment
+    """An ISO time with a zone given for ``flag`` (None when not given), or a usage error naming it."""
+    return None if text is None else rollback_time(flag, text)
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ async def rollback(
     one audit row ``seq`` records, or every change since ``since`` — newest first. An undo the Guard
     escalates waits for a person as a pending approval (``adpilot approvals approve``), requested by
     whoever runs the rollback; ``dry_run`` shows what would happen and changes nothing."""
-    from adpilot.tools.rollback import change_at, changes_of_run, changes_since, parse_since
+    from adpilot.tools.rollback import change_at, changes_of_run, changes_since, parse_time
 
     if sum(x is not None for x in (run_id, seq, since)) != 1:
         raise UsageError("name what to roll back: one of --run RUN, --seq N, --since TIME")
@@ -187,7 +187,7 @@ async def rollback(
         rows, what = [change_at(audit, seq)], f"audit row {seq}"
     else:
         assert since is not None
-        moment = parse_since(since)
+        moment = parse_time("--since", since)
         rows, what = changes_since(audit, moment), f"changes since {moment.isoformat()}"
     rollback_id = f"rollback-{uuid.uuid4().hex[:8]}"
     async with acting(config, rollback_id, label=f"adpilot audit rollback ({what})", dry_run=dry_run) as guard:

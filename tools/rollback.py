@@ -88,13 +88,14 @@ def change_at(audit: AuditLog, seq: int) -> AuditRecord:
     return row
 
 
-def parse_since(text: str) -> dt.datetime:
+def parse_time(flag: str, text: str) -> dt.datetime:
+    """An ISO time with a zone (``2026-12-03T06:00:00Z``) given for ``flag``, or a usage error naming it."""
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"--since {text!r}: give a time such as 2026-12-03T06:00:00Z") from None
+        raise UsageError(f"{flag} {text!r}: give a time such as 2026-12-03T06:00:00Z") from None
     if moment.tzinfo is None:
-        raise UsageError(f"--since {text!r}: give the time zone, e.g. 2026-12-03T06:00:00Z (UTC)")
+        raise UsageError(f"{flag} {text!r}: give the time zone, e.g. 2026-12-03T06:00:00Z (UTC)")
     return moment
 
 
