@@ -285,20 +285,22 @@ def _seed_for(held: list[bool], rate: float = 0.5) -> int:
 
 # The maintenance pass of the seed-7 world writes to both accounts concurrently: first the bidding
 # agent's sets (three in each account), then the creative agent's creates.
+# The third item is the kind of write held: the wait below only counts in-flight writes of that
+# kind, because a passing set is briefly in flight too (its intent written, its answer on the way).
 CASES = {
     # Each account's first write (a set) is applied, then its answer held: the answer is lost.
-    "lost-answer-of-a-set": ("after", {"timeout_rate": 1.0}),
+    "lost-answer-of-a-set": ("after", {"timeout_rate": 1.0}, "set_"),
     # Each account's first write is held before it is applied: it never lands.
-    "held-before-a-set": ("before", {"timeout_rate": 1.0}),
+    "held-before-a-set": ("before", {"timeout_rate": 1.0}, "set_"),
     # The six sets pass; every later write, the first creates, is applied and its answer held.
     # Creates are the writes that must never be repeated.
-    "lost-answer-of-a-create": ("after", {"timeout_rate": 0.5, "seed": _seed_for([False] * 6 + [True] * 6)}),
+    "lost-answer-of-a-create": ("after", {"timeout_rate": 0.5, "seed": _seed_for([False] * 6 + [True] * 6)}, "create_"),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_kill_9_while_a_write_is_held_then_resume_ends_like_an_uninterrupted_pass(served, baseline, tmp_path, case):
-    timeout_kind, draw = CASES[case]
+    timeout_kind, draw, held_kind = CASES[case]
     first_new_id = served.reset()["google_ads"]["next_id"] + 1
     config = _write_config(tmp_path / "killed", served.base_url)
     state_dir = config.parent / "state"
@@ -312,6 +314,8 @@ def test_kill_9_while_a_write_is_held_then_resume_ends_like_an_uninterrupted_pas
         def both_accounts_held() -> list[dict[str, Any]] | None:
             """Each account's run has a write in flight, applied (``after``) or not (``before``)."""
             intents = _open_ads_intents(_rows(state_dir))
+            if not all(i["tool"].startswith(held_kind) for i in intents):
+                return None
             if {json.loads(i["args"])["customer_id"] for i in intents} != {DE, AT}:
                 return None
             world = served.state()
