@@ -62,7 +62,7 @@ def test_2_usage_configuration_and_a_busy_port(capsys, config, tmp_path):
         taken.listen()
         port = str(taken.getsockname()[1])
         code, out = run(capsys, config, "sandbox", "serve", "--port", port)
-    assert code == ExitCode.USAGE and f"cannot serve on 127.0.0.1:{port}" in out.err
+    assert code == ExitCode.USAGE and f"cannot serve the sandbox on 127.0.0.1:{port}" in out.err
 
 
 def test_3_stopped_by_the_kill_switch(capsys, config):

@@ -1,0 +1,1 @@
+"""The console's pages, one module a page; each exposes ``routes``."""
