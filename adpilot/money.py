@@ -112,6 +112,24 @@ def format_micros(micros: int, currency: str = "EUR") -> str:
     return f"{units:.{digits}f} {currency}"
 
 
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def format_money(micros: int, currency: str, language: str) -> str:
+    """Micros as people read money in ``language``: "1.234,56 €" (``de``), "€1,234.56" (any other);
+    a currency without a symbol goes after the amount ("1,234.56 CHF")."""
+    digits = minor_digits(currency)
+    units = Decimal(micros) / MICROS_PER_UNIT
+    text = f"{abs(units):,.{digits}f}"
+    if language == "de":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    sign = "-" if micros < 0 else ""
+    symbol = SYMBOLS.get(currency.upper())
+    if language != "de" and symbol:
+        return f"{sign}{symbol}{text}"
+    return f"{sign}{text} {symbol or currency.upper()}"
+
+
 def describe_micros(value: object, currency: str | None) -> str:
     """Money for a report line: in ``currency`` when it is known, else as micros (never in a
     guessed currency); a value that is not an integer amount is shown as it is."""

@@ -5,15 +5,24 @@ agent does is shown as it happens. Pending approvals are shown inline with the c
 decide them. Commands: /approvals, /approve ID, /reject ID [reason], /why SEQ, /stop,
 /resume, /history, /help, /quit. The session's runs are remembered in the state directory,
 so /history survives a restart.
+
+On a terminal, lines are read with ``readline`` (arrow keys edit and recall; the history is kept
+in ``console-history`` in the state directory) and log lines go to ``console.log`` there instead
+of into the conversation. Only the steps a person can follow are shown, never the graph's
+internals (``__interrupt__``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import queue
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 from adpilot.agents.run import Runner, RunResult
@@ -30,7 +39,10 @@ HELP = """/approvals            what waits for a person
 /why SEQ              explain an audit row: what was done, why, by whom
 /stop | /resume       engage or release the kill switch
 /history              this session's messages
-/quit                 leave (runs waiting for approval stay waiting)"""
+/quit                 leave (runs waiting for approval stay waiting)
+anything else         a message: without a model, commands by name or id in German or English
+                      ('pause the worst ad in Boots - Search', 'wie läuft Boots - Search?');
+                      'help' / 'hilfe' lists them; with a model, free text goes to it"""
 
 NODE_LABELS = {
     "intake": "reading the request",
@@ -162,21 +174,71 @@ class Console:
         return True
 
 
+PROMPT = "adpilot> "
+HISTORY_LINES = 1000
+
+
 def _lines(stdin: TextIO) -> asyncio.Queue[str]:
     """Lines of ``stdin`` as they come ("" at its end), read by a daemon thread: a person who never
     types again must not keep the process alive after a signal."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str] = asyncio.Queue()
+    lines: asyncio.Queue[str] = asyncio.Queue()
 
     def read() -> None:
         while True:
             line = stdin.readline()
-            loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, line)
             if not line:
                 return
 
     threading.Thread(target=read, name="console stdin", daemon=True).start()
-    return queue
+    return lines
+
+
+class Editor:
+    """Lines read with ``readline`` (editing, arrow keys, history), one per :meth:`ask`, by a daemon
+    thread; the history is read from and written to ``history``."""
+
+    def __init__(self, history: Path) -> None:
+        import readline  # lazily: only a terminal console needs it
+
+        self.readline, self.history = readline, history
+        readline.set_history_length(HISTORY_LINES)
+        with contextlib.suppress(OSError):
+            readline.read_history_file(str(history))
+        self.lines: asyncio.Queue[str] = asyncio.Queue()
+        self.wanted: queue.SimpleQueue[str] = queue.SimpleQueue()
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            while True:
+                prompt = self.wanted.get()
+                try:
+                    line = input(prompt) + "\n"
+                except EOFError:
+                    line = ""
+                loop.call_soon_threadsafe(self.lines.put_nowait, line)
+                if not line:
+                    return
+
+        threading.Thread(target=read, name="console readline", daemon=True).start()
+
+    def ask(self, prompt: str) -> None:
+        self.wanted.put(prompt)
+
+    def save(self) -> None:
+        with contextlib.suppress(OSError):
+            self.readline.write_history_file(str(self.history))
+
+
+@contextlib.contextmanager
+def _logs_to(path: Path | None) -> Iterator[None]:
+    """Log lines (structlog writes to whatever ``sys.stderr`` is) go to ``path`` meanwhile."""
+    if path is None:
+        yield
+        return
+    with path.open("a", encoding="utf-8") as log, contextlib.redirect_stderr(log):
+        yield
 
 
 async def _next_line(lines: asyncio.Queue[str], shutdown: asyncio.Event) -> str | None:
@@ -190,36 +252,56 @@ async def _next_line(lines: asyncio.Queue[str], shutdown: asyncio.Event) -> str 
     return reading.result() if reading in done else None
 
 
-async def _loop(config: Config, with_memory: bool, stdin: TextIO, out: TextIO) -> int:
+async def _loop(
+    config: Config,
+    with_memory: bool,
+    stdin: TextIO,
+    out: TextIO,
+    *,
+    editor: bool = False,
+    log: Path | None = None,
+) -> int:
+    """The console: ``editor`` reads lines with readline (a terminal); ``log`` takes the log lines."""
+
     def step(thread: str, node: str) -> None:
-        print(f"  · {NODE_LABELS.get(node, node)}", file=out, flush=True)
+        if node in NODE_LABELS:  # the graph's own steps (``__interrupt__``) are not the person's business
+            print(f"  · {NODE_LABELS[node]}", file=out, flush=True)
 
     shutdown = asyncio.Event()
     person = approver_identity(config, None)
-    async with Runner(
-        config,
-        memory=open_memory(config, with_memory),
-        on_step=step,
-        approver=person,
-        requester=person,  # what the person asks for in the chat, they cannot approve themselves
-        actor=f"adpilot chat console ({person})",
-        shutdown=shutdown,
-    ) as runner:
-        console = Console(config, runner, out)
-        console.say(f"adpilot console — {len(console.history)} earlier message(s) in this session; /help for commands")
-        lines = _lines(stdin)
-        with graceful(shutdown):
-            await console.finish_interrupted()
-            while not shutdown.is_set():
-                print("adpilot> ", end="", file=out, flush=True)
-                line = await _next_line(lines, shutdown)
-                if not line:
-                    break
-                try:
-                    if not await console.handle(line):
+    with _logs_to(log):
+        async with Runner(
+            config,
+            memory=open_memory(config, with_memory),
+            on_step=step,
+            approver=person,
+            requester=person,  # what the person asks for in the chat, they cannot approve themselves
+            actor=f"adpilot chat console ({person})",
+            shutdown=shutdown,
+        ) as runner:
+            console = Console(config, runner, out)
+            console.say(
+                f"adpilot console — {len(console.history)} earlier message(s) in this session; /help for commands"
+            )
+            reader = Editor(Path(config.state_dir) / "console-history") if editor else None
+            lines = reader.lines if reader is not None else _lines(stdin)
+            with graceful(shutdown):
+                await console.finish_interrupted()
+                while not shutdown.is_set():
+                    if reader is not None:
+                        reader.ask(PROMPT)
+                    else:
+                        print(PROMPT, end="", file=out, flush=True)
+                    line = await _next_line(lines, shutdown)
+                    if not line:
                         break
-                except AdpilotError as exc:  # refused (kill switch, busy account, unknown id): say so, go on
-                    console.say(f"✗ {exc}")
+                    try:
+                        if not await console.handle(line):
+                            break
+                    except AdpilotError as exc:  # refused (kill switch, busy account, unknown id): say so, go on
+                        console.say(f"✗ {exc}")
+            if reader is not None:
+                reader.save()
     if shutdown.is_set():
         print(
             "\nconsole stopped; a request it was working on continues when the console starts again",
@@ -231,4 +313,8 @@ async def _loop(config: Config, with_memory: bool, stdin: TextIO, out: TextIO) -
 
 
 def console(config: Config, *, with_memory: bool) -> int:
-    return asyncio.run(_loop(config, with_memory, sys.stdin, sys.stdout))
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    log = Path(config.state_dir) / "console.log" if sys.stderr.isatty() else None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_loop(config, with_memory, sys.stdin, sys.stdout, editor=terminal, log=log))

@@ -1,7 +1,9 @@
 """The supervisor: takes the next task of the maintenance plan, or decides what a chat asks for.
 
-Without a model, chat text is parsed by the command grammar; with one, the model hands work to
-one specialist at a time through the transfer tools and answers the operator when done.
+Chat text is first read by the command grammar (:mod:`adpilot.agents.chat`): what it understands
+is answered or done without a model. Without a model, everything else gets a suggestion; with
+one, everything else goes to the model, which hands work to one specialist at a time through the
+transfer tools and answers the operator when done.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
-from adpilot.agents.commands import HELP, CommandError, parse_command
+from adpilot.agents import chat
 from adpilot.agents.context import RunContext
 from adpilot.agents.outcomes import summarise
-from adpilot.agents.state import RunState, Task
+from adpilot.agents.state import RunState
 
 ROLES = ("creative", "bidding", "seo", "compliance")
 TRANSFER = {f"transfer_to_{role}": role for role in ROLES}
@@ -53,51 +55,24 @@ async def supervisor(state: RunState, ctx: RunContext) -> dict[str, Any]:
         if plan:
             update.update(current=plan[0], plan=plan[1:])
         return update
-    if ctx.models.enabled:
+    fresh = not (
+        state.get("answer") is not None
+        or state.get("outcomes")
+        or state.get("notes")
+        or state.get("current")
+        or state.get("supervisor_messages")
+    )
+    if fresh:
+        # The grammar answers what it understands before any model is asked; without a model it
+        # answers everything (a suggestion where it cannot map the text), once.
+        handled = await chat.understand(state, ctx, model=ctx.models.enabled)
+        if handled is not None:
+            return {**update, **handled}
+    if ctx.models.enabled and (fresh or state.get("supervisor_messages")):
         return {**update, **await _with_model(state, ctx)}
-    if (
-        state.get("answer") is None
-        and not state.get("outcomes")
-        and not state.get("notes")
-        and not state.get("current")
-    ):
-        # Nothing done yet (a command that found nothing to change leaves a note): parse it, once.
-        return {**update, **await _with_commands(state, ctx)}
     if state.get("answer") is None:
-        update["answer"] = summarise(state)
+        update["answer"] = await chat.answer_after(state, ctx)
     return update
-
-
-async def _with_commands(state: RunState, ctx: RunContext) -> dict[str, Any]:
-    text = state["trigger"].get("text", "")
-    try:
-        command = parse_command(text)
-    except CommandError as exc:
-        return {"answer": str(exc)}
-    if command is None:
-        return {"answer": "Without a configured model I understand commands only. " + HELP}
-    if command.action == "help":
-        return {"answer": HELP}
-    if command.action == "approvals":
-        pending = state.get("pending") or []
-        return {"answer": "No approvals are waiting." if not pending else json.dumps(pending, ensure_ascii=False)}
-    if command.action == "performance":
-        rows = await ctx.guard.call(
-            "bidding",
-            "get_performance",
-            {"customer_id": command.params["customer"], "level": "campaign", "days": 7},
-        )
-        if rows.error is not None:
-            return {"answer": f"Cannot show performance: {rows.error.message}"}
-        return {"answer": _performance_text(rows.data)}
-    task: Task = {
-        "id": "cmd-1",
-        "role": command.role or "bidding",
-        "account": None,
-        "text": text,
-        "commands": [command.as_dict()],
-    }
-    return {"current": task}
 
 
 async def _with_model(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -154,11 +129,3 @@ async def _with_model(state: RunState, ctx: RunContext) -> dict[str, Any]:
     update["supervisor_messages"] = new
     update["tool_errors"] = errors
     return update
-
-
-def _performance_text(rows: list[dict[str, Any]]) -> str:
-    lines = ["campaign | clicks 7d | cost 7d | conversions 7d"]
-    for row in rows:
-        cost = int(row["cost_micros"]) / 1_000_000
-        lines.append(f"{row['campaign_name']} | {row['clicks']} | {cost:.2f} | {row['conversions']:g}")
-    return "\n".join(lines)
