@@ -24,6 +24,17 @@ not valid UTF-8 is read as Windows-1252 (cp1252: the superset of Latin-1 that ol
 tools write) and the report says so; bytes that are not cp1252 either are refused with the advice
 to save the file as UTF-8.
 
+**Content kinds.** Besides its file format, a document has a *content kind* that says what it may be
+used for (:data:`DOC_KINDS`): ``product`` (product facts), ``service`` (service facts: shipping,
+returns, stores), ``review`` (a test report or review), ``legal`` (legal notes for copy),
+``brand_voice`` (the brand's writing guideline) and ``care_guide`` (care and sizing advice). Only
+the :data:`COPY_KINDS` (product, service, review) are facts ad copy may state or cite; the others
+are guidelines and never become copy. A Markdown or text document names its kind in a leading
+front-matter block (``---`` / ``kind: product`` / ``---``, read with adpilot's safe YAML loader
+and not part of the stored text); ``adpilot memory ingest --doc-kind KIND`` gives the kind of the
+documents that do not name one. A document with neither is ``unspecified`` (never used as copy);
+an unknown kind refuses that file.
+
 Every refusal is a :class:`DocumentError` (or a :class:`Skipped` entry of a :class:`Discovery`) for
 that one file; a batch never stops because of one bad file.
 """
@@ -39,6 +50,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Literal, get_args
+
+from adpilot.errors import SourceError
+from adpilot.sources import parse_yaml
 
 KINDS = {
     ".md": "markdown",
@@ -70,6 +85,10 @@ SYSTEM_PATHS = (
     "/var/run",
     "/var/log",
 )
+DocKind = Literal["product", "service", "review", "legal", "brand_voice", "care_guide"]
+DOC_KINDS: tuple[str, ...] = get_args(DocKind)
+COPY_KINDS = frozenset({"product", "service", "review"})  # facts copy may state and cite
+UNSPECIFIED = "unspecified"
 MAX_BYTES = 50_000_000
 PYPDF_REQUIREMENT = "pypdf==7.1.0"
 
@@ -115,6 +134,7 @@ class Document:
     title: str
     kind: str
     note: str | None = None  # e.g. the encoding fallback that was used
+    doc_kind: str = UNSPECIFIED  # the content kind (DOC_KINDS), from front matter or the ingest's default
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -275,8 +295,40 @@ def _file(root: Path, relpath: str, path: Path, found: Discovery, shown: str) ->
 # --- reading ---------------------------------------------------------------------------------
 
 
-def read_document(path: Path, kind: str, *, fallback_title: str | None = None) -> Document:
-    """The text and title of one file; :class:`DocumentError` (or ``OSError``) if it cannot be read."""
+def check_doc_kind(value: object) -> str:
+    """``value`` if it is one of :data:`DOC_KINDS`, else :class:`DocumentError` naming the known kinds."""
+    if isinstance(value, str) and value in DOC_KINDS:
+        return value
+    raise DocumentError(f"unknown document kind {value!r} (known kinds: {', '.join(DOC_KINDS)})")
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(?P<body>.*?)^---[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
+
+
+def front_matter(text: str) -> tuple[dict[str, object], str]:
+    """The leading ``---`` front-matter block of a text as a mapping, and the text after it.
+
+    A text without one is ``({}, text)``; a block that is not a YAML mapping is a
+    :class:`DocumentError` (the caller names the file)."""
+    found = _FRONT_MATTER.match(text)
+    if found is None:
+        return {}, text
+    try:
+        data, _ = parse_yaml(found.group("body"), "front matter")
+    except SourceError as exc:
+        raise DocumentError(str(exc)) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise DocumentError("front matter: expected `key: value` lines such as `kind: product`")
+    return {str(k): v for k, v in data.items()}, text[found.end() :]
+
+
+def read_document(path: Path, kind: str, *, fallback_title: str | None = None, doc_kind: str | None = None) -> Document:
+    """The text and title of one file; :class:`DocumentError` (or ``OSError``) if it cannot be read.
+
+    Its content kind is the ``kind`` of its front matter (Markdown and text), else ``doc_kind``,
+    else ``unspecified``; an unknown kind is a :class:`DocumentError`."""
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise DocumentError(f"too large ({size // 1_000_000} MB; at most {MAX_BYTES // 1_000_000} MB)")
@@ -289,13 +341,20 @@ def read_document(path: Path, kind: str, *, fallback_title: str | None = None) -
         if data.lstrip()[:5] == b"%PDF-":
             raise DocumentError("a PDF file with a text suffix: name it .pdf")
         text, note = decode_text(data)
+        if kind in ("markdown", "text"):
+            meta, text = front_matter(text)
+            if "kind" in meta:
+                try:
+                    doc_kind = check_doc_kind(meta["kind"])
+                except DocumentError as exc:
+                    raise DocumentError(f"front matter: {exc}") from None
         if kind == "html":
             text, title = html_text(text)
         else:
             title = document_title(text, fallback) if kind == "markdown" else None
     if not text.strip():
         raise DocumentError("no text in it")
-    return Document(text, title or fallback, kind, note)
+    return Document(text, title or fallback, kind, note, check_doc_kind(doc_kind) if doc_kind else UNSPECIFIED)
 
 
 def document_title(text: str, fallback: str) -> str:

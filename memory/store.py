@@ -10,11 +10,14 @@
   :mod:`adpilot.memory.documents`); its *source id* (the ``SOURCE`` of citations) is the slug of
   that path, made unique when the document is first stored (``faq``, then ``faq~1a2b3c4d`` for
   another root's ``faq.md``) and kept when it is ingested again. Each chunk also records root,
-  relative path, kind, namespace (``user``; the demo's own documents are ``demo``) and when it was
-  ingested, which ``adpilot memory list`` shows. Stores written by older versions keyed documents
-  by file name only and have none of these fields: their documents are listed as ``legacy``, are
-  searched and deleted as before, and the first ingest of a file with that name from any root
-  takes the legacy document over (same source id, so citations stay valid) and says so.
+  relative path, file kind, content kind (``doc_kind``: product, legal, brand_voice … or
+  ``unspecified``, see :mod:`adpilot.memory.documents`), namespace (``user``; the demo's own
+  documents are ``demo``) and when it was ingested, which ``adpilot memory list`` shows.
+  :meth:`MemoryStore.search_knowledge` can be limited to some content kinds.
+  Stores written by older versions keyed documents by file name only and have none of these
+  fields: their documents are listed as ``legacy``, are searched and deleted as before, and the
+  first ingest of a file with that name from any root takes the legacy document over (same
+  source id, so citations stay valid) and says so.
 - ``decisions``: what was done, why and with what outcome, linked to its audit row.
 - ``creatives``: ad copy with its later performance.
 
@@ -45,9 +48,12 @@ from urllib.parse import urlparse
 from adpilot.errors import AdpilotError, ConfigError, UsageError
 from adpilot.memory.chunking import Chunk, chunk_text
 from adpilot.memory.documents import (
+    DOC_KINDS,
+    UNSPECIFIED,
     DocumentError,
     Found,
     Skipped,
+    check_doc_kind,
     discover,
     legacy_source_key,
     read_document,
@@ -74,13 +80,20 @@ class Passage:
     title: str
     chunk: int
     score: float
+    kind: str = UNSPECIFIED  # the document's content kind
 
     @property
     def citation(self) -> str:
         return f"kb:{self.source}#{self.chunk}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"citation": self.citation, "title": self.title, "score": round(self.score, 4), "text": self.text}
+        return {
+            "citation": self.citation,
+            "title": self.title,
+            "kind": self.kind,
+            "score": round(self.score, 4),
+            "text": self.text,
+        }
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,7 @@ class DocumentInfo:
     path: str | None  # relative to root
     ingested_at: str | None
     namespace: str
+    doc_kind: str = UNSPECIFIED  # the content kind: product, legal, brand_voice … (documents.DOC_KINDS)
 
     @property
     def location(self) -> str:
@@ -304,6 +318,7 @@ class MemoryStore:
         progress: Callable[[int, int], None] | None = None,
         namespace: str = "user",
         replace_namespace: bool = False,
+        doc_kind: str | None = None,
     ) -> IngestReport:
         """Chunk and store local documents (what is read, and how: :mod:`adpilot.memory.documents`).
 
@@ -311,13 +326,20 @@ class MemoryStore:
         are written before the old ones are removed — and no other document is touched. A file that
         cannot be read is reported in ``skipped`` and the others are still stored; when none can be,
         :class:`NothingIngestedError`. ``replace_namespace`` also removes the documents of
-        ``namespace`` that this ingest did not store (the demo refreshing its own documents)."""
+        ``namespace`` that this ingest did not store (the demo refreshing its own documents).
+        ``doc_kind`` is the content kind of the documents whose front matter names none (an unknown
+        kind: :class:`UsageError`)."""
+        if doc_kind is not None:
+            try:
+                check_doc_kind(doc_kind)
+            except DocumentError as exc:
+                raise UsageError(f"--doc-kind: {exc}") from None
         found = discover(paths)
         skipped, notes = list(found.skipped), list(found.notes)
-        readable: list[tuple[Found, str, list[str]]] = []
+        readable: list[tuple[Found, str, str, list[str]]] = []
         for item in found.files:
             try:
-                document = read_document(item.path, item.kind)
+                document = read_document(item.path, item.kind, doc_kind=doc_kind)
             except DocumentError as exc:
                 skipped.append(Skipped(item.shown, str(exc)))
                 continue
@@ -326,7 +348,7 @@ class MemoryStore:
                 continue
             if document.note:
                 notes.append(Skipped(item.shown, document.note))
-            readable.append((item, document.title, chunk_text(document.text)))
+            readable.append((item, document.title, document.doc_kind, chunk_text(document.text)))
         if not readable:
             raise NothingIngestedError(IngestReport(0, 0, 0, [], skipped, notes))
         knowledge = self.collection("knowledge", tenant)
@@ -335,7 +357,7 @@ class MemoryStore:
             by_document = {doc.doc: source for source, doc in existing.items() if doc.doc}
             taken: set[str] = set()
             plans: list[_Plan] = []
-            for item, title, parts in readable:
+            for item, title, content_kind, parts in readable:
                 identity = document_id(str(item.root), item.relpath)
                 source, note = assign_source(identity, item.relpath, existing, by_document, taken)
                 if note:
@@ -350,6 +372,7 @@ class MemoryStore:
                     "root": str(item.root),
                     "path": item.relpath,
                     "kind": item.kind,
+                    "doc_kind": content_kind,
                     "namespace": namespace,
                     "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 }
@@ -424,6 +447,7 @@ class MemoryStore:
                     path=_text(first.get("path")),
                     ingested_at=_text(first.get("ingested_at")),
                     namespace=str(first.get("namespace", "-")),
+                    doc_kind=str(first.get("doc_kind", UNSPECIFIED)),
                 )
             )
         return listed
@@ -481,17 +505,44 @@ class MemoryStore:
             carried.update((tenant, str(found["metadatas"][i]["source"])) for i in keep)
         return len(carried)
 
-    def search_knowledge(self, query: str, *, tenant: str, k: int = 4) -> list[Passage]:
+    def search_knowledge(
+        self, query: str, *, tenant: str, k: int = 4, kinds: Collection[str] | None = None
+    ) -> list[Passage]:
+        """The ``k`` passages nearest to ``query``; with ``kinds``, only from documents of those
+        content kinds (``unspecified`` included: documents without a kind, also those an older
+        version stored)."""
         knowledge = self.collection("knowledge", tenant)
         if knowledge.count() == 0:
             return []
+        filters: dict[str, Any] = {}
+        if kinds is not None:
+            for kind in kinds:
+                if kind != UNSPECIFIED and kind not in DOC_KINDS:
+                    raise UsageError(f"unknown document kind {kind!r} (known kinds: {', '.join(DOC_KINDS)})")
+            wanted = sorted(set(kinds))
+            if not wanted:
+                return []
+            if UNSPECIFIED in wanted:  # older stores have no doc_kind field at all: match the others out
+                others = [kind for kind in DOC_KINDS if kind not in wanted]
+                if others:
+                    filters["where"] = {"doc_kind": {"$nin": others}}
+            else:
+                filters["where"] = {"doc_kind": {"$in": wanted}}
         result = knowledge.query(
             query_embeddings=[self.backend.embed_query(query)],
             n_results=max(1, k),
             include=["documents", "metadatas", "distances"],
+            **filters,
         )
         return [
-            Passage(doc, meta["source"], meta["title"], int(meta["chunk"]), 1.0 - float(distance))
+            Passage(
+                doc,
+                meta["source"],
+                meta["title"],
+                int(meta["chunk"]),
+                1.0 - float(distance),
+                str(meta.get("doc_kind", UNSPECIFIED)),
+            )
             for doc, meta, distance in zip(
                 result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
@@ -507,7 +558,14 @@ class MemoryStore:
         meta = found["metadatas"][0]
         if meta.get("tenant") != tenant:
             return None
-        return Passage(found["documents"][0], meta["source"], meta["title"], int(meta["chunk"]), 1.0)
+        return Passage(
+            found["documents"][0],
+            meta["source"],
+            meta["title"],
+            int(meta["chunk"]),
+            1.0,
+            str(meta.get("doc_kind", UNSPECIFIED)),
+        )
 
     # --- decisions and creatives -----------------------------------------------------------------
     def record_decision(

@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from adpilot.errors import PolicyError
 from adpilot.markup import ActiveContent, active_content, concealment, contact_links, render, structured_data
@@ -162,9 +162,56 @@ class Disclaimer(_Rules):
     require: str
 
 
+# The slots an ad template may use, with their type: what fills them, from the feed of the ad's market
+# (the creative skill, adpilot.agents.skills.creative). A days slot must be followed by its unit
+# ("{shipping} Werktagen", "{returns} Tage") and a money slot brings its currency ("ab {price}").
+TEMPLATE_SLOTS: dict[str, Literal["text", "money", "days"]] = {
+    "brand": "text",  # the brand's name
+    "product": "text",  # the product's title, or its category when the ad is about a category
+    "category": "text",  # the product's category
+    "selling_point": "text",  # one of the product's selling points
+    "price": "money",  # the current price; for a category the lowest: "189,95 €"
+    "shipping": "days",  # the longest shipping time in working days: "1–2"
+    "returns": "days",  # the shortest return period in days: "30"
+}
+_SLOT = re.compile(r"\{([^{}]*)\}")
+_DAYS_UNIT = re.compile(r"\s?(?:-\s?)?(?:werktag|arbeitstag|tag|business day|working day|day)", re.IGNORECASE)
+_CURRENCY_AFTER = re.compile(r"\s?(?:€|eur\b|euro)", re.IGNORECASE)
+
+
+def template_slots(template: str) -> list[str]:
+    """The slot names of a template, in order: ``"{product} ab {price}"`` → ``["product", "price"]``."""
+    return _SLOT.findall(template)
+
+
+def _valid_template(template: str, limit: int) -> str:
+    known = ", ".join("{" + name + "}" for name in TEMPLATE_SLOTS)
+    if "{" in _SLOT.sub("", template) or "}" in _SLOT.sub("", template):
+        raise ValueError(f"template {template!r}: an unmatched brace (a slot is written {{name}})")
+    for found in _SLOT.finditer(template):
+        name = found.group(1)
+        kind = TEMPLATE_SLOTS.get(name)
+        if kind is None:
+            raise ValueError(f"template {template!r}: unknown slot {{{name}}} (known slots: {known})")
+        if kind == "days" and not _DAYS_UNIT.match(template, found.end()):
+            raise ValueError(f"template {template!r}: the slot {{{name}}} is a number of days; write its unit after it")
+        if kind == "money" and _CURRENCY_AFTER.match(template, found.end()):
+            raise ValueError(f"template {template!r}: the slot {{{name}}} already brings its currency")
+    fixed = google_ads_length(_SLOT.sub("", template))
+    if fixed > limit:
+        raise ValueError(f"template {template!r}: {fixed} characters without its slots; at most {limit} fit")
+    return template
+
+
+HeadlineTemplate = Annotated[str, AfterValidator(lambda template: _valid_template(template, 30))]
+DescriptionTemplate = Annotated[str, AfterValidator(lambda template: _valid_template(template, 90))]
+
+
 class AdTemplates(_Rules):
-    headlines: list[str] = Field(default_factory=list)
-    descriptions: list[str] = Field(default_factory=list)
+    """Typed templates of the creative skill: text with slots (:data:`TEMPLATE_SLOTS`)."""
+
+    headlines: list[HeadlineTemplate] = Field(default_factory=list)
+    descriptions: list[DescriptionTemplate] = Field(default_factory=list)
 
 
 class Brand(_Rules):

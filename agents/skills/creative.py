@@ -1,70 +1,500 @@
-"""The creative skill: a new responsive search ad for every ad group that runs thin.
+"""The creative skill: ad copy a copywriter would sign, from the product feed and the brand's templates.
 
-An ad group with fewer than two enabled ads gives rotation nothing to learn from. The new
-variant combines the group's best headlines with the brand's templates (brand.yaml) and, when
-memory is configured, a product fact from the knowledge base — cited as evidence. Every
-variant is checked with ``check_copy`` (for the ad's account, so against its market's product
-feed) before it is proposed, and lines that fail are dropped; the Guard checks the final ad again
-when it is created. The templates' shipping and return times are restated from the feed of the
-account's market when the gate has one: an Austrian ad says "Versand in 3–5 Werktagen".
+Per account, through the Guard (a maintenance pass):
+
+* **Thin groups.** An ad group with fewer than two enabled ads gets a new responsive search ad, so
+  rotation has something to learn from.
+* **Price changes.** An enabled ad whose price claim the feed contradicts (a ``claims.price``
+  finding of ``check_copy``) gets a replacement variant that leads with the current price, and so
+  does a thin group whose paused ad states a wrong price. The compliance sweep pauses the old ad:
+  in the same run when it had another enabled ad, else once the replacement runs (the Guard never
+  pauses a group's last enabled ad). The variant never repeats a line of any ad of the group, so
+  nothing the sweep pauses comes back in the replacement.
+* **Stock.** An enabled ad whose products are all out of stock in the account's market is paused
+  (the rationale says "out of stock"). When a product is back, the ads this skill paused for that
+  reason are enabled again. They are found in the audit log: a successful ``set_ad_status`` PAUSED
+  of this skill's own maintenance proposal (idempotency key ``THREAD:cre-ACCOUNT.PROPOSAL``, the
+  creative task of a maintenance plan) that is still the ad's latest status change. The skill
+  pauses ads for no other reason, so that row is the out-of-stock pause; an ad a person or another
+  role paused, or changed after the skill, is never enabled by it.
+
+**What copy is made of.** The group's *subject*: the feed product whose url is the ad's final url,
+else the products whose pages lie below it (one category), else the category its ads name most;
+a group without one (a brand group) gets brand-level copy. Lines come from the brand's typed
+templates (``ad_templates`` in brand.yaml, slots checked when the pack loads) filled from the feed
+of the account's market — an Austrian ad states Austrian shipping — and, with memory, from
+sentences of knowledge-base documents of a fact kind (product, service, review) that name the
+subject; those passages are the variant's evidence. Documents of other kinds (brand voice, legal
+notes, care guides) are never searched, so a guideline never becomes copy.
+
+Every line must be a complete sentence (descriptions) or a proper headline (:func:`line_problem`),
+must differ from every line of the group's ads, and must pass ``check_copy`` for the account; a
+line that fails only on a price finding is restated with the price the finding names from the feed,
+any other failing line is dropped. The whole variant is checked once more before it is proposed,
+and the Guard checks it again when it is created.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import re
-from typing import Any
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from adpilot.agents.proposal import Proposal
-from adpilot.feed import days_text
+from adpilot.feed import MarketFacts, Product, days_text, euro_text
+from adpilot.memory.documents import COPY_KINDS
 from adpilot.policies.claims import ClaimChecker
-from adpilot.policies.compliance import Brand
+from adpilot.policies.compliance import Brand, template_slots
 from adpilot.text import google_ads_length
 from adpilot.tools.guard import Guard
 
 MIN_ENABLED = 2
+MAX_HEADLINES, MAX_DESCRIPTIONS = 6, 3
+MIN_HEADLINES, MIN_DESCRIPTIONS = 3, 2
+HEADLINE_LENGTH, DESCRIPTION_LENGTH = 30, 90
+CLAIM_SLOTS = frozenset({"price", "shipping", "returns", "selling_point"})  # at most one line each per field
+# Words of a template's own text that say nothing on their own: two lines of a field may share them.
+_FILLER = frozenset({"jetzt", "unsere", "unser", "ihre", "ihrer", "ihren", "ihnen", "bequem", "gern", "alle", "haben"})
+Field = Literal["headline", "description"]
 
 
-_SHIPPING_DAYS = re.compile(r"\d+(?:\s?[–-]\s?\d+)?(?=\s?Werktag)")
-_RETURN_DAYS = re.compile(r"\d+(?=\s?Tage\s?Rückgabe)")
+# --- complete sentences and proper headlines ---------------------------------------------------
+
+# fmt: off
+# Words that open a sentence by pointing back at one the ad does not show ("Sie eignet sich für …").
+_ANAPHORIC = frozenset((
+    "er", "damit", "dafür", "dabei", "dazu", "darin", "darauf", "dort", "deshalb", "daher", "außerdem", "zudem",
+    "auch", "ebenso", "ebenfalls", "sowie", "und", "oder", "aber", "sondern", "denn",
+    "it", "its", "they", "them", "this", "these", "those", "also", "and", "or", "but",
+))
+_PRONOUNS = frozenset(("sie", "ihn", "ihm", "ihr", "es"))
+# Lowercase words ending like a finite verb (-t, -en, -st) that are not verbs.
+_NOT_VERBS = frozenset((
+    "nicht", "jetzt", "mit", "seit", "bereits", "oft", "selbst", "sofort", "erst", "meist", "fast", "sonst",
+    "zuerst", "zunächst", "best", "den", "einen", "keinen", "meinen", "ihren", "unseren", "seinen", "allen",
+    "vielen", "wenigen", "anderen", "diesen", "jeden", "welchen", "unten", "oben", "gegen", "zwischen", "neben",
+    "hinten", "innen", "außen", "morgen", "wegen", "trotz", "bisschen", "ersten", "letzten", "nächsten", "gut",
+    "weit", "breit", "samt", "laut", "statt", "anstatt", "fest", "leicht", "robust", "wasserdicht", "atmungsaktiv",
+))
+_FINITE = frozenset(("ist", "sind", "hat", "kann", "muss", "darf", "soll", "will", "mag", "weiß", "gibt"))
+# A headline does not end on an article, a preposition or a conjunction.
+_DANGLING = frozenset((
+    "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "und", "oder", "für", "mit",
+    "von", "in", "im", "am", "an", "auf", "aus", "bei", "zu", "zum", "zur", "ab", "bis", "nach", "über", "unter",
+    "the", "a", "and", "or", "for", "with", "of", "to", "on", "at",
+))
+# fmt: on
+_WORD = re.compile(r"[^\W\d_][\w'’-]*|\d[\d.,/–-]*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def _facts(guard: Guard, account: str) -> dict[str, str]:
-    """The shipping and return days of the account's market, from the feed the gate checks claims
-    against ({} without a feed or a market for the account)."""
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def _refers_back(words: Sequence[str]) -> str | None:
+    """The opening of a sentence that points back at something the line does not say, if it does."""
+    first = words[0].lower()
+    second = words[1].lower() if len(words) > 1 else ""
+    opening = " ".join(words[:2])
+    if first == "sie":  # "Sie finden …" addresses the reader; "Sie eignet sich …" is a product left out
+        return None if second.endswith("en") or second == "sind" else opening
+    if first == "es":  # "Es gibt 30 Tage Rückgaberecht" is fine; "Es gibt sie …" and "Es wiegt …" are not
+        third = words[2].lower() if len(words) > 2 else ""
+        return None if second == "gibt" and third not in _PRONOUNS else opening
+    return words[0] if first in _ANAPHORIC else None
+
+
+def _has_finite_verb(words: Sequence[str]) -> bool:
+    for index, word in enumerate(words):
+        lower = word.lower()
+        if lower in _FINITE:
+            return True
+        if lower in _NOT_VERBS or not word[0].isalpha():
+            continue
+        # a lowercase word, or the first (an imperative or question: "Bestellen Sie …")
+        if (word[0].islower() or index == 0) and re.search(r"(?:t|en|st|ern|eln)$", lower):
+            return True
+    return False
+
+
+def line_problem(line: str, field: Field) -> str | None:
+    """Why ``line`` is not a proper headline or not complete sentences (a description), or None.
+
+    Both: no leading or trailing space, no ellipsis, a capital letter or digit first, and no
+    opening that points back at something the line does not say ("Sie eignet sich …", "Er …",
+    "Damit …"; "Sie" followed by a plural verb addresses the reader and is fine). A headline
+    does not end on a punctuation mark, an article, a preposition or a conjunction. A description
+    is one or more sentences, each ending with ``.``, ``!`` or ``?``, of at least three words and
+    with a finite verb (a German heuristic: a lowercase word ending like one, or a leading
+    imperative)."""
+    if not line.strip():
+        return "empty"
+    if line != line.strip():
+        return "leading or trailing space"
+    if "…" in line or "..." in line:
+        return "an ellipsis: the line is unfinished"
+    if field == "headline":
+        words = _words(line)
+        if not words or (not line[0].isupper() and not line[0].isdigit()):
+            return "a headline starts with a capital letter or a digit"
+        if line[-1] in ".,;:–-/&(":
+            return f"a headline does not end with “{line[-1]}”"
+        if (back := _refers_back(words)) is not None:
+            return f"starts with “{back}”, which points back at something the headline does not say"
+        if words[-1].lower() in _DANGLING:
+            return f"ends with “{words[-1]}”: unfinished"
+        return None
+    for sentence in _SENTENCE_END.split(line):
+        words = _words(sentence)
+        if not sentence[0].isupper() and not sentence[0].isdigit():
+            return f"“{sentence}” does not start with a capital letter"
+        if sentence[-1] not in ".!?":
+            return f"“{sentence}” does not end with a full stop, question or exclamation mark"
+        if len(words) < 3:
+            return f"“{sentence}” is not a sentence (fewer than three words)"
+        if (back := _refers_back(words)) is not None:
+            return f"“{sentence}” starts with “{back}”, which points back at something the ad does not say"
+        if not _has_finite_verb(words):
+            return f"“{sentence}” has no verb: not a complete sentence"
+    return None
+
+
+# --- what a group advertises --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an ad (group) advertises, with the feed facts of the account's market."""
+
+    name: str  # what copy calls it: the product's title, or the category
+    category: str
+    offers: tuple[tuple[Product, MarketFacts], ...]
+    product: Product | None = None  # when the ad is about one product
+
+    @property
+    def sold_out(self) -> bool:
+        return all(facts.availability == "out_of_stock" for _, facts in self.offers)
+
+
+def _url_key(url: str) -> str:
+    return url.split("#", 1)[0].split("?", 1)[0].rstrip("/").lower()
+
+
+def _names(product: Product) -> list[str]:
+    return [product.category.casefold(), *(alias.casefold() for alias in product.aliases)]
+
+
+def subject_of(ads: Iterable[dict[str, Any]], offers: Sequence[tuple[Product, MarketFacts]]) -> Subject | None:
+    """The product or category the ads advertise (see the module's docstring), or None."""
+    ads = list(ads)
+    urls = {_url_key(url) for ad in ads for url in ad.get("final_urls") or []}
+    exact = [(p, f) for p, f in offers if _url_key(p.url) in urls]
+    if len(exact) == 1:
+        product = exact[0][0]
+        return Subject(product.title, product.category, tuple(exact), product)
+    below = {p.category for p, _ in offers if any(_url_key(p.url).startswith(url + "/") for url in urls)}
+    if len(below) == 1:
+        return _category(below.pop(), offers)
+    text = " ".join(line for ad in ads for line in (*ad["headlines"], *ad["descriptions"])).casefold()
+    named: Counter[str] = Counter()
+    for category in {p.category for p, _ in offers}:
+        words = {name for p, _ in offers if p.category == category for name in _names(p)}
+        named[category] = sum(text.count(word) for word in words)
+    ranked = named.most_common(2)
+    if not ranked or ranked[0][1] == 0 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
+        return None
+    return _category(ranked[0][0], offers)
+
+
+def _category(category: str, offers: Sequence[tuple[Product, MarketFacts]]) -> Subject:
+    return Subject(category, category, tuple((p, f) for p, f in offers if p.category == category))
+
+
+def slot_values(
+    brand: Brand, subject: Subject | None, market_offers: Sequence[tuple[Product, MarketFacts]]
+) -> dict[str, list[str]]:
+    """What fills each template slot (a slot without values leaves its templates out)."""
+    values: dict[str, list[str]] = {"brand": [brand.name]}
+    pool = subject.offers if subject is not None else tuple(market_offers)
+    if pool:
+        shipping = [facts.shipping_days for _, facts in pool]
+        values["shipping"] = [days_text((min(s[0] for s in shipping), max(s[1] for s in shipping)))]
+        returns = [facts.return_days for _, facts in pool]
+        if all(days is not None for days in returns):
+            values["returns"] = [str(min(days for days in returns if days is not None))]
+    if subject is None:
+        return values
+    values["product"] = [subject.name]
+    values["category"] = [subject.category]
+    currencies = {facts.currency for _, facts in subject.offers}
+    if len(currencies) == 1:
+        lowest = min(facts.current_micros for _, facts in subject.offers)
+        values["price"] = [euro_text(lowest, currencies.pop())]
+    if subject.product is not None:
+        values["selling_point"] = list(subject.product.selling_points)
+    return values
+
+
+_SLOT = re.compile(r"\{([^{}]*)\}")
+
+
+def fill(template: str, values: dict[str, list[str]], field: Field) -> list[str]:
+    """Every line a template makes with these values (one per selling point); [] when a slot has none."""
+    names = template_slots(template)
+    if any(not values.get(name) for name in names):
+        return []
+    pieces = _SLOT.split(template)  # text, slot name, text, slot name, …, text
+    lines = []
+    for combination in itertools.product(*(values[name] for name in names)):
+        line = "".join(piece if index % 2 == 0 else combination[index // 2] for index, piece in enumerate(pieces))
+        if field == "headline" and line:
+            line = line[0].upper() + line[1:]
+        lines.append(line)
+    return lines
+
+
+# --- the skill ----------------------------------------------------------------------------------
+
+
+def _same(line: str) -> str:
+    return " ".join(line.casefold().split())
+
+
+def _market(guard: Guard, account: str) -> tuple[str, list[tuple[Product, MarketFacts]]] | None:
+    """The account's market and the feed's offers there (None without a feed or a market)."""
     checker = getattr(guard.context.content_gate, "claims", None)
     if not isinstance(checker, ClaimChecker) or account not in checker.markets:
-        return {}
-    offers = checker.feed.in_market(checker.markets[account])
-    if not offers:
-        return {}
-    facts = {}
-    shipping = [f.shipping_days for _, f in offers]
-    facts["shipping"] = days_text((min(s[0] for s in shipping), max(s[1] for s in shipping)))
-    returns = [f.return_days for _, f in offers]
-    if all(r is not None for r in returns):
-        facts["returns"] = str(min(r for r in returns if r is not None))
-    return facts
+        return None
+    market = checker.markets[account]
+    return market, checker.feed.in_market(market)
 
 
-def _fill(template: str, brand: Brand, facts: dict[str, str] | None = None) -> str:
-    line = template.replace("{brand}", brand.name)
-    if facts and "shipping" in facts:
-        line = _SHIPPING_DAYS.sub(facts["shipping"], line)
-    if facts and "returns" in facts:
-        line = _RETURN_DAYS.sub(facts["returns"], line)
+async def _verdict(
+    guard: Guard, account: str, headlines: list[str], descriptions: list[str], evidence: list[str]
+) -> dict[str, Any] | None:
+    result = await guard.call(
+        "creative",
+        "check_copy",
+        {"headlines": headlines, "descriptions": descriptions, "evidence": evidence, "customer_id": account},
+    )
+    return result.data if result.ok else None
+
+
+_WRITE = re.compile(r"write “(?P<claim>[^”]+)”")
+_FEED_PRICE = re.compile(r"state the feed's price \((?P<price>[^,()]+)\)")
+
+
+def restated(line: str, findings: list[dict[str, Any]]) -> str | None:
+    """``line`` with each wrong price replaced by the feed's, when every finding is a price finding
+    that names the feed's price (``claims.price``); else None."""
+    if not findings or any(f.get("rule") != "claims.price" or not f.get("suggestion") for f in findings):
+        return None
+    for finding in findings:
+        quote, suggestion = str(finding.get("text") or ""), str(finding["suggestion"])
+        if not quote or quote not in line:
+            return None
+        if written := _WRITE.fullmatch(suggestion):
+            line = line.replace(quote, written.group("claim"), 1)
+        elif price := _FEED_PRICE.fullmatch(suggestion):
+            word = quote.split()[0] if " " in quote else ""
+            line = line.replace(quote, f"{word} {price.group('price')}".strip(), 1)
+        else:
+            return None
     return line
 
 
-async def _passing(guard: Guard, lines: list[str], field: str, evidence: list[str], account: str) -> list[str]:
-    """The lines whose own check passes (each line checked alone, so one bad line costs only itself)."""
-    keep = []
-    for line in lines:
-        result = await guard.call(
-            "creative", "check_copy", {field: [line], "evidence": evidence, "customer_id": account}
-        )
-        if result.ok and result.data["verdict"] == "pass":
-            keep.append(line)
-    return keep
+async def _passing_line(guard: Guard, account: str, line: str, field: Field, evidence: list[str]) -> str | None:
+    """``line`` if its own check passes, or restated with the feed's price if only a price was wrong."""
+    headlines, descriptions = ([line], []) if field == "headline" else ([], [line])
+    verdict = await _verdict(guard, account, headlines, descriptions, evidence)
+    if verdict is None:
+        return None
+    if verdict["verdict"] == "pass":
+        return line
+    fixed = restated(line, verdict["findings"]) if verdict["verdict"] == "fail" else None
+    if fixed is None or fixed == line:
+        return None
+    return await _passing_line(guard, account, fixed, field, evidence)
+
+
+_SPECIFIC = frozenset({"product", "category", "price", "selling_point"})  # slots about what the group sells
+
+
+def _topics(template: str) -> frozenset[str]:
+    """What a template's line is about: its claim slots and the stems (first five letters) of the
+    longer words of its own text. A field takes one line per topic, so an ad does not promise
+    "Beratung vom Bergsportler" and "Persönliche Beratung", or its return period, twice."""
+    words = _words(_SLOT.sub(" ", template).casefold())
+    stems = {word[:5] for word in words if len(word) >= 5 and word not in _FILLER}
+    return frozenset((set(template_slots(template)) & CLAIM_SLOTS) | stems)
+
+
+def _rotation(templates: list[str], seed: str, first: str | None) -> list[str]:
+    """The templates in the order this variant tries them: those about the product and the others
+    by turns, each kind rotated by ``seed`` (variety across groups and variants); those with the slot
+    ``first`` ahead of all (a price replacement leads with the price)."""
+    if not templates:
+        return []
+    offset = int(hashlib.sha256(seed.encode()).hexdigest(), 16)
+    specific = [t for t in templates if _SPECIFIC & set(template_slots(t))]
+    general = [t for t in templates if not _SPECIFIC & set(template_slots(t))]
+    turned = [kind[offset % len(kind) :] + kind[: offset % len(kind)] if kind else [] for kind in (specific, general)]
+    order = [t for pair in itertools.zip_longest(*turned) for t in pair if t is not None]
+    if first is None:
+        return order
+    return [t for t in order if first in template_slots(t)] + [t for t in order if first not in template_slots(t)]
+
+
+async def _lines(
+    guard: Guard,
+    account: str,
+    field: Field,
+    candidates: list[tuple[str, frozenset[str]]],  # a line and its topics (:func:`_topics`)
+    taken: set[str],
+    evidence: list[str],
+    limit: int,
+) -> list[str]:
+    chosen: list[str] = []
+    used: set[str] = set()
+    length = HEADLINE_LENGTH if field == "headline" else DESCRIPTION_LENGTH
+    for line, topics in candidates:
+        if len(chosen) >= limit:
+            break
+        if topics & used or _same(line) in taken or google_ads_length(line) > length:
+            continue
+        if line_problem(line, field) is not None:
+            continue
+        passed = await _passing_line(guard, account, line, field, evidence)
+        if passed is None or _same(passed) in taken or google_ads_length(passed) > length:
+            continue
+        chosen.append(passed)
+        taken.add(_same(passed))
+        used |= topics
+    return chosen
+
+
+def _mentions(sentence: str, subject: Subject) -> bool:
+    folded = sentence.casefold()
+    names = {subject.name.casefold(), subject.category.casefold()}
+    for product, _ in subject.offers:
+        names |= {product.title.casefold(), *_names(product)}
+    return any(name in folded for name in names)
+
+
+async def _knowledge(guard: Guard, subject: Subject) -> tuple[list[str], list[str]]:
+    """Sentences of fact documents (product, service, review) naming the subject, and their citations."""
+    found = await guard.call(
+        "creative", "search_knowledge", {"query": subject.name, "k": 4, "kinds": sorted(COPY_KINDS)}
+    )
+    sentences: list[str] = []
+    citations: list[str] = []
+    for passage in found.data if found.ok else []:
+        if passage.get("kind") not in COPY_KINDS:
+            continue
+        relevant = False
+        for paragraph in re.split(r"\n\s*\n", passage["text"]):
+            paragraph = " ".join(paragraph.split())
+            if paragraph.startswith("#"):
+                continue
+            for sentence in _SENTENCE_END.split(paragraph):
+                if _mentions(sentence, subject):
+                    relevant = True
+                    sentences.append(sentence)
+        if relevant:
+            citations.append(passage["citation"])
+    return sentences, citations
+
+
+async def _variant(
+    guard: Guard,
+    account: str,
+    brand: Brand,
+    group_id: str,
+    ads: list[dict[str, Any]],
+    subject: Subject | None,
+    market_offers: Sequence[tuple[Product, MarketFacts]],
+    *,
+    use_memory: bool,
+    first: str | None,
+) -> tuple[list[str], list[str], list[str]] | None:
+    """Headlines, descriptions and evidence of a new ad for the group, or None if too few lines pass."""
+    values = slot_values(brand, subject, market_offers)
+    evidence: list[str] = []
+    facts: list[str] = []
+    if use_memory and subject is not None:
+        facts, evidence = await _knowledge(guard, subject)
+    seed = f"{account}:{group_id}:{len(ads)}"
+    taken = {_same(line) for ad in ads for line in (*ad["headlines"], *ad["descriptions"])}
+    headlines = await _lines(
+        guard,
+        account,
+        "headline",
+        [
+            (line, _topics(t))
+            for t in _rotation(brand.ad_templates.headlines, seed, first)
+            for line in fill(t, values, "headline")
+        ],
+        taken,
+        evidence,
+        MAX_HEADLINES,
+    )
+    descriptions = await _lines(
+        guard,
+        account,
+        "description",
+        [
+            *((fact, frozenset[str]()) for fact in facts),
+            *(
+                (line, _topics(t))
+                for t in _rotation(brand.ad_templates.descriptions, seed, first)
+                for line in fill(t, values, "description")
+            ),
+        ],
+        taken,
+        evidence,
+        MAX_DESCRIPTIONS,
+    )
+    if len(headlines) < MIN_HEADLINES or len(descriptions) < MIN_DESCRIPTIONS:
+        return None
+    whole = await _verdict(guard, account, headlines, descriptions, evidence)
+    if whole is None or whole["verdict"] != "pass":
+        return None
+    return headlines, descriptions, sorted(set(evidence))
+
+
+async def _stale_price(guard: Guard, account: str, ad: dict[str, Any]) -> str | None:
+    """The gate's message when the ad states a price the feed contradicts, else None."""
+    verdict = await _verdict(guard, account, ad["headlines"], ad["descriptions"], [])
+    if verdict is None or verdict["verdict"] != "fail":
+        return None
+    prices = [f for f in verdict["findings"] if f.get("rule") == "claims.price" and f.get("severity") == "fail"]
+    return str(prices[0]["message"]) if prices else None
+
+
+def _status_args(account: str, ad: dict[str, Any], status: str) -> dict[str, Any]:
+    return {"customer_id": account, "ad_group_id": ad["ad_group_id"], "ad_id": ad["ad_id"], "status": status}
+
+
+def paused_for_stock(guard: Guard, account: str) -> set[tuple[str, str]]:
+    """The ads (group, ad) whose latest status change in the audit log is this skill's out-of-stock pause."""
+    latest: dict[str, Any] = {}
+    for record in guard.audit.records(account=account, tool="set_ad_status", kind="result"):
+        if record.status == "ok" and record.entity:
+            latest[record.entity] = record
+    ours = set()
+    for record in latest.values():
+        args = record.args or {}
+        if record.role != "creative" or args.get("status") != "PAUSED" or not record.idempotency_key:
+            continue
+        proposal = Proposal("creative", "set_ad_status", _status_args(account, args, "PAUSED"), "")
+        if str(record.idempotency_key).endswith(f":cre-{account}.{proposal.id}"):
+            ours.add((str(args["ad_group_id"]), str(args["ad_id"])))
+    return ours
 
 
 async def creative_proposals(guard: Guard, account: str, brand: Brand, *, use_memory: bool) -> list[Proposal]:
@@ -74,44 +504,84 @@ async def creative_proposals(guard: Guard, account: str, brand: Brand, *, use_me
     groups: dict[str, list[dict[str, Any]]] = {}
     for ad in listed.data:
         groups.setdefault(ad["ad_group_id"], []).append(ad)
-    proposals = []
-    facts = _facts(guard, account)
+    found = _market(guard, account)
+    market, offers = found if found is not None else ("", [])
+    ours = paused_for_stock(guard, account) if found is not None else set()
+    proposals: list[Proposal] = []
     for group_id, ads in sorted(groups.items()):
+        group_subject = subject_of(ads, offers) if offers else None
         enabled = [a for a in ads if a["status"] == "ENABLED"]
-        if len(enabled) >= MIN_ENABLED or not ads:
+        running = len(enabled)
+        for ad in ads:
+            subject = (subject_of([ad], offers) or group_subject) if offers else None
+            if subject is None or not subject.offers:
+                continue
+            key = f"{group_id}~{ad['ad_id']}"
+            if ad["status"] == "ENABLED" and subject.sold_out:
+                running -= 1
+                proposals.append(
+                    Proposal(
+                        role="creative",
+                        tool="set_ad_status",
+                        args=_status_args(account, ad, "PAUSED"),
+                        rationale=f"{subject.name} is out of stock in {market}: ad {key} paused until it is back",
+                        evidence={"market": market, "products": [p.id for p, _ in subject.offers]},
+                        expected_impact="no clicks paid for a product that cannot be bought",
+                    )
+                )
+            elif ad["status"] == "PAUSED" and (group_id, ad["ad_id"]) in ours and not subject.sold_out:
+                verdict = await _verdict(guard, account, ad["headlines"], ad["descriptions"], [])
+                if verdict is None or verdict["verdict"] != "pass":
+                    continue
+                running += 1
+                proposals.append(
+                    Proposal(
+                        role="creative",
+                        tool="set_ad_status",
+                        args=_status_args(account, ad, "ENABLED"),
+                        rationale=(
+                            f"{subject.name} is back in stock in {market}: ad {key}, paused by adpilot because it "
+                            "was out of stock, runs again"
+                        ),
+                        evidence={"market": market, "products": [p.id for p, _ in subject.offers]},
+                        expected_impact="the ad serves again",
+                    )
+                )
+        if group_subject is not None and group_subject.sold_out:
             continue
-        base = (enabled or ads)[0]
-        evidence: list[str] = []
-        fact_lines: list[str] = []
-        if use_memory:
-            found = await guard.call("creative", "search_knowledge", {"query": " ".join(base["headlines"][:2]), "k": 2})
-            if found.ok:
-                for passage in found.data:
-                    for sentence in passage["text"].replace("\n", " ").split(". "):
-                        sentence = sentence.strip().rstrip(".") + "."
-                        if 30 <= google_ads_length(sentence) <= 90 and not sentence.startswith("#"):
-                            fact_lines.append(sentence)
-                            evidence.append(passage["citation"])
-                            break
-        headlines = list(
-            dict.fromkeys([*base["headlines"][:2], *(_fill(t, brand, facts) for t in brand.ad_templates.headlines)])
+        stale = []
+        for ad in enabled:
+            if (message := await _stale_price(guard, account, ad)) is not None:
+                stale.append(f"ad {group_id}~{ad['ad_id']}: {message}")
+        if running >= MIN_ENABLED and not stale:
+            continue
+        # a thin group whose paused ad stated a wrong price (the sweep paused it): the variant leads with the price
+        restate = bool(stale)
+        for ad in ads if not stale else []:
+            if ad["status"] != "ENABLED" and await _stale_price(guard, account, ad) is not None:
+                restate = True
+                break
+        made = await _variant(
+            guard,
+            account,
+            brand,
+            group_id,
+            ads,
+            group_subject,
+            offers,
+            use_memory=use_memory,
+            first="price" if restate else None,
         )
-        headlines = [h for h in headlines if google_ads_length(h) <= 30][:6]
-        descriptions = list(
-            dict.fromkeys(
-                [
-                    *fact_lines[:1],
-                    *(_fill(t, brand, facts) for t in brand.ad_templates.descriptions),
-                    *base["descriptions"][:1],
-                ]
+        if made is None:
+            continue
+        headlines, descriptions, evidence = made
+        if stale:
+            rationale = (
+                f"a price the feed contradicts ({'; '.join(stale)}): a variant with the current price replaces "
+                "it (the compliance sweep pauses the old ad)"
             )
-        )
-        descriptions = [d for d in descriptions if google_ads_length(d) <= 90][:3]
-        headlines = await _passing(guard, headlines, "headlines", evidence, account)
-        descriptions = await _passing(guard, descriptions, "descriptions", evidence, account)
-        existing = {tuple(a["headlines"]) for a in ads}
-        if len(headlines) < 3 or len(descriptions) < 2 or tuple(headlines) in existing:
-            continue
+        else:
+            rationale = f"ad group {group_id} has {running} enabled ad(s); a second variant lets rotation learn"
         proposals.append(
             Proposal(
                 role="creative",
@@ -121,14 +591,15 @@ async def creative_proposals(guard: Guard, account: str, brand: Brand, *, use_me
                     "ad_group_id": group_id,
                     "headlines": headlines,
                     "descriptions": descriptions,
-                    "final_url": base["final_urls"][0],
-                    "evidence": sorted(set(evidence)),
+                    "final_url": (enabled or ads)[0]["final_urls"][0],
+                    "evidence": evidence,
                 },
-                rationale=f"ad group {group_id} has {len(enabled)} enabled ad(s); a second variant lets rotation learn",
+                rationale=rationale,
                 evidence={
-                    "enabled_ads": len(enabled),
-                    "based_on": f"{group_id}~{base['ad_id']}",
-                    "citations": sorted(set(evidence)),
+                    "enabled_ads": running,
+                    "subject": group_subject.name if group_subject is not None else None,
+                    "market": market or None,
+                    "citations": evidence,
                 },
                 expected_impact="a tested alternative for the group's traffic",
             )
