@@ -38,7 +38,7 @@ from adpilot.agents.llm import ModelProvider, build_provider, price_for
 from adpilot.agents.nodes.approvals import DECISIONS, carry_out, malformed
 from adpilot.agents.outcomes import proposed_call
 from adpilot.agents.registry import Reuse, RunRegistry, same_person
-from adpilot.agents.report import build_report
+from adpilot.agents.report import Judging, build_report
 from adpilot.agents.state import Pending, Settings
 from adpilot.agents.stop import Limits
 from adpilot.compose.deployment import Deployment
@@ -47,6 +47,7 @@ from adpilot.errors import PlatformError, StoppedError, UsageError
 from adpilot.leases import CMS, Heartbeat, Lease, resource_for_account
 from adpilot.memory.store import MemoryStore
 from adpilot.policies.compliance import ComplianceEngine
+from adpilot.policies.loader import load_policy
 from adpilot.statedir import StateDir
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.guard import Guard, RunScope, approvers_needed
@@ -340,7 +341,11 @@ class Runner:
             status = "stopped"
         else:
             status = "done"
-        report = values.get("report") or build_report(values, stop=values.get("stop_reason"))  # type: ignore[arg-type]
+        report = values.get("report") or build_report(
+            values,  # type: ignore[arg-type]
+            stop=values.get("stop_reason"),
+            judging=Judging(load_policy(self.config.policy).patience, self.audit.clock(), self.audit),
+        )
         pending = report["pending_approvals"] if status == "waiting" else []
         record = self.registry.get(thread_id)
         settings = values.get("settings") or {}

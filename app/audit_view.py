@@ -38,6 +38,7 @@ EXPORT_FORMATS = ("jsonl", "csv")
 _NESTED = ("args", "before", "after", "result")
 _MONEY_TOOLS = frozenset({"set_campaign_budget", "set_keyword_bid"})
 _LOCALE = "en"  # the trail is read in one language: the rule titles' English
+_HOLD_TOOLS = frozenset({"hold", "release"})  # a person's hold on an entity and its release
 
 
 # --- width ---------------------------------------------------------------------------------------
@@ -229,6 +230,10 @@ def change_phrase(record: AuditRecord | Mapping[str, Any], currency: str | None)
     s = _strings()
     if tool == "escalate":
         return "asks a person to decide: " + one_line(args.get("reason") or "")
+    if tool in _HOLD_TOOLS:  # `adpilot hold` / `release` (AuditLog.record_hold)
+        from adpilot.tools.patience import describe
+
+        return f"{tool} of {describe(str(args.get('entity') or ''))}"
     if tool in _MONEY_TOOLS:
         amount = args.get("amount_micros") if tool == "set_campaign_budget" else args.get("cpc_bid_micros")
         if before is None:  # refused before the value was read: the amount asked for
@@ -322,6 +327,8 @@ def rule_phrase(rule: str | None, reason: str | None) -> str:
 def outcome_phrase(record: AuditRecord | Mapping[str, Any], why: str | None = None) -> str:
     """The row's outcome and reason: "allowed: within policy", "done", "waits for a person: …"."""
     kind, decision = _get(record, "kind"), _get(record, "decision")
+    if kind == "decision" and _get(record, "tool") in _HOLD_TOOLS:  # who, until when, why
+        return one_line(_get(record, "reason") or "")
     if kind == "decision":
         if _get(record, "rule") == "read":
             return "read"
@@ -675,7 +682,7 @@ def render_story(told: Story, *, width: int | None = None, details: bool = False
             f"{state}; approvals {len(approval['approvers'])} of {approval['needed']} ({given})"
         )
         lines += wrap("Approval", text, width)
-    elif decision is not None and decision.decision == "allow":
+    elif decision is not None and decision.decision == "allow" and decision.tool not in _HOLD_TOOLS:
         lines += wrap("Approval", "none needed: within the policy's limits", width)
     intent = next((r for r in told.rows if r.kind == "intent"), None)
     if result is not None:

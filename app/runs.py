@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from adpilot.agents.report import build_report
+from adpilot.agents.report import build_report, expectation_text
 from adpilot.agents.run import Runner, RunResult
 from adpilot.compose import open_memory
 from adpilot.config import Config
@@ -144,6 +144,11 @@ def render_reports(results: list[RunResult], *, width: int | None = None) -> str
     def table(headers: list[str], rows: list[list[Any]], flexible: tuple[int, ...]) -> str:
         return "\n".join(wrap_table(headers, rows, width=width))
 
+    def expected(entry: dict[str, Any], why: str) -> str:
+        """The change's reason, then what it is expected to bring and by when it is judged."""
+        more = expectation_text(entry)
+        return f"{entry[why]} — {more}" if more else str(entry[why])
+
     out = []
     for result in results:
         report = result.report
@@ -165,17 +170,18 @@ def render_reports(results: list[RunResult], *, width: int | None = None) -> str
         )
         if report["applied"]:
             rows = [
-                [a["audit_seq"], a["role"], describe_target(a, money_in), a["rationale"]] for a in report["applied"]
+                [a["audit_seq"], a["role"], describe_target(a, money_in), expected(a, "rationale")]
+                for a in report["applied"]
             ]
             out.append(
                 "applied (adpilot audit why ROW tells the whole story):\n"
                 + table(["row", "role", "change", "why"], rows, (3, 2))
             )
         if report["dry_run"]:
-            rows = [[a["role"], describe_target(a, money_in), a["rationale"]] for a in report["dry_run"]]
+            rows = [[a["role"], describe_target(a, money_in), expected(a, "rationale")] for a in report["dry_run"]]
             out.append("would apply (dry run):\n" + table(["role", "change", "why"], rows, (2, 1)))
         if report["pending_approvals"]:
-            rows = [[p["id"], describe_target(p, money_in), p["reason"]] for p in report["pending_approvals"]]
+            rows = [[p["id"], describe_target(p, money_in), expected(p, "reason")] for p in report["pending_approvals"]]
             out.append(
                 "waiting for approval (adpilot approvals show ID, then approve or reject):\n"
                 + table(["id", "change", "reason"], rows, (2, 1))

@@ -320,8 +320,10 @@ class Learning(_Strict):
 
 
 class Patience(_Strict):
-    """What the maintenance skills leave alone (docs/MAINTENANCE.md): entities changed recently,
-    ads and keywords still learning, and entities a person changed or put on hold."""
+    """What maintenance leaves alone (docs/MAINTENANCE.md): entities changed recently, ads and
+    keywords still learning, and entities a person changed or put on hold. The skills' proposals
+    are screened with it, and the Guard denies any other change a maintenance run makes against
+    it (rules ``patience.hold``, ``patience.person``, ``patience.cooldown``)."""
 
     cooldown_days: Cooldowns = Cooldowns()
     learning: Learning = Learning()

@@ -1007,6 +1007,33 @@ class AuditLog:
         )
         return int(erased)
 
+    def record_hold(
+        self, entity: str, *, by: str, until: dt.datetime | None = None, reason: str = "", released: bool = False
+    ) -> AuditRecord:
+        """A person put ``entity`` on hold (``adpilot hold``) or released it (``released``): a row of
+        its own — tool ``hold`` or ``release``, rule ``patience.hold`` or ``patience.release``, the
+        person as actor, ``until`` (None: until released) and the reason in its arguments."""
+        tool = "release" if released else "hold"
+        shown = until.isoformat() if until is not None else None
+        args: dict[str, Any] = {"entity": entity} if released else {"entity": entity, "until": shown, "reason": reason}
+        lasts = "" if released else f" until {until:%Y-%m-%d %H:%M} UTC" if until else " until released"
+        said = f": {reason}" if reason and not released else ""
+        return self.append(
+            "decision",
+            run_id=tool,
+            thread_id=tool,
+            actor=by,
+            role="operator",
+            tool=tool,
+            args=args,
+            call_hash=hashlib.sha256(canonical([tool, args]).encode()).hexdigest(),
+            policy_hash="",
+            entity=entity,
+            decision="allow",
+            rule=f"patience.{tool}",
+            reason=f"{'released' if released else 'held'} by {by}{lasts}{said}",
+        )
+
     def records_about(self, subject: str) -> list[AuditRecord]:
         """Every row — in the database and in the archive segments at hand — that concerns the
         person ``subject`` (an e-mail address, phone number or IBAN in any spelling): rows with
@@ -1185,6 +1212,18 @@ class AuditLog:
             completed=self.reveal_record(_record(completed))[0] if completed is not None else None,
             unfinished=self.reveal_record(_record(unfinished))[0] if unfinished is not None else None,
         )
+
+    def changes_of(self, entity: str, since: dt.datetime) -> list[AuditRecord]:
+        """The results and the rejections of exactly ``entity`` at or after ``since``, oldest first:
+        what the Guard's patience rule weighs. One query on the entity index, so its cost does not
+        grow with the rows of other entities."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM audit WHERE entity = ? AND kind IN ('result', 'decision') AND ts >= ? "
+                "AND (kind = 'result' OR decision = 'reject') ORDER BY seq",
+                (entity, since.astimezone(dt.UTC).isoformat(timespec="microseconds")),
+            ).fetchall()
+        return [_record(r) for r in rows]
 
     def range_since(self, entity: str, since: dt.datetime) -> tuple[int, int] | None:
         """Lowest and highest integer value ``entity`` had in changes since ``since`` that landed —

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from adpilot.memory.documents import DocKind
 from adpilot.money import parse_micros
 from adpilot.normalise import skeleton
 from adpilot.policies.content import Content
@@ -208,6 +209,8 @@ class PublishPost(_Args):
 class SearchKnowledge(_Args):
     query: Text
     k: int = Field(4, ge=1, le=20)
+    # only passages of documents of these content kinds (adpilot.memory.documents.DOC_KINDS); None: all
+    kinds: list[DocKind | Literal["unspecified"]] | None = Field(None, max_length=7)
 
 
 class Escalate(_Args):
@@ -220,6 +223,25 @@ class Escalate(_Args):
 
 def _post_entity(post_id: int) -> str:
     return f"wordpress:post:{post_id}"
+
+
+def entity_of(tool: str, args: dict[str, Any]) -> str | None:
+    """The audit-log entity a call of ``tool`` changes, as its assessment names it (None: not a
+    change whose entity the arguments name). Patience and the Guard's patience rule key on it."""
+    customer = str(args.get("customer_id"))
+    if tool == "set_campaign_budget":
+        return ads_entity(customer, "campaign_budget", str(args.get("budget_id")))
+    if tool == "set_keyword_bid":
+        return ads_entity(customer, "ad_group_criterion", f"{args.get('ad_group_id')}~{args.get('criterion_id')}")
+    if tool == "set_ad_status":
+        return ads_entity(customer, "ad_group_ad", f"{args.get('ad_group_id')}~{args.get('ad_id')}")
+    if tool == "set_campaign_status":
+        return ads_entity(customer, "campaign", str(args.get("campaign_id")))
+    if tool == "create_responsive_search_ad":
+        return ads_entity(customer, "ad_group", str(args.get("ad_group_id")))
+    if tool in ("update_post", "publish_post") and args.get("post_id") is not None:
+        return _post_entity(args["post_id"])
+    return None
 
 
 def _cms_content(post: WpPost, locale: str, changes: dict[str, str] | None = None) -> Content:
@@ -313,7 +335,7 @@ async def _check_copy(ctx: ToolContext, args: CheckCopy) -> Any:
 async def _search_knowledge(ctx: ToolContext, args: SearchKnowledge) -> Any:
     if ctx.memory is None:
         raise ToolUnavailable("memory is not configured for this run")
-    passages = ctx.memory.search_knowledge(args.query, tenant=ctx.tenant, k=args.k)
+    passages = ctx.memory.search_knowledge(args.query, tenant=ctx.tenant, k=args.k, kinds=args.kinds)
     return [p.as_dict() for p in passages]
 
 
@@ -1059,7 +1081,9 @@ CATALOGUE: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "search_knowledge",
-        "Search the brand knowledge base; passages come with citations (kb:SOURCE#CHUNK) usable as evidence.",
+        "Search the brand knowledge base; passages come with citations (kb:SOURCE#CHUNK) usable as evidence "
+        "and their document's kind; `kinds` limits the search to some kinds (product, service, review: facts; "
+        "legal, brand_voice, care_guide: guidelines, never copy).",
         SearchKnowledge,
         "memory:read",
         "read",

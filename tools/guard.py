@@ -14,6 +14,10 @@ Order of checks — each can only make the decision stricter:
      never from the snapshot;
   5. the policy's freeze windows: a change a window covers now escalates or is denied
      (``freeze``);
+  5a. the policy's patience, for a change nobody asked for (:meth:`Guard._patience`): a maintenance
+     run's change of an entity on an explicit hold (``patience.hold``), changed by a person within
+     ``patience.person_hold_days`` (``patience.person``) or changed by anyone within its kind's
+     ``patience.cooldown_days`` (``patience.cooldown``) is denied, the reason saying until when;
   6. for content that would be published, the compliance gate's verdict on exactly that content.
 Then ``deny`` returns a readable error, ``escalate`` returns an error naming what needs
 approval (an :class:`Approval` bound to the call's hash, and for content to the hash of the
@@ -37,10 +41,12 @@ refusal, never an exception that ends the run (docs/ARCHITECTURE.md has the full
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -54,8 +60,9 @@ from adpilot.policies.model import Policy, covers, tools_of
 from adpilot.policies.rules import Ruling, strictest
 from adpilot.statedir import KillSwitch
 from adpilot.tools.audit import AuditLog, KeyHistory, canonical
-from adpilot.tools.catalogue import CATALOGUE
+from adpilot.tools.catalogue import CATALOGUE, entity_of
 from adpilot.tools.leasing import LeaseKeeper, resource_of
+from adpilot.tools.patience import AUTOMATED_RUNS, HOLDS_FILE, KIND_OF_TOOL, History, Hold, Patience, hold_store
 from adpilot.tools.platforms import Platforms
 from adpilot.tools.result import Decision, ErrorType, ToolError, ToolResult
 from adpilot.tools.spec import Assessment, ToolContext, ToolSpec, ToolUnavailable, account_of
@@ -229,6 +236,7 @@ class Guard:
             _Call(role, tool, args, call_hash(tool, args)),
             "decision",
             decision="reject",
+            entity=entity_of(tool, args),  # what it would have changed: patience holds it (person_hold_days)
             rule="approval.rejected",
             reason=f"rejected by {approver}: {reason}" if reason else f"rejected by {approver}",
         )
@@ -621,6 +629,8 @@ class Guard:
             return ToolResult(tool, "deny", error=error, call_hash=digest, audit_seq=seq)
 
         ruling, extra = self._rulings(call.role, spec, assessment)
+        if (held := await self._patience(call, assessment, approval)) is not None:
+            ruling = strictest(ruling, held)
         if ruling.decision in ("escalate", "allow") and approval is not None:
             ruling = await self._approved(call, spec, assessment, ruling, extra, approval)
         if ruling.decision == "deny":
@@ -731,6 +741,63 @@ class Guard:
             thread_id=self.run.thread_id,
         )
         return ToolResult(tool, "allow", data, call_hash=digest, audit_seq=seq)
+
+    async def _patience(self, call: _Call, assessment: Assessment, approval: Approval | None) -> Ruling | None:
+        """The policy's patience (:mod:`adpilot.tools.patience`) as a Guard rule, for a change nobody
+        asked for — one a maintenance run makes (:data:`AUTOMATED_RUNS`): a deny (``patience.hold``,
+        ``patience.person``, ``patience.cooldown``) saying until when, or None. Decided from the audit
+        log's rows of the entity within the longest waiting period, the explicit holds in the state
+        directory (the kill switch's) and the policy — never from what a model said. Not held back:
+        a change a person asks for (any other run: a tool call, a chat, a rollback; the operator
+        role; a call a person approved — its approval names exactly this call), the compliance role
+        taking a live ad or page offline, and a change to the value the entity already has."""
+        if call.tool not in KIND_OF_TOOL or assessment.noop:
+            return None
+        if not self.run.run_id.startswith(AUTOMATED_RUNS) or call.role == "operator":
+            return None
+        if approval is not None and approval.call_hash == call.digest:
+            return None
+        if call.role == "compliance" and _takes_offline(call):
+            return None
+        entity = entity_of(call.tool, call.args)
+        if entity is None:
+            return None
+        rules, now = self.policy.patience, self.context.now()
+        history = History()
+        reach = max(rules.person_hold_days, getattr(rules.cooldown_days, KIND_OF_TOOL[call.tool], 0))
+        if reach:
+            history.add_records(self.audit.changes_of(entity, now - dt.timedelta(days=reach)))
+        holds = self._holds(now)
+        parents = await self._parents(call.args) if any(":campaign:" in h.entity for h in holds) else {}
+        found = Patience(rules, now, history, holds, parents).held(call.tool, call.args)
+        return None if found is None else Ruling("deny", found[0], found[1])
+
+    def _holds(self, now: dt.datetime) -> list[Hold]:
+        """The explicit holds active at ``now``, kept beside the kill switch in the state directory."""
+        if self.kill_switch is None:
+            return []
+        path: Path = self.kill_switch.path.parent / HOLDS_FILE
+        if not path.exists():  # reading creates nothing
+            return []
+        with hold_store(path.parent) as store:
+            return store.holds(now)
+
+    async def _parents(self, args: dict[str, Any]) -> dict[str, str]:
+        """The campaign of the budget or ad group a call changes (``campaign_budget:ID`` / ``ad_group:ID``
+        → campaign id), for a campaign's hold; read only when a campaign is on hold."""
+        customer = str(args.get("customer_id") or "")
+        if not customer:
+            return {}
+        if "budget_id" in args:
+            campaigns = await self.context.fresh_campaigns(customer)
+            return {f"campaign_budget:{c.budget_id}": c.id for c in campaigns}
+        group = args.get("ad_group_id")
+        if group is None:
+            return {}
+        rows = await self.platforms.google_ads.search(
+            customer, f"SELECT ad_group.id, campaign.id FROM ad_group WHERE ad_group.id = {int(group)}"
+        )
+        return {f"ad_group:{group}": str((row.get("campaign") or {}).get("id")) for row in rows}
 
     async def _approved(
         self,
@@ -885,6 +952,13 @@ class Guard:
             **common,
         )
         return ToolResult(spec.name, "dry_run", data, call_hash=call.digest, audit_seq=seq)
+
+
+def _takes_offline(call: _Call) -> bool:
+    """Whether a call takes a live ad (paused) or page (back to draft) offline, as the compliance sweep does."""
+    if call.tool == "set_ad_status":
+        return call.args.get("status") == "PAUSED"
+    return call.tool == "update_post" and call.args.get("status") == "draft"
 
 
 def _cache_prefix(args: dict[str, Any]) -> str:

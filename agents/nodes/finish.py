@@ -6,7 +6,7 @@ from typing import Any
 
 from adpilot.agents.context import RunContext
 from adpilot.agents.outcomes import summarise
-from adpilot.agents.report import build_report
+from adpilot.agents.report import Judging, build_report
 from adpilot.agents.state import RunState
 from adpilot.logs import get_logger
 
@@ -14,7 +14,7 @@ _log = get_logger("adpilot.graph")
 
 
 async def finalize(state: RunState, ctx: RunContext) -> dict[str, Any]:
-    report = build_report(state, stop=None)
+    report = build_report(state, stop=None, judging=_judging(ctx))
     _remember(state, ctx)
     answer = state.get("answer")
     if state["trigger"]["kind"] == "chat" and answer is None:
@@ -28,9 +28,15 @@ async def stop(state: RunState, ctx: RunContext) -> dict[str, Any]:
     final: RunState = {**state, "stop_reason": reason}
     return {
         "stop_reason": reason,
-        "report": build_report(final, stop=reason),
+        "report": build_report(final, stop=reason, judging=_judging(ctx)),
         "answer": state.get("answer") or f"The run stopped: {reason}.",
     }
+
+
+def _judging(ctx: RunContext) -> Judging:
+    """When the run's changes can be judged: the policy's patience, by the audit log's clock."""
+    guard = ctx.guard
+    return Judging(guard.policy.patience, guard.context.now(), guard.audit)
 
 
 def _remember(state: RunState, ctx: RunContext) -> None:

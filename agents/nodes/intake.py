@@ -53,16 +53,16 @@ async def intake(state: RunState, ctx: RunContext) -> dict[str, Any]:
             notes.append(f"account {account} skipped: its state could not be read ({exc.message})")
     update["notes"] = notes
     update["currencies"] = await account_currencies(guard, accounts)
-    plan: list[Task] = [
-        {"id": f"bid-{a}", "role": "bidding", "account": a, "text": "maintain bids and budgets"} for a in accounts
-    ]
+    # The compliance sweep first: what it pauses is off before rotation compares a group's ads, so
+    # rotation never pauses the good ads in favour of one the sweep then pauses.
+    plan: list[Task] = [{"id": "sweep", "role": "compliance", "account": None, "text": "sweep live ads and pages"}]
+    plan += [{"id": f"bid-{a}", "role": "bidding", "account": a, "text": "maintain bids and budgets"} for a in accounts]
     plan += [
         {"id": f"cre-{a}", "role": "creative", "account": a, "text": "keep every ad group supplied with ads"}
         for a in accounts
     ]
     if scope in ("all", "cms"):
         plan.append({"id": "seo", "role": "seo", "account": None, "text": "audit and fix the website's pages"})
-    plan.append({"id": "sweep", "role": "compliance", "account": None, "text": "sweep live ads and pages"})
     return {**update, "plan": plan}
 
 

@@ -97,7 +97,7 @@ async def test_a_run_stopped_by_the_kill_switch_keeps_its_waiting_approvals(make
     runner = make_runner()
     async with runner:
         first = await runner.start(
-            {"kind": "maintenance", "accounts": [DE], "scope": "cms"}, thread_id="cms-k", max_steps_this_call=6
+            {"kind": "maintenance", "accounts": [DE], "scope": "cms"}, thread_id="cms-k", max_steps_this_call=8
         )
         assert first.status == "interrupted" and first.state["pending"]  # the SEO task escalated
         runner.kill_switch.engage("incident", by="lena")

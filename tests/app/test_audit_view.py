@@ -488,7 +488,7 @@ def test_the_demo_shows_the_changes_with_their_reasons_in_120_columns(demo_run):
     tail = stdout[stdout.index("5. The audit trail") :]
     assert [line for line in tail.splitlines() if len(line) > 120] == []
     table = tail.splitlines()[3:]
-    changes = [line for line in table if re.match(r"\s*\d+\s", line)]
+    changes = [line for line in table if re.match(r"\s*\d+\s+\d\d:\d\d:\d\d\s", line)]  # a row, not a wrapped line
     assert len(changes) == 8
     flat = " ".join(tail.split())
     assert flat.count("— done: ") == 8  # every change with its reason: the agent's own, not the Guard's verdict

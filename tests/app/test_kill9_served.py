@@ -261,11 +261,14 @@ def baseline(served, tmp_path_factory):
         "changes": _ok_changes(rows),
         "statuses": _run_statuses(state_dir),
     }
-    # What the cases below rely on: each account's writes are three sets, then creates.
+    # What the cases below rely on: each account's writes are sets, then creates — eight sets in all
+    # (DE five: the compliance sweep's pause first, then bids and rotation; AT three), then creates.
     for account in (DE, AT):
         writes = [r["tool"] for r in rows if r["kind"] == "intent" and r["entity"].startswith(f"google_ads:{account}:")]
-        assert len(writes) > 3 and all(w.startswith("set_") for w in writes[:3]), (account, writes)
-        assert writes[3] == "create_responsive_search_ad", (account, writes)
+        sets = next((i for i, w in enumerate(writes) if not w.startswith("set_")), len(writes))
+        assert 0 < sets < len(writes) and set(writes[sets:]) == {"create_responsive_search_ad"}, (account, writes)
+    writes = [r["tool"] for r in rows if r["kind"] == "intent" and r["entity"].startswith("google_ads:")]
+    assert [w.startswith("set_") for w in writes[: SETS + 1]] == [True] * SETS + [False], writes
     assert not any((r["reason"] or "").startswith("reconciled") for r in rows)
     return baseline
 
@@ -287,14 +290,19 @@ def _seed_for(held: list[bool], rate: float = 0.5) -> int:
 # agent's sets (three in each account), then the creative agent's creates.
 # The third item is the kind of write held: the wait below only counts in-flight writes of that
 # kind, because a passing set is briefly in flight too (its intent written, its answer on the way).
+SETS = 8  # the pass's sets, both accounts together, before its first create (the baseline checks it)
 CASES = {
     # Each account's first write (a set) is applied, then its answer held: the answer is lost.
     "lost-answer-of-a-set": ("after", {"timeout_rate": 1.0}, "set_"),
     # Each account's first write is held before it is applied: it never lands.
     "held-before-a-set": ("before", {"timeout_rate": 1.0}, "set_"),
-    # The six sets pass; every later write, the first creates, is applied and its answer held.
+    # The sets pass; every later write, the first creates, is applied and its answer held.
     # Creates are the writes that must never be repeated.
-    "lost-answer-of-a-create": ("after", {"timeout_rate": 0.5, "seed": _seed_for([False] * 6 + [True] * 6)}, "create_"),
+    "lost-answer-of-a-create": (
+        "after",
+        {"timeout_rate": 0.5, "seed": _seed_for([False] * SETS + [True] * 6)},
+        "create_",
+    ),
 }
 
 

@@ -1,7 +1,8 @@
 """Running maintenance again on unchanged data changes nothing and queues nothing new (issue 15).
 
-The demo world, as a person meets it: `adpilot demo`, then `adpilot maintain` three times in a row,
-then a person re-enables an ad the demo paused — and the next maintenance leaves it on.
+The demo world, as a person meets it: `adpilot demo`, then `adpilot maintain` three times in a row;
+the compliance sweep runs before rotation, so no ad group is left worse; and a person's hold from
+the command line keeps maintenance away from an ad group, in the audit log with its release.
 """
 
 from __future__ import annotations
@@ -64,33 +65,61 @@ def test_maintain_three_times_after_the_demo_changes_nothing_after_the_first(cap
         if r["entity"] == f"google_ads:{DE}:ad_group_ad:2101~31002" and r["kind"] == "result"
     ]
     assert [r["role"] for r in paused_31002] == ["compliance"]
+    # The sweep runs before rotation: rotation never paused 31002's proven neighbours in its favour,
+    # so ad group 2101 keeps enabled ads with their 30 days of data (past the learning period).
+    code, out = run(capsys, config_file, "tool", "call", "operator", "get_performance", _ADS_30_DAYS, "--json")
+    assert code == 0, out.err[-2000:]
+    group = {a["ad_id"]: a for a in json.loads(out.out)["data"] if a["ad_group_id"] == "2101"}
+    assert group["31002"]["status"] == "PAUSED"
+    proven = [a for a in group.values() if a["status"] == "ENABLED" and a["impressions"] >= 1000]
+    assert sorted(a["ad_id"] for a in proven) == ["31001", "31003"]
 
-    # A person re-enables an ad the demo paused: the next maintenance does not pause it again.
-    assert ads["2101~31001"]["status"] == "PAUSED"
-    enable = {"customer_id": DE, "ad_group_id": "2101", "ad_id": "31001", "status": "ENABLED"}
-    code, out = run(capsys, config_file, "tool", "call", "operator", "set_ad_status", json.dumps(enable))
-    assert code == 0, out.err[-2000:]
-    assert world(config_file)["google_ads"]["customers"][DE]["ad_group_ads"]["2101~31001"]["status"] == "ENABLED"
-    code, out = run(capsys, config_file, "maintain", "--account", DE)
-    assert code == 0, out.err[-2000:]
-    assert world(config_file)["google_ads"]["customers"][DE]["ad_group_ads"]["2101~31001"]["status"] == "ENABLED"
-    # (With 31002 paused for compliance, rotation has no better proven ad to prefer here; that a
-    # person's change is held even when rotation would pause it is tests/agents/test_patience.py's.)
+
+_ADS_30_DAYS = json.dumps({"customer_id": DE, "level": "ad", "days": 30})
 
 
 def test_hold_and_release_from_the_command_line(capsys, config_file):
-    code, out = run(capsys, config_file, "hold", "ad:2101~31001", "--days", "3", "--reason", "landing page test")
-    assert code == 0 and "held: ad 2101~31001 until" in out.out
+    code, out = run(
+        capsys, config_file, "hold", "ad_group:2102", "--days", "3", "--reason", "landing page test", "--by", "lena"
+    )
+    assert code == 0 and "held: ad group 2102 until" in out.out
     code, out = run(capsys, config_file, "hold", "--list", "--json")
     holds = json.loads(out.out)
-    assert [(h["entity"], h["reason"]) for h in holds] == [("google_ads:*:ad_group_ad:2101~31001", "landing page test")]
+    assert [(h["entity"], h["reason"]) for h in holds] == [("google_ads:*:ad_group:2102", "landing page test")]
     code, out = run(capsys, config_file, "maintain", "--account", DE)
     assert code == 0
-    assert world(config_file)["google_ads"]["customers"][DE]["ad_group_ads"]["2101~31001"]["status"] == "ENABLED"
-    assert "ad 2101~31001 is on hold by" in out.out
-    code, out = run(capsys, config_file, "release", "ad:2101~31001")
-    assert code == 0 and "released: ad 2101~31001" in out.out
+    in_2102 = [k for k in world(config_file)["google_ads"]["customers"][DE]["ad_group_ads"] if k.startswith("2102~")]
+    assert in_2102 == ["2102~31004"]  # no new ad in the held group
+    assert "ad group 2102 is on hold by lena" in out.out
+    code, out = run(capsys, config_file, "release", "ad_group:2102")
+    assert code == 0 and "released: ad group 2102" in out.out
     code, out = run(capsys, config_file, "hold", "--list")
     assert "no holds" in out.out
+    # Both are in the audit log: who, which entity, until when, why — and read as such.
+    code, out = run(capsys, config_file, "audit", "show", "--json")
+    rows = [r for r in json.loads(out.out) if r["tool"] in ("hold", "release")]
+    held, released = rows
+    assert (held["actor"], held["entity"], held["rule"]) == ("lena", "google_ads:*:ad_group:2102", "patience.hold")
+    assert held["args"]["reason"] == "landing page test" and held["args"]["until"].startswith("20")
+    assert (released["entity"], released["rule"]) == ("google_ads:*:ad_group:2102", "patience.release")
+    code, out = run(capsys, config_file, "audit", "show", "--entity", "ad_group:2102")
+    assert code == 0
+    text = " ".join(out.out.split())
+    assert "hold of ad group 2102 — held by lena until " in text and ": landing page test" in text
+    assert "release of ad group 2102 — released by " in text
+    code, out = run(capsys, config_file, "audit", "verify")
+    assert code == 0, out.err
     code, out = run(capsys, config_file, "hold", "ad:31001")
     assert code == 2 and "names no entity" in out.err
+
+
+def test_no_hold_changes_while_the_audit_log_is_broken(capsys, config_file):
+    code, out = run(capsys, config_file, "hold", "budget:9001", "--by", "lena")
+    assert code == 0, out.err
+    (config_file.parent / "state" / "audit.sqlite3").unlink()  # the anchor remembers rows: the log is broken
+    code, out = run(capsys, config_file, "hold", "budget:9002", "--by", "lena")
+    assert code == 6 and "the hold is not changed" in out.err
+    code, out = run(capsys, config_file, "release", "budget:9001")
+    assert code == 6 and "the hold is not changed" in out.err
+    code, out = run(capsys, config_file, "hold", "--list", "--json")
+    assert [h["entity"] for h in json.loads(out.out)] == ["google_ads:*:campaign_budget:9001"]
