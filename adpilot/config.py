@@ -189,6 +189,18 @@ class TelemetryConfig(_Section):
     )
 
 
+class ConsoleConfig(_Section):
+    """The web console (`adpilot serve`, docs/CONSOLE.md): where it listens."""
+
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9.:\[\]-]+$",
+        description="address to listen on; beyond loopback, serve it over TLS (the console warns otherwise)",
+    )
+    port: int = Field(8080, ge=1, le=65535, description="TCP port")
+
+
 class ScheduleEntry(_Section):
     name: str
     cron: str = Field(..., description="five-field cron expression, e.g. '0 5 * * *'")
@@ -249,6 +261,15 @@ class TargetValues(_Section):
     zero_conversion_clicks: int | None = Field(
         None, ge=1, description="a keyword with this many clicks in 14 days and no conversion has its bid cut"
     )
+    bid_raise_at: Decimal | None = Field(
+        None, gt=0, description="a keyword at this multiple of its target (ROAS or CPA) or better may get a higher bid"
+    )
+    bid_raise_below_utilisation: Decimal | None = Field(
+        None, gt=0, le=1, description="… only in a campaign that spent less than this share of 7 days' budget"
+    )
+    bid_raise_account_at: Decimal | None = Field(
+        None, gt=0, description="… and only while the account is at this multiple of its target or better"
+    )
 
     @field_validator("target_cpa")
     @classmethod
@@ -291,6 +312,9 @@ class TargetsConfig(TargetValues):
     pacing_cut_step: Decimal | None = Field(Decimal("0.15"), gt=0, lt=1)
     pause_below_p_best: Decimal | None = Field(Decimal("0.05"), ge=0, lt=1)
     zero_conversion_clicks: int | None = Field(60, ge=1)
+    bid_raise_at: Decimal | None = Field(Decimal("2"), gt=0)
+    bid_raise_below_utilisation: Decimal | None = Field(Decimal("0.8"), gt=0, le=1)
+    bid_raise_account_at: Decimal | None = Field(Decimal("1.5"), gt=0)
     accounts: dict[str, TargetValues] = Field(default_factory=dict, description="customer id → targets")
     campaigns: dict[str, TargetValues] = Field(
         default_factory=dict, validate_default=True, description="campaign id → targets"
@@ -390,6 +414,7 @@ class Config(_Section):
     schedule: list[ScheduleEntry] = Field(default_factory=list)
     runs: RunsConfig = RunsConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
+    console: ConsoleConfig = ConsoleConfig()
     targets: TargetsConfig = TargetsConfig()
     prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES),
@@ -571,6 +596,7 @@ def dump_defaults() -> str:
 __all__ = [
     "AuditConfig",
     "Config",
+    "ConsoleConfig",
     "FeedConfig",
     "GoogleAdsConfig",
     "LogConfig",

@@ -269,21 +269,47 @@ def cmd_hold(args: argparse.Namespace) -> int:
     if args.days is not None and args.days <= 0:
         raise UsageError("--days must be positive")
     entity = parse_entity(args.entity)
-    with hold_store(config.state_dir) as store:
-        by = person(config, args.by) or "unknown user"
-        hold = store.put(entity, by=by, reason=args.reason, days=args.days, now=now)
+    by = person(config, args.by) or "unknown user"
+    log = _hold_audit(config)
+    try:
+        with hold_store(config.state_dir) as store:
+            hold = store.put(entity, by=by, reason=args.reason, days=args.days, now=now)
+        log.record_hold(entity, by=by, until=hold.until, reason=hold.reason)
+    finally:
+        log.close()
     until = f"until {hold.until:%Y-%m-%d %H:%M} UTC" if hold.until else "until released (adpilot release)"
-    print(f"held: {describe(entity)} {until} — the maintenance skills leave it alone")
+    print(f"held: {describe(entity)} {until} — maintenance runs leave it alone (the Guard, too)")
     return EXIT_OK
+
+
+def _hold_audit(config: Any) -> Any:
+    """The audit log a hold or a release is recorded in (keyed, as every change's); refused while the
+    log is broken (exit 6), before the hold changes: a hold nobody can trace is not placed or lifted."""
+    from adpilot.errors import AuditError, ExitCode
+
+    log = _sealed_audit(config)
+    if log.problem is not None:
+        log.close()
+        error = AuditError(f"the hold is not changed: {log.problem}")
+        error.exit_code = ExitCode.AUDIT_BROKEN
+        raise error
+    return log
 
 
 def cmd_release(args: argparse.Namespace) -> int:
     config = _load_config(args)
     from adpilot.agents.patience import describe, hold_store, parse_entity
+    from adpilot.app.runs import person
 
     entity = parse_entity(args.entity)
-    with hold_store(config.state_dir) as store:
-        released = store.release(entity)
+    log = _hold_audit(config)
+    try:
+        with hold_store(config.state_dir) as store:
+            released = store.release(entity)
+        if released:
+            log.record_hold(entity, by=person(config) or "unknown user", released=True)
+    finally:
+        log.close()
     print(f"released: {describe(entity)}" if released else f"{describe(entity)} was not on hold")
     return EXIT_OK
 
@@ -317,22 +343,28 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    import socket
-
-    from adpilot.errors import UsageError
+    from adpilot.app.ports import check_port
     from adpilot.tools.sandbox.server import serve
 
     seed = config.sandbox.seed if args.seed is None else args.seed
-    with socket.socket() as probe:
-        try:
-            probe.bind((args.host, args.port))
-        except OSError as exc:
-            raise UsageError(
-                f"cannot serve on {args.host}:{args.port}: {exc.strerror}; choose another --port"
-            ) from None
+    check_port(args.host, args.port, "the sandbox")
     print(f"sandbox on http://{args.host}:{args.port} (seed {seed}); Ctrl-C stops it", file=sys.stderr)
     serve(args.host, args.port, seed)
     return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.web.commands import serve
+
+    return serve(config, args)
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.web.commands import users
+
+    return users(config, args)
 
 
 def cmd_sandbox_show(args: argparse.Namespace) -> int:
@@ -765,7 +797,9 @@ def cmd_memory_ingest(args: argparse.Namespace) -> int:
             print(f"skipped {refused.path}: {refused.reason}", file=sys.stderr)
 
     try:
-        report = store.ingest(args.paths, tenant=args.tenant or config.memory.tenant, progress=progress)
+        report = store.ingest(
+            args.paths, tenant=args.tenant or config.memory.tenant, progress=progress, doc_kind=args.doc_kind
+        )
     except NothingIngestedError as exc:
         problems(exc.report, skipped=len(exc.report.skipped) > 5)  # up to five are named in the error itself
         if args.json:
@@ -796,8 +830,8 @@ def cmd_memory_list(args: argparse.Namespace) -> int:
     elif not documents:
         print("the knowledge base is empty (adpilot memory ingest PATH)")
     else:
-        rows = [[d.source, d.location, str(d.chunks), d.kind, d.ingested_at or "-"] for d in documents]
-        print(table(["source", "path", "chunks", "kind", "ingested at"], rows))
+        rows = [[d.source, d.location, str(d.chunks), d.kind, d.doc_kind, d.ingested_at or "-"] for d in documents]
+        print(table(["source", "path", "chunks", "format", "kind", "ingested at"], rows))
     return EXIT_OK
 
 
@@ -979,6 +1013,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH")
     ingest.add_argument("--tenant", default=None, help="default: memory.tenant of the config")
+    ingest.add_argument(
+        "--doc-kind",
+        metavar="KIND",
+        default=None,
+        help="content kind of documents whose front matter names none: product, service, review (facts copy may "
+        "state), legal, brand_voice, care_guide (guidelines, never copy); default: unspecified",
+    )
     ingest.add_argument("--json", action="store_true")
     memory_list = add("list", cmd_memory_list, "list the documents: source id, path, chunks, kind, time", memory_sub)
     memory_list.add_argument("--tenant", default=None)
@@ -1078,6 +1119,20 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     config_show = add("show", cmd_config_show, "print the effective configuration", config_sub)
     config_show.add_argument("--json", action="store_true")
+
+    console = add("serve", cmd_serve, "the web console: approvals, runs, audit and controls in a browser")
+    console.add_argument("--host", default=None, help="default: console.host of the config (127.0.0.1)")
+    console.add_argument("--port", type=int, default=None, help="default: console.port of the config (8080)")
+    console.add_argument("--tls-cert", default=None, metavar="FILE", help="serve over TLS with this certificate")
+    console.add_argument("--tls-key", default=None, metavar="FILE", help="… and this private key")
+    people = sub.add_parser("users", help="the web console's users and their roles")
+    people_sub = people.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    people_add = add("add", cmd_users, "add a user (the password from a prompt, or --password-stdin)", people_sub)
+    people_add.add_argument("name")
+    people_add.add_argument("--role", required=True, help="viewer, operator, approver or admin")
+    people_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add("remove", cmd_users, "remove a user (their sessions end)", people_sub).add_argument("name")
+    add("list", cmd_users, "the users and their roles", people_sub).add_argument("--json", action="store_true")
     return parser
 
 

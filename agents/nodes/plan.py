@@ -123,7 +123,7 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
 async def _command_proposals(task: Task, guard: Guard) -> tuple[list[Proposal], list[str]]:
     proposals, notes = [], []
     for raw in task.get("commands", []):
-        command = Command(raw["action"], raw["role"], raw["params"])
+        command = Command(raw["action"], raw["role"], raw["params"], raw.get("language", "en"))
         proposal = await _proposal_for(command, guard)
         if isinstance(proposal, str):
             notes.append(proposal)
@@ -133,9 +133,15 @@ async def _command_proposals(task: Task, guard: Guard) -> tuple[list[Proposal], 
 
 
 async def _proposal_for(command: Command, guard: Guard) -> Proposal | str:
+    """The absolute call an id command stands for, after reading through the Guard that its target
+    exists (in ``params["account"]`` when the chat resolved a name there, else in any of the run's
+    accounts); a note when nothing matches. Named commands arrive here with their ids resolved, so
+    they take exactly this path."""
     params = command.params
     role = command.role or "bidding"
-    for account in sorted(guard.run.accounts):
+    named = f" “{params['label']}”" if params.get("label") else ""
+    accounts = [params["account"]] if params.get("account") in guard.run.accounts else sorted(guard.run.accounts)
+    for account in accounts:
         if command.action in ("pause_ad", "enable_ad"):
             ads = await guard.call(role, "list_ads", {"customer_id": account, "ad_group_id": params["group"]})
             if ads.ok and any(a["ad_id"] == params["ad"] for a in ads.data):
@@ -150,7 +156,7 @@ async def _proposal_for(command: Command, guard: Guard) -> Proposal | str:
                     role,
                     "set_ad_status",
                     args,
-                    f"operator: {command.action.replace('_', ' ')} {params['group']}~{params['ad']}",
+                    f"operator: {command.action.replace('_', ' ')} {params['group']}~{params['ad']}{named}",
                 )
         elif command.action in ("pause_campaign", "enable_campaign", "set_budget"):
             campaigns = await guard.call(role, "list_campaigns", {"customer_id": account})
@@ -161,7 +167,8 @@ async def _proposal_for(command: Command, guard: Guard) -> Proposal | str:
                         "budget_id": params["budget"],
                         "amount_micros": str(params["amount_micros"]),
                     }
-                    return Proposal(role, "set_campaign_budget", args, f"operator: set budget {params['budget']}")
+                    rationale = f"operator: set budget {params['budget']}{named}"
+                    return Proposal(role, "set_campaign_budget", args, rationale)
                 if command.action != "set_budget" and campaign["campaign_id"] == params["campaign"]:
                     status = "PAUSED" if command.action == "pause_campaign" else "ENABLED"
                     args = {"customer_id": account, "campaign_id": params["campaign"], "status": status}
@@ -169,7 +176,7 @@ async def _proposal_for(command: Command, guard: Guard) -> Proposal | str:
                         role,
                         "set_campaign_status",
                         args,
-                        f"operator: {command.action.replace('_', ' ')} {params['campaign']}",
+                        f"operator: {command.action.replace('_', ' ')} {params['campaign']}{named}",
                     )
         elif command.action == "set_bid":
             keywords = await guard.call(
@@ -185,9 +192,9 @@ async def _proposal_for(command: Command, guard: Guard) -> Proposal | str:
                     "cpc_bid_micros": str(params["amount_micros"]),
                 }
                 return Proposal(
-                    role, "set_keyword_bid", args, f"operator: set bid {params['group']}~{params['criterion']}"
+                    role, "set_keyword_bid", args, f"operator: set bid {params['group']}~{params['criterion']}{named}"
                 )
-    return f"nothing matches that command in the run's accounts ({', '.join(sorted(guard.run.accounts))})"
+    return f"nothing matches that command in the run's accounts ({', '.join(accounts)})"
 
 
 async def _skill_proposals(state: RunState, ctx: RunContext, role: str, task: Task) -> tuple[list[Proposal], list[str]]:
@@ -238,8 +245,7 @@ async def _bidding(ctx: RunContext, account: str) -> tuple[list[Proposal], list[
     patience, notes = await load_patience(guard, ctx.config.state_dir, account)
     configured = ctx.config.targets
     parents = {f"campaign_budget:{c['budget_id']}": str(c["campaign_id"]) for c in campaigns.data}
-    if configured.campaigns or any(":campaign:" in h.entity for h in patience.holds):
-        parents = await _campaign_of(ctx, "bidding", account, parents)
+    parents = await _campaign_of(ctx, "bidding", account, parents)  # campaign targets, holds, bid raises
     patience.parents = parents
     groups = {key.split(":", 1)[1]: campaign for key, campaign in parents.items() if key.startswith("ad_group:")}
     resolved: dict[str | None, bidding_skills.Targets] = {}
@@ -249,6 +255,12 @@ async def _bidding(ctx: RunContext, account: str) -> tuple[list[Proposal], list[
             resolved[campaign] = bidding_skills.Targets.from_config(configured.resolve(account, campaign))
         return resolved[campaign]
 
+    spent = {str(row["campaign_id"]): int(row["cost_micros"]) for row in week.data}
+    budget_use = {  # share of 7 days' budget spent (no row: nothing spent)
+        str(c["campaign_id"]): spent.get(str(c["campaign_id"]), 0) / (7 * int(c["budget_amount_micros"]))
+        for c in campaigns.data
+        if c["status"] == "ENABLED" and int(c["budget_amount_micros"]) > 0
+    }
     settings, learning = ctx.bidding, patience.rules.learning
     proposals = [
         *bidding_skills.pacing(campaigns.data, week.data, targets_of, account, currency),
@@ -261,6 +273,8 @@ async def _bidding(ctx: RunContext, account: str) -> tuple[list[Proposal], list[
             learning=learning.keyword,
             age_days=patience.age_days(account, "ad_group_criterion"),
             campaign_of=groups,
+            budget_use=budget_use,
+            week=week.data,
         ),
         *bidding_skills.rotation(
             ads.data,

@@ -6,7 +6,9 @@ impressions rotate evenly over the ad group's enabled ads, each converting impre
 clicks at its hidden CTR; clicks cost ``bid × cpc_ratio`` and convert at the ad group's hidden
 rate. A campaign never spends more than its daily budget: when it would, traffic is thinned.
 Every draw comes from a generator seeded by (world seed, customer, date), so a day's outcome
-depends only on the seed and the account's settings that day.
+depends only on the seed and the account's settings that day. A day may also be simulated in
+parts (``advance_part``, each part seeded by its number too), so that settings changed during
+the day apply to the rest of it.
 """
 
 from __future__ import annotations
@@ -48,7 +50,20 @@ def _weekday_factor(day: dt.date) -> float:
 
 def simulate_customer_day(customer: Customer, truth: CustomerTruth, day: dt.date, seed: int) -> None:
     """Write ``customer.stats[day]`` from the account's settings on that day."""
-    rng = random.Random(f"{seed}:{customer.id}:{day.isoformat()}")
+    customer.stats[day.isoformat()] = _simulate(customer, truth, day, random.Random(f"{seed}:{customer.id}:{day}"))
+
+
+def _simulate(
+    customer: Customer,
+    truth: CustomerTruth,
+    day: dt.date,
+    rng: random.Random,
+    *,
+    part_of_day: float = 1.0,
+    caps: dict[str, int] | None = None,
+) -> dict[str, Stat]:
+    """The traffic of ``part_of_day`` of the day at the account's settings now, each campaign's spend
+    capped at ``caps[its resource name]`` (None: at its daily budget)."""
     rows: dict[str, Stat] = {}
     for campaign in sorted(customer.campaigns.values(), key=lambda c: int(c.id)):
         if campaign.status != "ENABLED":
@@ -77,7 +92,7 @@ def simulate_customer_day(customer: Customer, truth: CustomerTruth, day: dt.date
                     continue
                 bid = int(criterion.cpc_bid_micros or ad_group.cpc_bid_micros)
                 share = 1 - math.exp(-bid / kw_truth.competition_micros)
-                searches = poisson(rng, kw_truth.daily_searches * _weekday_factor(day))
+                searches = poisson(rng, kw_truth.daily_searches * _weekday_factor(day) * part_of_day)
                 impressions = binomial(rng, searches, share)
                 cpc = round(bid * kw_truth.cpc_ratio)
                 remaining = impressions
@@ -101,6 +116,8 @@ def simulate_customer_day(customer: Customer, truth: CustomerTruth, day: dt.date
                     )
         spend = sum(stat.cost_micros for stat, _ in campaign_rows.values())
         cap = int(budget.amount_micros or budget.total_amount_micros or 0) if budget is not None else 0
+        if caps is not None:
+            cap = caps.get(campaign.resource_name, 0)
         if spend > cap:
             fraction = cap / spend if spend else 0.0
             for key, (stat, cpc) in campaign_rows.items():
@@ -120,7 +137,7 @@ def simulate_customer_day(customer: Customer, truth: CustomerTruth, day: dt.date
                 )
             _trim_to_cap(campaign_rows, cap)
         rows.update({key: stat for key, (stat, _) in campaign_rows.items() if stat.impressions})
-    customer.stats[day.isoformat()] = rows
+    return rows
 
 
 def _trim_to_cap(rows: dict[str, tuple[Stat, int]], cap: int) -> None:
@@ -160,6 +177,56 @@ def advance_day(world: World, days: int = 1) -> list[dt.date]:
         simulated.append(day)
         world.sim.today = day + dt.timedelta(days=1)
     return simulated
+
+
+def advance_part(world: World, part: int, parts: int) -> dt.date:
+    """Simulate part ``part`` (0 … ``parts`` − 1) of the sandbox's today, at the settings now.
+
+    A day in parts lets settings change during it (a run, a person in the web interface): each
+    part has its share of the day's searches, and a campaign may spend up to its share of the
+    daily budget plus what the earlier parts left unspent, never more than the budget over the
+    day. The parts add up in ``stats[today]``; the first part starts the day afresh and the last
+    one moves today on. Parts must come in order; returns the day simulated.
+    """
+    if not 0 <= part < parts:
+        raise ValueError(f"part {part} of {parts}: parts are numbered 0 to {parts - 1}")
+    day = world.sim.today
+    for customer_id, customer in world.google_ads.customers.items():
+        truth = world.sim.customers.get(customer_id, CustomerTruth())
+        before = {} if part == 0 else customer.stats.get(day.isoformat(), {})
+        spent: dict[str, int] = {}
+        for key, stat in before.items():
+            group = customer.ad_groups.get(key.split("~")[0])
+            if group is not None:
+                spent[group.campaign] = spent.get(group.campaign, 0) + stat.cost_micros
+        caps = {}
+        for campaign in customer.campaigns.values():
+            budget = next(
+                (b for b in customer.campaign_budgets.values() if b.resource_name == campaign.campaign_budget), None
+            )
+            daily = int(budget.amount_micros or budget.total_amount_micros or 0) if budget is not None else 0
+            # standard delivery: by the end of this part, at most this part's share of the day's budget
+            caps[campaign.resource_name] = max(0, daily * (part + 1) // parts - spent.get(campaign.resource_name, 0))
+        rng = random.Random(f"{world.sim.seed}:{customer_id}:{day}:{part}/{parts}")
+        rows = _simulate(customer, truth, day, rng, part_of_day=1 / parts, caps=caps)
+        merged = dict(before)
+        for key, stat in rows.items():
+            old = merged.get(key)
+            merged[key] = stat if old is None else _added(old, stat)
+        customer.stats[day.isoformat()] = merged
+    if part == parts - 1:
+        world.sim.today = day + dt.timedelta(days=1)
+    return day
+
+
+def _added(a: Stat, b: Stat) -> Stat:
+    return Stat(
+        impressions=a.impressions + b.impressions,
+        clicks=a.clicks + b.clicks,
+        cost_micros=a.cost_micros + b.cost_micros,
+        conversions=a.conversions + b.conversions,
+        conversions_value_micros=a.conversions_value_micros + b.conversions_value_micros,
+    )
 
 
 def truth_for_new_ad(world: World, customer_id: str, key: str, copy: str) -> None:
