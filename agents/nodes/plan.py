@@ -20,7 +20,7 @@ from adpilot.agents.patience import load_patience
 from adpilot.agents.proposal import Proposal
 from adpilot.agents.skills import bidding as bidding_skills
 from adpilot.agents.skills.compliance import sweep
-from adpilot.agents.skills.creative import creative_proposals
+from adpilot.agents.skills.creative import CopyWriter, creative_proposals
 from adpilot.agents.skills.seo import ReadFailed, StructuredData, read_posts
 from adpilot.agents.skills.seo import audit as seo_audit
 from adpilot.agents.state import Planned, RunState, Task
@@ -44,7 +44,7 @@ async def plan(state: RunState, ctx: RunContext, role: str) -> dict[str, Any]:
         proposals, notes = await _command_proposals(task, ctx.guard)
     elif state["trigger"]["kind"] == "maintenance" and ctx.skills:
         try:
-            proposals, notes = await _skill_proposals(state, ctx, role, task)
+            proposals, notes = await _skill_proposals(state, ctx, role, task, update)
         except ReadFailed as failed:  # visible: a failed read in the report, never "nothing to change"
             return {**update, **_read_failed(task, role, failed)}
     planned: list[Planned] = [
@@ -197,14 +197,28 @@ async def _proposal_for(command: Command, guard: Guard) -> Proposal | str:
     return f"nothing matches that command in the run's accounts ({', '.join(accounts)})"
 
 
-async def _skill_proposals(state: RunState, ctx: RunContext, role: str, task: Task) -> tuple[list[Proposal], list[str]]:
-    """A skill's proposals, less those patience holds back (cooldowns, holds: notes say which)."""
+async def _skill_proposals(
+    state: RunState, ctx: RunContext, role: str, task: Task, update: dict[str, Any]
+) -> tuple[list[Proposal], list[str]]:
+    """A skill's proposals, less those patience holds back (cooldowns, holds: notes say which).
+    A skill that asked a model adds its usage (tokens, cost, turns) to ``update``: it counts
+    toward the run's limits like any model turn."""
     account = task.get("account")
     if role == "bidding" and account:
         return await _bidding(ctx, account)
     if role == "creative" and account:
-        proposals = await creative_proposals(ctx.guard, account, ctx.brand, use_memory=ctx.memory is not None)
-        return await _patiently(ctx, account, proposals)
+        writer = None
+        if ctx.models.enabled:  # the creative agent's model writes new ads' copy, checked like the templates'
+            turns = (state.get("turns") or {}).get(role, 0)
+            writer = CopyWriter(ctx.models, language=ctx.config.locale, offset=turns, price=ctx.usage)
+        proposals = await creative_proposals(
+            ctx.guard, account, ctx.brand, use_memory=ctx.memory is not None, writer=writer
+        )
+        if writer is not None and writer.calls:
+            update.update(writer.usage)
+            update["turns"] = {role: writer.offset + writer.calls}
+        kept, notes = await _patiently(ctx, account, proposals)
+        return kept, [*(writer.notes if writer is not None else []), *notes]
     if role == "seo":
         return await _patiently(ctx, None, await _seo(ctx))
     if role == "compliance":  # never held back: a live ad or page that breaks the rules is fixed now
