@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from adpilot.app.cli import main
+from tests.conftest import DE
 
 
 def run(capsys: pytest.CaptureFixture[str], config_file: Path, *argv: str) -> tuple[int, Any]:
@@ -23,6 +24,11 @@ def run(capsys: pytest.CaptureFixture[str], config_file: Path, *argv: str) -> tu
 def world(config_file: Path) -> dict[str, Any]:
     """The embedded sandbox's world as the commands left it."""
     return json.loads((config_file.parent / "state" / "sandbox-world.json").read_text())
+
+
+def budget_9001(config_file: Path) -> str:
+    """The amount (micros, as the world stores it) of the DE account's budget 9001, as the commands left it."""
+    return world(config_file)["google_ads"]["customers"][DE]["campaign_budgets"]["9001"]["amount_micros"]
 
 
 DEADLINE_S = 60.0  # bound of every wait on another process; the normal case takes a few seconds

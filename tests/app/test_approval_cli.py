@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from adpilot.app import approvals as shown
-from tests.app.conftest import run, world
+from tests.app.conftest import budget_9001, run
 from tests.conftest import DE
 
 RAISE_200 = json.dumps({"customer_id": DE, "budget_id": "9001", "amount_micros": "200000000"})
@@ -24,10 +24,6 @@ def os_user(monkeypatch: pytest.MonkeyPatch) -> str:
     """Who runs the commands (the requester of `tool call`, the approver when none is named)."""
     monkeypatch.setattr("getpass.getuser", lambda: "marta")
     return "marta"
-
-
-def amount(config_file: Path) -> str:
-    return world(config_file)["google_ads"]["customers"][DE]["campaign_budgets"]["9001"]["amount_micros"]
 
 
 def executed(config_file: Path, tool: str) -> int:
@@ -64,12 +60,12 @@ def test_an_escalated_tool_call_waits_and_runs_once_when_two_other_people_approv
     code, out = run(capsys, config_file, "approvals", "approve", pending)  # marta asked for it
     assert code == 2 and f"{os_user} requested {pending} and cannot approve it" in out.err
     code, out = run(capsys, config_file, "approvals", "approve", pending[:8], "--approver", "lena")
-    assert code == 0 and "1 of 2 approvals" in out.out and amount(config_file) == "50000000"
+    assert code == 0 and "1 of 2 approvals" in out.out and budget_9001(config_file) == "50000000"
     code, out = run(capsys, config_file, "approvals", "approve", pending, "--approver", "Lena")
     assert code == 2 and "already approved" in out.err
     code, out = run(capsys, config_file, "approvals", "approve", pending, "--approver", "tom")
     assert code == 0 and "approved by lena, tom" in out.out
-    assert amount(config_file) == "200000000" and executed(config_file, "set_campaign_budget") == 1
+    assert budget_9001(config_file) == "200000000" and executed(config_file, "set_campaign_budget") == 1
     code, out = run(capsys, config_file, "approvals", "approve", pending, "--approver", "ida")
     assert code == 2 and "already decided: approved by lena, tom" in out.err
     assert executed(config_file, "set_campaign_budget") == 1
@@ -85,7 +81,7 @@ def test_the_escalate_tool_with_a_proposal_queues_that_call_and_an_operator_appr
     data = json.loads(out.out)
     assert data["tool"] == "set_campaign_budget" and str(data["args"]["amount_micros"]) == "70000000"
     code, out = run(capsys, config_file, "approvals", "approve", pending, "--approver", "operator on duty")
-    assert code == 0 and amount(config_file) == "70000000"
+    assert code == 0 and budget_9001(config_file) == "70000000"
     assert executed(config_file, "set_campaign_budget") == 1
 
 
@@ -103,7 +99,7 @@ def test_an_id_is_exact_or_a_unique_prefix_of_eight_characters_anything_else_is_
     queue(capsys, config_file, "bidding", "set_campaign_budget", RAISE_70)
     code, out = run(capsys, config_file, "approvals", verb, given, *(["--approver", "lena"] if verb != "show" else []))
     assert code == 2 and message in out.err and "Traceback" not in out.err
-    assert amount(config_file) == "50000000"
+    assert budget_9001(config_file) == "50000000"
 
 
 # --- 3. show and list ---------------------------------------------------------------------------
@@ -170,7 +166,7 @@ def test_edit_applies_changed_arguments_through_the_guard(capsys, config_file):
     code, _ = run(
         capsys, config_file, "approvals", "edit", pending, "--set", "amount_micros=55000000", "--approver", "lena"
     )
-    assert code == 0 and amount(config_file) == "55000000"
+    assert code == 0 and budget_9001(config_file) == "55000000"
     assert executed(config_file, "set_campaign_budget") == 1
 
 
@@ -179,7 +175,7 @@ def test_an_edit_over_the_cap_is_denied_again(capsys, config_file):
     code, out = run(
         capsys, config_file, "approvals", "edit", pending, "--set", "amount_micros=600000000", "--approver", "lena"
     )
-    assert code == 7 and "denied" in out.out and amount(config_file) == "50000000"  # refused by policy
+    assert code == 7 and "denied" in out.out and budget_9001(config_file) == "50000000"  # refused by policy
     assert executed(config_file, "set_campaign_budget") == 0
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from adpilot.agents.registry import RunRegistry
 from adpilot.statedir import KillSwitch, StateDir
-from tests.app.conftest import run, world
+from tests.app.conftest import budget_9001, run
 from tests.app.web.conftest import signed_in, token
 from tests.conftest import DE
 
@@ -25,10 +25,6 @@ def os_user(monkeypatch: pytest.MonkeyPatch) -> str:
     """Who runs the CLI commands that ask for changes: marta."""
     monkeypatch.setattr("getpass.getuser", lambda: "marta")
     return "marta"
-
-
-def amount(config_file: Path) -> str:
-    return world(config_file)["google_ads"]["customers"][DE]["campaign_budgets"]["9001"]["amount_micros"]
 
 
 @pytest.fixture
@@ -74,21 +70,21 @@ def test_a_viewer_cannot_decide_and_nothing_changes(app, config_file, pending):
         assert registry.approvers(pending) == () and registry.decision(pending) is None
     finally:
         registry.close()
-    assert amount(config_file) == "50000000"
+    assert budget_9001(config_file) == "50000000"
 
 
 def test_four_eyes_the_requester_cannot_approve_and_two_others_must(app, config_file, pending):
     marta = signed_in(app, "marta")
     refused = decide(marta, pending, "approve")
-    assert refused.status_code == 409 and "marta requested" in refused.text and amount(config_file) == "50000000"
+    assert refused.status_code == 409 and "marta requested" in refused.text and budget_9001(config_file) == "50000000"
 
     first = decide(signed_in(app, "lena"), pending, "approve", reason="season starts")
-    assert first.status_code == 200 and "1 of 2" in first.text and amount(config_file) == "50000000"
+    assert first.status_code == 200 and "1 of 2" in first.text and budget_9001(config_file) == "50000000"
     again = decide(signed_in(app, "lena"), pending, "approve")
     assert again.status_code == 409 and "already approved" in again.text
 
     second = decide(signed_in(app, "tom"), pending, "approve")
-    assert second.status_code == 200 and amount(config_file) == "200000000"
+    assert second.status_code == 200 and budget_9001(config_file) == "200000000"
     # The audit log names the signed-in people who decided: the change ran as their approval.
     rows = audit_actors(config_file, "set_campaign_budget")
     assert ("result", "approval by tom", "ok") in rows
@@ -107,7 +103,7 @@ def _approval_reasons(config_file: Path) -> list[tuple[str, str]]:
 
 def test_a_rejection_with_its_reason_is_recorded_as_the_signed_in_person(app, config_file, pending):
     answer = decide(signed_in(app, "lena"), pending, "reject", reason="too much before the season")
-    assert answer.status_code == 200 and amount(config_file) == "50000000"
+    assert answer.status_code == 200 and budget_9001(config_file) == "50000000"
     registry = RunRegistry(StateDir(config_file.parent / "state").registry)
     try:
         decided = registry.decision(pending)
@@ -120,7 +116,7 @@ def test_a_rejection_with_its_reason_is_recorded_as_the_signed_in_person(app, co
 def test_an_edit_is_judged_again_and_a_malformed_one_is_refused(app, config_file, pending):
     lena = signed_in(app, "lena")
     bad = decide(lena, pending, "edit", edits="amount_micros")
-    assert bad.status_code == 400 and amount(config_file) == "50000000"
+    assert bad.status_code == 400 and budget_9001(config_file) == "50000000"
     empty = decide(lena, pending, "edit", edits="\n")
     assert empty.status_code == 400
     edited = decide(lena, pending, "edit", edits="amount_micros=60000000\ncustomer_id=1112223333")
@@ -158,7 +154,7 @@ def test_the_kill_switch_needs_a_reason_and_a_confirmation_then_names_the_admin(
 def test_while_the_kill_switch_is_engaged_an_approval_changes_nothing(app, config, config_file, pending):
     KillSwitch(config.state_dir).engage("incident", by="ada")
     answer = decide(signed_in(app, "lena"), pending, "approve")
-    assert answer.status_code == 409 and "kill switch" in answer.text and amount(config_file) == "50000000"
+    assert answer.status_code == 409 and "kill switch" in answer.text and budget_9001(config_file) == "50000000"
 
 
 def test_the_controls_show_the_policy_and_the_schedule_s_next_runs(config_file, clock):
