@@ -429,8 +429,9 @@ def _create_key(key_file: Path) -> str:
     finally:
         temporary.unlink(missing_ok=True)
     print(
-        f"adpilot: created the audit key {key_file.absolute()} (mode 0600). It seals the audit log: keep a copy "
-        "somewhere other than this machine — without it the log cannot be verified or written.",
+        f"adpilot: created the audit key {key_file.absolute()} (mode 0600).\n"
+        "adpilot: it seals the audit log. Keep a copy off this machine: without it the log cannot be verified "
+        "or written.",
         file=sys.stderr,
     )
     return text

@@ -364,7 +364,7 @@ def test_the_first_use_warns_where_the_key_is(capsys, config_file):
     code, _, err = _cli(capsys, config_file, "audit", "verify")
     assert code == EXIT_OK
     key_file = config_file.parent / "state" / "keys" / "audit.key"
-    assert f"created the audit key {key_file}" in err and "keep a copy" in err
+    assert f"created the audit key {key_file}" in err and "Keep a copy" in err
     assert key_file.read_text().strip() not in err
 
 
