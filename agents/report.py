@@ -18,7 +18,7 @@ from adpilot.agents.stop import usd
 from adpilot.policies.model import Patience as PatiencePolicy
 from adpilot.tools.audit import AuditLog
 from adpilot.tools.catalogue import CATALOGUE
-from adpilot.tools.patience import judge_days
+from adpilot.tools.patience import days_text, judge_days, utc_text
 
 # Tools that change a platform; read and meta tools never appear in "changed" or "denied".
 MUTATING = frozenset(spec.name for spec in CATALOGUE if spec.mutates)
@@ -103,12 +103,11 @@ def _expectation(entry: dict[str, Any], judging: Judging | None, applied: bool) 
 def expectation_text(entry: dict[str, Any]) -> str:
     """A change's expectation as the report's text reads it: "expects …; judge by … UTC"."""
     text = f"expects {entry['expects']}" if entry.get("expects") else ""
-    days = entry.get("judge_after_days")
+    days: Any = entry.get("judge_after_days")
     if entry.get("judge_by"):
-        when = dt.datetime.fromisoformat(entry["judge_by"]).strftime("%Y-%m-%d %H:%M UTC")
-        judged = f"judge by {when} (after {_days(days)})"
+        judged = f"judge by {utc_text(dt.datetime.fromisoformat(entry['judge_by']))} (after {days_text(days)})"
     elif days:
-        judged = f"judge {_days(days)} after it is applied"
+        judged = f"judge {days_text(days)} after it is applied"
     elif "judge_after_days" in entry and entry.get("role") == "compliance":
         judged = "judged at once"
     elif "judge_after_days" in entry:
@@ -116,10 +115,6 @@ def expectation_text(entry: dict[str, Any]) -> str:
     else:
         judged = ""
     return "; ".join(part for part in (text, judged) if part)
-
-
-def _days(days: Any) -> str:
-    return f"{days} day" + ("" if days == 1 else "s")
 
 
 def build_report(state: RunState, *, stop: str | None, judging: Judging | None = None) -> dict[str, Any]:

@@ -178,7 +178,8 @@ def _signed(micros: int, currency: str) -> str:
     return ("+" if micros >= 0 else "−") + describe_micros(abs(micros), currency)
 
 
-def _when(iso: str | None) -> str:
+def minute_text(iso: str | None) -> str:
+    """A stored ISO time to the minute, as `approvals` shows it: "2026-12-03 12:10"."""
     return (iso or "").replace("T", " ")[:16]
 
 
@@ -480,7 +481,7 @@ def render_show(data: dict[str, Any], locale: str, *, now: dt.datetime | None = 
             run=data["run_id"],
             role=data.get("role"),
             model=data.get("model") or s["unknown"],
-            at=_when(data.get("asked_at")),
+            at=minute_text(data.get("asked_at")),
         ),
     )
     if data.get("expires_at"):
@@ -488,7 +489,7 @@ def render_show(data: dict[str, Any], locale: str, *, now: dt.datetime | None = 
         key = "expires.ago" if expires <= now else "expires.in"
         row(
             s["expires"],
-            s[key].format(at=_when(data["expires_at"]), hours=int(abs((expires - now).total_seconds()) // 3600)),
+            s[key].format(at=minute_text(data["expires_at"]), hours=int(abs((expires - now).total_seconds()) // 3600)),
         )
     approvers = data["approvers"]
     value = s["approvals.value"].format(

@@ -257,11 +257,13 @@ class History:
 # --- the screen -----------------------------------------------------------------------------
 
 
-def _days(value: float) -> str:
+def days_text(value: float) -> str:
+    """A waiting period as reports write it: "1 day", "3 days", "0.5 days"."""
     return f"{value:g} day" + ("" if value == 1 else "s")
 
 
-def _when(moment: dt.datetime) -> str:
+def utc_text(moment: dt.datetime) -> str:
+    """A moment as reports write it: "2026-12-06 12:10 UTC"."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -324,7 +326,7 @@ class Patience:
         covering = set(self._covering(entity))
         for hold in self.holds:
             if hold.entity in covering and hold.active(self.now):
-                lasts = f"until {_when(hold.until)}" if hold.until else "until released (adpilot release)"
+                lasts = f"until {utc_text(hold.until)}" if hold.until else "until released (adpilot release)"
                 why = f": {hold.reason}" if hold.reason else ""
                 return "patience.hold", f"{describe(hold.entity)} is on hold by {hold.by} {lasts}{why}"
         person = self.history.by_person.get(entity)
@@ -332,8 +334,8 @@ class Patience:
             until = person.at + dt.timedelta(days=self.rules.person_hold_days)
             if self.now < until:
                 return "patience.person", (
-                    f"a person's decision ({person.who}, {_when(person.at)}): held "
-                    f"{_days(self.rules.person_hold_days)}, until {_when(until)}"
+                    f"a person's decision ({person.who}, {utc_text(person.at)}): held "
+                    f"{days_text(self.rules.person_hold_days)}, until {utc_text(until)}"
                 )
         kind = KIND_OF_TOOL.get(tool)
         days = getattr(self.rules.cooldown_days, kind, 0) if kind else 0
@@ -342,7 +344,10 @@ class Patience:
             until = last.at + dt.timedelta(days=days)
             if self.now < until:
                 what = "new ad" if kind == "new_ad" else str(kind).replace("_", " ")
-                reason = f"changed {_when(last.at)} by {last.who}: {what} cooldown {_days(days)}, until {_when(until)}"
+                reason = (
+                    f"changed {utc_text(last.at)} by {last.who}: {what} cooldown {days_text(days)}, "
+                    f"until {utc_text(until)}"
+                )
                 return "patience.cooldown", reason
         return None
 

@@ -16,16 +16,12 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adpilot.app.approvals import change_text, impact_text, list_rows, post_changes, why_text
+from adpilot.app.approvals import change_text, impact_text, list_rows, minute_text, post_changes, why_text
 from adpilot.app.web.core import Ctx, Refused, field, page, refused, respond
 from adpilot.app.web.html import Markup, esc, table, tag
 from adpilot.errors import AdpilotError
 
 DECISIONS = ("approve", "reject", "edit")
-
-
-def _when(iso: str | None) -> str:
-    return (iso or "").replace("T", " ")[:16]
 
 
 def _age(iso: str | None, now: dt.datetime, t: dict[str, str]) -> str:
@@ -47,7 +43,7 @@ async def inbox(ctx: Ctx) -> Response:
     body = []
     for r in rows:
         tool, args = r["call"]["tool"], r["call"]["args"]
-        expires = t["expired"] if r["expired"] else _when(r.get("expires_at"))
+        expires = t["expired"] if r["expired"] else minute_text(r.get("expires_at"))
         body.append(
             [
                 tag("a", r["id"][:12], href=f"/inbox/{r['id']}", aria_label=f"{t['inbox.open']} {r['id']}"),
@@ -105,12 +101,12 @@ def _facts(data: dict[str, Any], ctx: Ctx) -> Markup:
                 run=data["run_id"],
                 role=data.get("role"),
                 model=data.get("model") or t["unknown"],
-                at=_when(data.get("asked_at")),
+                at=minute_text(data.get("asked_at")),
             ),
         )
     )
     if data.get("expires_at"):
-        items.append((t["expires"], t["expired"] if data["expired"] else f"{_when(data['expires_at'])} UTC"))
+        items.append((t["expires"], t["expired"] if data["expired"] else f"{minute_text(data['expires_at'])} UTC"))
     approvers = data["approvers"]
     value = t["approvals.value"].format(
         given=len(approvers), needed=data["needed"], who=f" ({', '.join(approvers)})" if approvers else ""
