@@ -61,6 +61,12 @@ CREATE TABLE IF NOT EXISTS approvers (
     at TEXT NOT NULL,
     PRIMARY KEY (pending_id, approver)
 );
+CREATE TABLE IF NOT EXISTS stops (
+    thread_id TEXT PRIMARY KEY,    -- a person stopped this one run (at most once)
+    by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 """
 
 
@@ -119,6 +125,18 @@ class Decided:
 
 
 @dataclass(frozen=True)
+class StopRequest:
+    """A person stopped one run: who, why, when."""
+
+    by: str
+    reason: str
+    at: str
+
+    def __str__(self) -> str:
+        return f"stopped by {self.by}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class RunRecord:
     thread_id: str
     run_id: str
@@ -168,6 +186,39 @@ class RunRegistry:
             "UPDATE runs SET status = 'running', pending = '[]', updated = ? WHERE thread_id = ?", (now, thread_id)
         )
 
+    def request_stop(self, thread_id: str, by: str, reason: str) -> StopRequest:
+        """Record that ``by`` stopped run ``thread_id``, for ``reason``; a run is stopped once — a
+        second stop is refused (UsageError naming the first)."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            earlier = self.stop_request(thread_id)
+            if earlier is None:
+                self._db.execute(
+                    "INSERT INTO stops (thread_id, by, reason, at) VALUES (?, ?, ?, ?)", (thread_id, by, reason, now)
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        if earlier is not None:
+            when = earlier.at.replace("T", " ")[:16]
+            raise UsageError(f"run {thread_id} was already {earlier} (at {when} UTC); it cannot be stopped twice")
+        return StopRequest(by, reason, now)
+
+    def stop_request(self, thread_id: str) -> StopRequest | None:
+        """Who stopped run ``thread_id``, and why (None: nobody)."""
+        row = self._db.execute("SELECT by, reason, at FROM stops WHERE thread_id = ?", (thread_id,)).fetchone()
+        return StopRequest(str(row[0]), str(row[1]), str(row[2])) if row is not None else None
+
+    def mark_stopped(self, thread_id: str) -> None:
+        """The run, running or waiting, is stopped; what it waits for stays listed (its approvals open)."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self._db.execute(
+            "UPDATE runs SET status = 'stopped', updated = ? WHERE thread_id = ? AND status IN ('running', 'waiting')",
+            (now, thread_id),
+        )
+
     def record_decision(self, pending_id: str, thread_id: str, decision: str, approver: str) -> None:
         """Who decided an approval, and how (a record an attempt left before dying is replaced).
 
@@ -209,7 +260,8 @@ class RunRegistry:
         now: dt.datetime | None = None,
     ) -> Reuse:
         """Ask a person about ``pending_id`` — unless an open, unexpired approval of the same call
-        hash waits already: then that one is reused (and nothing is recorded for this id).
+        hash waits already in a run nobody stopped: then that one is reused (and nothing is recorded
+        for this id).
 
         Asking again for an id already recorded returns it unchanged, so a run that pauses twice
         with the same item keeps its first time and expiry."""
@@ -225,7 +277,7 @@ class RunRegistry:
                 return Reuse(pending_id, False)
             other = self._db.execute(
                 "SELECT pending_id FROM approvals WHERE call_hash = ? AND state = 'open' AND expires_at > ? "
-                "AND thread_id != ? ORDER BY asked_at LIMIT 1",
+                "AND thread_id != ? AND thread_id NOT IN (SELECT thread_id FROM stops) ORDER BY asked_at LIMIT 1",
                 (call_hash, _iso(now), thread_id),
             ).fetchone()
             if other is not None:
@@ -346,7 +398,8 @@ class RunRegistry:
         An id names an approval exactly, or by a prefix of at least 8 characters that no other
         waiting approval shares; anything else is an error, never a guess.
         """
-        waiting = [(record, p["id"]) for record in self.with_status("waiting") for p in record.pending]
+        # A stopped run's approvals are still found: deciding them is refused with who stopped it.
+        waiting = [(record, p["id"]) for record in self.with_status("waiting", "stopped") for p in record.pending]
         exact = [(record, full) for record, full in waiting if full == pending_id]
         if exact:
             # One id in two runs' lists: the run that asks it now (see :meth:`ask`) is the one.

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -39,6 +41,7 @@ from adpilot.agents.nodes.approvals import DECISIONS, carry_out, malformed
 from adpilot.agents.outcomes import proposed_call
 from adpilot.agents.registry import Reuse, RunRegistry, same_person
 from adpilot.agents.report import Judging, build_report
+from adpilot.agents.skill_tools import install as install_skill_tools
 from adpilot.agents.state import Pending, Settings
 from adpilot.agents.stop import Limits
 from adpilot.compose.deployment import Deployment
@@ -266,13 +269,15 @@ class Runner:
     def _models_for(self, settings: Settings) -> ModelProvider:
         if self._models is not None:
             return self._models
-        return build_provider(settings.get("model") or self.config.model)
+        return build_provider(settings.get("model") or self.config.model, options=self.config.models)
 
     def _app(self, run_id: str, thread_id: str, settings: Settings, keeper: LeaseKeeper) -> Any:
         scope = RunScope(
             run_id, thread_id, frozenset(settings.get("accounts") or []), dry_run=bool(settings.get("dry_run"))
         )
         guard = self.deployment.guard(scope, keeper)
+        # the catalogue's skill tools (performance_summary, seo_audit, creative_proposals) run the skills
+        install_skill_tools(guard, self.brand, seo_fields=self.config.wordpress.seo_fields)
         self._guards[thread_id] = guard
         models = self._models_for(settings)
         ctx = RunContext(
@@ -313,21 +318,36 @@ class Runner:
         """Run until the graph pauses or ends; False when it ended early.
 
         It ends early with ``max_steps`` (as a crash would) or when :attr:`shutdown` is set: the
-        step in flight finishes and is checkpointed first.
+        step in flight finishes and is checkpointed first. A stop a person asked for
+        (:meth:`stop`) is seen after every step: the run goes to its ``stop`` node with the stop
+        reason ``operator``.
         """
         config = self._config(thread_id)
         steps = 0
-        async for update in app.astream(payload, config, stream_mode="updates", durability="sync"):
-            steps += 1
-            if self.on_step is not None:
-                for node in update:
-                    self.on_step(thread_id, node)
-            if (max_steps is not None and steps >= max_steps) or self.shutdown.is_set():
-                return False
-            if not keeper.still_holds(run_resource(thread_id)):
-                # This process stalled past the lease and another may be driving the run now.
-                return False
-        return True
+        stopping = False
+        while True:
+            halted: str | None = None
+            async for update in app.astream(payload, config, stream_mode="updates", durability="sync"):
+                steps += 1
+                if self.on_step is not None:
+                    for node in update:
+                        self.on_step(thread_id, node)
+                if (max_steps is not None and steps >= max_steps) or self.shutdown.is_set():
+                    return False
+                if not keeper.still_holds(run_resource(thread_id)):
+                    # This process stalled past the lease and another may be driving the run now.
+                    return False
+                node = next((n for n in update if not n.startswith("__")), None)
+                if not stopping and node is not None and self.registry.stop_request(thread_id) is not None:
+                    halted = node
+                    break
+            if halted is None:
+                return True
+            # A person stopped this run: the edge after the step just taken leads to ``stop``, which
+            # still asks people about what waits (their approvals stay pending) and ends the run.
+            stopping = True
+            await app.aupdate_state(config, {"stop_reason": "operator"}, as_node=halted)
+            payload = None
 
     async def _result(self, app: Any, thread_id: str, completed: bool) -> RunResult:
         snapshot = await app.aget_state(self._config(thread_id))
@@ -435,11 +455,13 @@ class Runner:
         person has decided meanwhile (checked under the run's lease); for an approval that expired
         (it is void then, and its run goes on without it); for an approve or edit by the person who
         requested the change; and for a second approval by the same person. Refused while the kill
-        switch is engaged (the approvals stay pending). An approval that needs more different
-        people (four-eyes) is recorded and the item keeps waiting until enough have approved.
+        switch is engaged, and for a run a person stopped (the approvals stay pending). An approval
+        that needs more different people (four-eyes) is recorded and the item keeps waiting until
+        enough have approved.
         """
         if (stopped := self.kill_switch.message()) is not None:
             raise StoppedError(f"cannot carry out approvals: {stopped}; they stay pending")
+        self._refuse_stopped(thread_id)
         for pending_id, decision in decisions.items():
             if (problem := malformed(dict(decision) if isinstance(decision, Mapping) else decision)) is not None:
                 raise UsageError(f"decision on {pending_id} refused: {problem}")
@@ -588,15 +610,72 @@ class Runner:
                 raise UsageError("; ".join(notes))
             return RunResult(thread_id, record.run_id, status, report, None, report["pending_approvals"], state)
 
+    def _refuse_stopped(self, thread_id: str) -> None:
+        if (stop := self.registry.stop_request(thread_id)) is not None:
+            raise StoppedError(f"run {thread_id} was {stop}; it does not go on, and its approvals stay pending")
+
+    def stop(self, thread_id: str, *, by: str, reason: str, starting: bool = False) -> str:
+        """``by`` stops run ``thread_id`` (running, waiting, or interrupted), for ``reason``; its
+        status afterwards. A run nobody drives is ``stopped`` at once, its waiting approvals still
+        listed and open (deciding them is refused); a run another task or process drives stops
+        after its step in flight (:meth:`_drive`). Recorded as an audit decision row naming the
+        person (tool ``stop_run``, rule ``run.stop``). Refused (UsageError) for an unknown run, a
+        finished one, and a second stop. ``starting``: the caller has just asked for this run to
+        start (the API's pending run), so a run not registered yet is stopped before it begins — it
+        ends after its first step."""
+        reason = reason.strip()
+        if not reason:
+            raise UsageError(f"stopping run {thread_id} needs a reason")
+        record = self.registry.get(thread_id)
+        if record is None and not starting:
+            raise UsageError(f"no run {thread_id!r} (see `adpilot approvals list` or the console's Runs page)")
+        if (
+            record is not None
+            and self.registry.stop_request(thread_id) is None
+            and record.status not in ("running", "waiting")
+        ):
+            raise UsageError(f"run {thread_id} is {record.status}: only a running, waiting or interrupted run stops")
+        stop = self.registry.request_stop(thread_id, by, reason)  # a second stop is refused here
+        args = {"thread_id": thread_id, "reason": reason}
+        self.audit.append(
+            "decision",
+            run_id=record.run_id if record is not None else thread_id,
+            thread_id=thread_id,
+            actor=by,
+            role="operator",
+            tool="stop_run",
+            args=args,
+            call_hash=hashlib.sha256(json.dumps(["stop_run", args], sort_keys=True).encode()).hexdigest(),
+            policy_hash="",
+            decision="allow",
+            rule="run.stop",
+            reason=str(stop),
+        )
+        if record is None or self.holder(thread_id) is not None:
+            return "running"
+        self.registry.mark_stopped(thread_id)
+        return "stopped"
+
     @traced_run("continue")
     async def continue_run(self, thread_id: str, *, max_steps_this_call: int | None = None) -> RunResult:
-        """Carry on a run that stopped without finishing (a crash, a shutdown): from its last checkpoint."""
+        """Carry on a run that stopped without finishing (a crash, a shutdown): from its last checkpoint.
+        Refused (StoppedError) for a run a person stopped."""
+        self._refuse_stopped(thread_id)
         app, keeper, resources = await self._reopen(thread_id)
         async with self._holding(keeper, resources):
             completed = await self._drive(app, None, thread_id, max_steps_this_call, keeper)
             return await self._asking(app, thread_id, keeper, await self._result(app, thread_id, completed))
 
     async def _asking(self, app: Any, thread_id: str, keeper: LeaseKeeper, result: RunResult) -> RunResult:
+        """People are asked (:meth:`_ask_all`); a run a person stopped is ``stopped`` then, its
+        waiting approvals still listed and open."""
+        result = await self._ask_all(app, thread_id, keeper, result)
+        if result.status == "waiting" and self.registry.stop_request(thread_id) is not None:
+            self.registry.mark_stopped(thread_id)
+            result.status = "stopped"
+        return result
+
+    async def _ask_all(self, app: Any, thread_id: str, keeper: LeaseKeeper, result: RunResult) -> RunResult:
         """A run that pauses asks people — once per call hash: an item whose call already waits for
         a person as another approval is answered ``reuse`` at once (the run goes on without it)."""
         for _ in range(MAX_REUSE_ROUNDS):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-StopReason = Literal["kill_switch", "max_steps", "budget", "error_budget", "anomaly"]
+StopReason = Literal["kill_switch", "max_steps", "budget", "error_budget", "anomaly", "model", "operator"]
 Role = Literal["creative", "bidding", "seo", "compliance"]
 
 

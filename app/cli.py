@@ -24,6 +24,9 @@ EXIT_EVAL, EXIT_BUSY, EXIT_AUDIT = ExitCode.BELOW_THRESHOLD, ExitCode.BUSY, Exit
 EXIT_REFUSED, EXIT_WAITING, EXIT_PLATFORM = ExitCode.REFUSED, ExitCode.WAITING, ExitCode.PLATFORM
 
 
+MODEL_HELP = "the model of this command instead of the configuration's (none, openai:MODEL, …; docs/CHAT.md)"
+
+
 def _print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
@@ -34,6 +37,12 @@ def _load_config(args: argparse.Namespace) -> Any:
     from adpilot.logs import configure_logging
 
     config = load_config(args.config)
+    if getattr(args, "model", None) and getattr(args, "command", None) != "eval":
+        # --model: this command's model instead of the configuration's (an unknown spec is exit 2)
+        from adpilot.agents.llm import build_provider
+
+        build_provider(args.model, options=config.models)
+        config = config.model_copy(update={"model": args.model})
     if config_path(args.config, os.environ) is None:
         # Say so: otherwise a command run in the wrong directory answers from an empty ./.adpilot
         # ("no approvals waiting") as if that were the deployment's state.
@@ -116,13 +125,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from adpilot.evals.report import render, report, summary
-    from adpilot.evals.runner import run_scenarios
+    from adpilot.evals.runner import is_real_model, run_scenarios
     from adpilot.evals.scenario import load_scenarios
 
-    if not 0.0 <= args.min_pass_rate <= 1.0 or args.trials < 1:
+    if not 0.0 <= args.min_pass_rate <= 1.0 or args.trials < 1 or args.parallel < 1:
         from adpilot.errors import UsageError
 
-        raise UsageError("--min-pass-rate takes 0..1 and --trials at least 1")
+        raise UsageError("--min-pass-rate takes 0..1, --trials and --parallel at least 1")
+    if args.timeout is not None and not args.timeout > 0:
+        from adpilot.errors import UsageError
+
+        raise UsageError(f"--timeout takes seconds above 0, not {args.timeout:g}")
+    if args.model is not None and is_real_model(args.model):
+        from adpilot.agents.llm import build_provider
+
+        build_provider(args.model, options=config.models)  # an unknown spec, a missing extra or key: exit 2
     if config.log.level in ("debug", "info"):
         # Dozens of runs in a row: per-decision log lines would bury the table; warnings still show.
         from adpilot.logs import configure_logging
@@ -132,7 +149,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.tag:
         scenarios = [s for s in scenarios if set(args.tag) & set(s.tags)]
     started = time.perf_counter()
-    results = asyncio.run(run_scenarios(scenarios, model=args.model or config.model, trials=args.trials))
+    results = asyncio.run(
+        run_scenarios(
+            scenarios,
+            model=args.model or config.model,
+            trials=args.trials,
+            parallel=args.parallel,
+            timeout_s=args.timeout,
+            models=config.models,
+        )
+    )
     duration = time.perf_counter() - started
     document = report(results, trials=args.trials, duration_s=duration)
     if args.report:
@@ -143,9 +169,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(render(results, trials=args.trials, duration_s=duration))
     s = summary(results, trials=args.trials, duration_s=duration)
-    if s["scenarios"] == 0:
+    if s["skipped"] and args.model is not None:
+        print(f"adpilot: {s['skipped']} scenario(s) skipped under --model {args.model}", file=sys.stderr)
+        return EXIT_USAGE
+    if s["skipped"] == s["scenarios"]:
         print("no scenario ran (all skipped)", file=sys.stderr)
-        return EXIT_OK
     return EXIT_EVAL if s["pass_rate"] < args.min_pass_rate else EXIT_OK
 
 
@@ -321,7 +349,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from adpilot.app.runs import chat_once, render_reports
 
     if args.once is not None:
+        if config.log.level == "info":  # one answer on stdout: per-call log lines would bury it
+            from adpilot.logs import configure_logging
+
+            configure_logging("warning", config.log.format)
         result = asyncio.run(chat_once(config, args.once, with_memory=not args.no_memory))
+        if result.state.get("stop_reason") == "model" and not args.json:
+            print(f"adpilot: {result.answer}", file=sys.stderr)  # the provider's failure, in one line
+            return EXIT_USAGE
         if args.json:
             _print_json(
                 {
@@ -335,6 +370,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print(result.answer or "")
             if result.pending:
                 print(render_reports([result]))
+        if result.state.get("stop_reason") == "model":
+            return EXIT_USAGE
         return EXIT_STOPPED if result.status == "stopped" else EXIT_OK
     from adpilot.app.console import console
 
@@ -365,6 +402,24 @@ def cmd_users(args: argparse.Namespace) -> int:
     from adpilot.app.web.commands import users
 
     return users(config, args)
+
+
+def cmd_users_token(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.web.users import open_users
+
+    store = open_users(config.state_dir)
+    try:
+        token = store.issue_token(args.name)
+    finally:
+        store.close()
+    print(token)
+    print(
+        f"the API token of {args.name}: shown only now (it replaces their earlier one); send it as the "
+        "x-api-key header of the console's JSON API under /api/",
+        file=sys.stderr,
+    )
+    return ExitCode.OK
 
 
 def cmd_sandbox_show(args: argparse.Namespace) -> int:
@@ -905,6 +960,7 @@ def build_parser() -> argparse.ArgumentParser:
     maintain.add_argument("--account", action="append", default=[], metavar="ID", help="only this account (repeatable)")
     maintain.add_argument("--dry-run", action="store_true", help="validate every change on the platform, apply none")
     maintain.add_argument("--json", action="store_true")
+    maintain.add_argument("--model", default=None, metavar="SPEC", help=MODEL_HELP)
 
     evaluation = add("eval", cmd_eval, "run eval scenarios (docs/EVALS.md) and score them")
     evaluation.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
@@ -913,10 +969,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--report", metavar="FILE", default=None, help="write the JSON report here")
     evaluation.add_argument("--min-pass-rate", type=float, default=0.0, help="exit 4 below this pass rate")
     evaluation.add_argument("--tag", action="append", default=[], help="only scenarios with this tag")
+    evaluation.add_argument("--parallel", type=int, default=4, metavar="N", help="scenarios run at once (default 4)")
+    evaluation.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS", help="fail a scenario's run that takes longer"
+    )
     evaluation.add_argument("--json", action="store_true")
     evaluation.add_argument("--verbose", action="store_true", help="log every decision of every run")
 
-    add("schedule", cmd_schedule, "run maintenance on the cron expressions of the configuration's schedule")
+    schedule = add("schedule", cmd_schedule, "run maintenance on the cron expressions of the configuration's schedule")
+    schedule.add_argument("--model", default=None, metavar="SPEC", help=MODEL_HELP)
 
     approvals = sub.add_parser("approvals", help="changes waiting for a person")
     approvals_sub = approvals.add_subparsers(dest="approvals_command", metavar="ACTION", required=True)
@@ -962,6 +1023,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--once", metavar="TEXT", default=None, help="one message, then exit")
     chat.add_argument("--no-memory", action="store_true", help="do not open the knowledge base")
     chat.add_argument("--json", action="store_true")
+    chat.add_argument("--model", default=None, metavar="SPEC", help=MODEL_HELP)
 
     sandbox = sub.add_parser("sandbox", help="the local stand-in for Google Ads and WordPress")
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
@@ -1125,6 +1187,7 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--port", type=int, default=None, help="default: console.port of the config (8080)")
     console.add_argument("--tls-cert", default=None, metavar="FILE", help="serve over TLS with this certificate")
     console.add_argument("--tls-key", default=None, metavar="FILE", help="… and this private key")
+    console.add_argument("--model", default=None, metavar="SPEC", help=MODEL_HELP)
     people = sub.add_parser("users", help="the web console's users and their roles")
     people_sub = people.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     people_add = add("add", cmd_users, "add a user (the password from a prompt, or --password-stdin)", people_sub)
@@ -1133,6 +1196,7 @@ def build_parser() -> argparse.ArgumentParser:
     people_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add("remove", cmd_users, "remove a user (their sessions end)", people_sub).add_argument("name")
     add("list", cmd_users, "the users and their roles", people_sub).add_argument("--json", action="store_true")
+    add("token", cmd_users_token, "a new API token for a user (printed once)", people_sub).add_argument("name")
     return parser
 
 

@@ -38,6 +38,8 @@ STOP_REASONS = {
     "budget": "a budget of the run is spent: model tokens, model cost or changes per account (see the notes)",
     "error_budget": "too many tool errors",
     "anomaly": "a spend anomaly needs a person's look",
+    "model": "the model provider failed (the notes say how): check models.* and the provider",
+    "operator": "stopped by a person (the run's page and `adpilot audit show` say who and why)",
 }
 MEMORY_DEMO = Path(__file__).resolve().parents[1] / "memory" / "knowledge" / "demo"
 
@@ -236,11 +238,14 @@ def exit_code(results: list[RunResult]) -> int:
     """The runs' outcome as an exit code of the table (:class:`~adpilot.errors.ExitCode`): a run that
     could not run gives its error's code (a configuration error 2, a platform down 9); a call that a
     platform failed or did not keep (a read that failed, a meta description WordPress dropped) 9; a
-    stopped or interrupted run 3; a run refused because another actor holds its account 5. Changes
-    the Guard denied or that wait for a person are a maintenance run's ordinary outcome (0)."""
+    stopped or interrupted run 3 (stopped because the model provider failed: 2); a run refused
+    because another actor holds its account 5. Changes the Guard denied or that wait for a person
+    are a maintenance run's ordinary outcome (0)."""
     for result in results:
         if result.status == "failed":
             return int(result.report.get("exit_code") or ExitCode.INTERNAL)
+    if any(r.report.get("stop_reason") == "model" for r in results):
+        return ExitCode.USAGE  # the model provider failed: its configuration or the provider
     if any(r.report.get("failed") for r in results):
         return ExitCode.PLATFORM
     if any(r.status in ("stopped", "interrupted") for r in results):

@@ -1,9 +1,10 @@
 """The console's application: :func:`create_app` builds it from a configuration, and :func:`serve`
 runs it with uvicorn.
 
-Pages live in :mod:`adpilot.app.web.pages`, one module a page; a JSON API goes under ``/api/``
-(for now ``/api/health``). Static files (the one stylesheet and script the console ships) are
-served from the package: nothing is loaded from another site, and the console works offline.
+Pages live in :mod:`adpilot.app.web.pages`, one module a page; the JSON API
+(:mod:`adpilot.app.web.api`, the Agent Protocol subset of LangGraph's client) and ``/api/health``
+under ``/api/``. Static files (the one stylesheet and script the console ships) are served from
+the package: nothing is loaded from another site, and the console works offline.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from adpilot.app.ports import check_port
-from adpilot.app.web.pages import accounts, audit, auth, controls, inbox, runs
+from adpilot.app.web import api
+from adpilot.app.web.pages import accounts, audit, auth, chat, controls, inbox, runs
 from adpilot.app.web.users import Clock, open_users, utc_now
 from adpilot.config import Config
 
@@ -43,11 +45,13 @@ def create_app(config: Config, *, clock: Clock = utc_now) -> Starlette:
         Route("/api/health", health, methods=["GET"]),
         *auth.routes,
         *inbox.routes,
+        *chat.routes,
         *runs.routes,
         *accounts.routes,
         *audit.routes,
         *controls.routes,
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        Mount("/api", app=api.build(config, users)),
     ]
     app = Starlette(routes=routes)
     app.state.config = config

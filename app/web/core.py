@@ -157,7 +157,7 @@ def layout(ctx: Ctx, title: str, body: Any) -> str:
         here = ctx.request.url.path
         links = [
             tag("a", t[f"nav.{name}"], href=f"/{name}", aria_current="page" if here.startswith(f"/{name}") else None)
-            for name in ("inbox", "runs", "accounts", "audit", "controls")
+            for name in ("inbox", "chat", "runs", "accounts", "audit", "controls")
         ]
         nav = tag("nav", tag("ul", [tag("li", link) for link in links]), aria_label=t["nav.label"])
         user_bar = tag(

@@ -3,7 +3,8 @@
 One SQLite file in the state directory (``console.sqlite``). A password is stored only as its
 scrypt hash (memory-hard: n=2^14, r=8, p=1, 16 MiB per attempt) with a salt of its own, and is
 compared in constant time. A session is a random token given to the browser; the table keeps only
-the token's SHA-256, so a copy of the database signs nobody in. A session ends at its expiry
+the token's SHA-256, so a copy of the database signs nobody in (so does an API token, one a user, for
+the JSON API). A session ends at its expiry
 (:data:`SESSION_TTL`), at logout, or when its user is removed.
 
 Failed logins are counted per user name and client address: after :data:`FREE_FAILURES` of them,
@@ -47,6 +48,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     name TEXT NOT NULL,
     csrf TEXT NOT NULL,
     expires TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,     -- one token a user: a new one replaces the old
+    created TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS login_failures (
     who TEXT PRIMARY KEY,          -- user name and client address
@@ -142,6 +148,7 @@ class UserStore:
             self._db.execute("BEGIN IMMEDIATE")
             gone = self._db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
             self._db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+            self._db.execute("DELETE FROM api_tokens WHERE name = ?", (name,))
         if not gone:
             raise UsageError(f"no user {name!r} (`adpilot users list` shows them)")
 
@@ -211,6 +218,31 @@ class UserStore:
 
     def close_session(self, token: str) -> None:
         self._db.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
+
+    # --- API tokens ---------------------------------------------------------------------------
+
+    def issue_token(self, name: str) -> str:
+        """A new API token of user ``name``, shown once: only its SHA-256 is kept, and it replaces
+        the user's earlier token (which stops working)."""
+        if self.get(name) is None:
+            raise UsageError(f"no user {name!r} (`adpilot users list` shows them)")
+        token = "adp_" + secrets.token_urlsafe(32)
+        created = self.clock().isoformat(timespec="seconds")
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM api_tokens WHERE name = ?", (name,))
+            self._db.execute(
+                "INSERT INTO api_tokens (token_hash, name, created) VALUES (?, ?, ?)", (_digest(token), name, created)
+            )
+        return token
+
+    def token_user(self, token: str) -> User | None:
+        """The user whose API token ``token`` is (None: unknown, replaced, or its user was removed)."""
+        row = self._db.execute(
+            "SELECT u.name, u.role, u.created FROM api_tokens t JOIN users u ON u.name = t.name WHERE t.token_hash = ?",
+            (_digest(token),),
+        ).fetchone()
+        return User(*row) if row else None
 
 
 def _digest(token: str) -> str:

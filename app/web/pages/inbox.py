@@ -4,16 +4,20 @@ decision — approve, reject, or edit and approve — taken as the signed-in per
 A decision goes the same way as `adpilot approvals approve|reject|edit`
 (:func:`adpilot.app.runs.decide`), with the signed-in user as the approver: the run resumes as
 ``approval by NAME`` (the audit rows' actor), the requester of a change cannot approve it, and a
-change the policy's four-eyes rules cover needs that many different people.
+change the policy's four-eyes rules cover needs that many different people. A decision form may
+name a page of this console to return to in its ``next`` field (the chat does;
+:func:`same_site` refuses anything else).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import time
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from adpilot.app.approvals import change_text, impact_text, list_rows, minute_text, post_changes, why_text
@@ -149,14 +153,55 @@ def _decide_form(ctx: Ctx, data: dict[str, Any]) -> Markup:
     )
 
 
+# An approval's description (describe() builds the Guard, reads the platform and judges the copy:
+# most of this page's time) is reused for DESCRIBED_FOR seconds while the run registry, where every
+# decision and every run's start and end land, is unchanged — a page a few seconds old, never one
+# that misses a decision. Requests for the same approval meanwhile share one description.
+DESCRIBED_FOR = 5.0
+
+
+def monotonic() -> float:
+    return time.monotonic()
+
+
+def _registry_state(ctx: Ctx) -> tuple[int, ...]:
+    """The registry file's (and its write-ahead log's, if any) modification time and size."""
+    from adpilot.statedir import StateDir
+
+    path = StateDir(ctx.config.state_dir).registry
+    state: list[int] = []
+    for file in (path, path.with_name(path.name + "-wal")):
+        try:
+            stat = file.stat()
+        except FileNotFoundError:
+            state += [0, 0]
+        else:
+            state += [stat.st_mtime_ns, stat.st_size]
+    return tuple(state)
+
+
 @page("viewer")
 async def approval(ctx: Ctx) -> Response:
     from adpilot.app.approvals import describe
 
     pending = ctx.request.path_params["pending_id"]
+    cache: dict[str, tuple[float, tuple[int, ...], asyncio.Future[dict[str, Any]]]] | None = getattr(
+        ctx.request.app.state, "described", None
+    )
+    if cache is None:
+        cache = ctx.request.app.state.described = {}
+    now, state = monotonic(), _registry_state(ctx)
+    kept = cache.get(pending)
+    if kept is None or kept[1] != state or now - kept[0] >= DESCRIBED_FOR:
+        for stale in [key for key, (at, _, _) in cache.items() if now - at >= DESCRIBED_FOR]:
+            del cache[stale]
+        # One description for everyone who asks meanwhile (a page many people open at once).
+        kept = cache[pending] = (now, state, asyncio.ensure_future(describe(ctx.config, pending)))
     try:
-        data = await describe(ctx.config, pending)
+        data = await asyncio.shield(kept[2])
     except AdpilotError as exc:
+        if cache.get(pending) is kept:
+            del cache[pending]
         raise refused(exc, 404) from None
     body = [_facts(data, ctx), None if data["expired"] else _decide_form(ctx, data)]
     return respond(ctx, ctx.t["title"].format(id=data["id"]), body)
@@ -184,6 +229,14 @@ def edits_from(text: str, t: dict[str, str]) -> dict[str, Any]:
     return edits
 
 
+def same_site(target: str) -> str | None:
+    """``target`` when it is a path on this console ("/chat?thread=…"), else None: never another
+    site ("//evil.example", "https://…", "/\\evil.example"), never a header split."""
+    if not target.startswith("/") or target.startswith("//") or any(c == "\\" or ord(c) < 32 for c in target):
+        return None
+    return target
+
+
 @page("approver")
 async def decide(ctx: Ctx) -> Response:
     from adpilot.app.runs import decide as decide_as
@@ -201,6 +254,8 @@ async def decide(ctx: Ctx) -> Response:
         )
     except AdpilotError as exc:
         raise refused(exc, 409) from None
+    if (back := same_site(ctx.form.get("next", ""))) is not None:
+        return RedirectResponse(back, status_code=303)
     body = [tag("pre", render_reports([result], width=100)), tag("p", tag("a", t["back"], href="/inbox"))]
     return respond(ctx, t["decide.done"], body)
 
@@ -211,4 +266,4 @@ routes = [
     Route("/inbox/{pending_id}/decide", decide, methods=["POST"]),
 ]
 
-__all__ = ["esc", "routes"]
+__all__ = ["esc", "routes", "same_site"]

@@ -1,13 +1,20 @@
 """Runs: every run the registry knows, with its status; one run's timeline from the audit log —
 each decision of the Guard, each intent and result of a change, in order (reads left out) — and
-what it waits for."""
+what it waits for.
+
+An operator stops one run (:meth:`adpilot.agents.run.Runner.stop`: a reason and a ticked
+confirmation; audited in their name) and resumes one that is ``interrupted`` — registered as
+running, but nobody holds its lease: a crash or a shutdown ended it between two steps
+(:meth:`~adpilot.agents.run.Runner.continue_run`)."""
 
 from __future__ import annotations
 
-from starlette.responses import Response
+from typing import Any
+
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from adpilot.agents.registry import RunRegistry
+from adpilot.agents.registry import RunRecord, RunRegistry
 from adpilot.app.audit_view import (
     account_of,
     change_phrase,
@@ -17,8 +24,11 @@ from adpilot.app.audit_view import (
     read_currencies,
     read_tools,
 )
-from adpilot.app.web.core import Ctx, Refused, page, respond
-from adpilot.app.web.html import table, tag
+from adpilot.app.web.core import Ctx, Refused, field, page, refused, respond
+from adpilot.app.web.html import Markup, table, tag
+from adpilot.config import Config
+from adpilot.errors import AdpilotError
+from adpilot.leases import LeaseStore
 from adpilot.statedir import StateDir
 
 STATUSES = ("running", "waiting", "interrupted", "stopped", "failed", "done")
@@ -26,6 +36,24 @@ STATUSES = ("running", "waiting", "interrupted", "stopped", "failed", "done")
 
 def _when(iso: str) -> str:
     return iso.replace("T", " ")[:19]
+
+
+def _shown(config: Config, records: list[RunRecord]) -> dict[str, str]:
+    """Each run's status as a person reads it: a run registered as running that nobody drives
+    (no live lease on it) is ``interrupted``."""
+    from adpilot.agents.run import run_resource
+
+    running = [r for r in records if r.status == "running"]
+    shown = {r.thread_id: r.status for r in records}
+    if running:
+        leases = LeaseStore(StateDir(config.state_dir).leases, ttl_s=config.guard.lease_ttl_s)
+        try:
+            for record in running:
+                if leases.holder(run_resource(record.thread_id)) is None:
+                    shown[record.thread_id] = "interrupted"
+        finally:
+            leases.close()
+    return shown
 
 
 @page("viewer")
@@ -41,12 +69,13 @@ async def runs(ctx: Ctx) -> Response:
         registry.close()
     if not records:
         return respond(ctx, t["runs.title"], tag("p", t["runs.none"]))
+    status = _shown(ctx.config, records)
     rows = [
         [
             tag("a", r.thread_id, href=f"/runs/{r.thread_id}"),
             r.kind,
             ", ".join(r.accounts),
-            tag("span", r.status, class_=f"status {r.status}"),
+            tag("span", status[r.thread_id], class_=f"status {status[r.thread_id]}"),
             _when(r.created),
             _when(r.updated),
             len(r.pending) or "",
@@ -65,11 +94,13 @@ async def run(ctx: Ctx) -> Response:
     registry = RunRegistry(path) if path.exists() else None
     try:
         record = registry.get(thread) if registry is not None else None
+        stop = registry.stop_request(thread) if registry is not None else None
     finally:
         if registry is not None:
             registry.close()
     if record is None:
         raise Refused(404, ctx.t["not_found"])
+    status = _shown(ctx.config, [record])[thread]
     audit = open_audit(ctx.config)
     try:
         records = audit.records(thread_id=thread, exclude_tools=read_tools())
@@ -78,7 +109,7 @@ async def run(ctx: Ctx) -> Response:
     currencies = await read_currencies(ctx.config, money_accounts(records))
     facts = tag(
         "dl",
-        [tag("dt", t["col.status"]), tag("dd", tag("span", record.status, class_=f"status {record.status}"))],
+        [tag("dt", t["col.status"]), tag("dd", tag("span", status, class_=f"status {status}"))],
         [tag("dt", t["col.kind"]), tag("dd", record.kind)],
         [tag("dt", t["col.accounts"]), tag("dd", ", ".join(record.accounts))],
         [tag("dt", t["col.started"]), tag("dd", _when(record.created))],
@@ -105,8 +136,18 @@ async def run(ctx: Ctx) -> Response:
         if records
         else tag("p", t["run.none"])
     )
+    stopped = (
+        tag("p", t["runs.stopped_by"].format(by=stop.by, at=_when(stop.at), reason=stop.reason), id="stopped-by")
+        if stop is not None
+        else None
+    )
+    said = ctx.request.query_params.get("done")
+    notice = tag("p", t[f"runs.{said}"], role="status", class_="ok") if said in DONE else None
     body = [
+        notice,
         facts,
+        stopped,
+        _controls(ctx, thread, status, stopped=stop is not None),
         [tag("h2", t["run.pending"]), tag("ul", pending)] if pending else None,
         tag("h2", t["run.timeline"]),
         timeline,
@@ -114,7 +155,104 @@ async def run(ctx: Ctx) -> Response:
     return respond(ctx, t["run.title"].format(thread=thread), body)
 
 
+DONE = ("stop.done", "stop.requested")
+
+
+def _controls(ctx: Ctx, thread: str, status: str, *, stopped: bool) -> Markup | None:
+    """Stop (a reason and a confirmation) for a run that is running, waiting or interrupted;
+    Resume for an interrupted one — for an operator or more, and never for a stopped run."""
+    t = ctx.t
+    assert ctx.session is not None
+    if stopped or status not in ("running", "waiting", "interrupted") or not ctx.session.user.may("operator"):
+        return None
+    stop = tag(
+        "form",
+        ctx.csrf,
+        field(
+            t["runs.stop.reason"],
+            tag("textarea", "", id="stop-reason", name="reason", rows="2", required=True),
+            id_="stop-reason",
+        ),
+        tag(
+            "p",
+            tag("input", id="stop-confirm", name="confirm", type="checkbox", value="yes", required=True),
+            " ",
+            tag("label", t["runs.stop.confirm"], for_="stop-confirm"),
+            class_="field",
+        ),
+        tag("button", t["runs.stop"], type="submit", class_="danger", data_confirm=t["runs.stop.confirm"]),
+        method="post",
+        action=f"/runs/{thread}/stop",
+        id="stop-form",
+    )
+    resume = (
+        tag(
+            "form",
+            ctx.csrf,
+            tag("p", t["runs.resume.hint"]),
+            tag("button", t["runs.resume"], type="submit"),
+            method="post",
+            action=f"/runs/{thread}/resume",
+            id="resume-form",
+        )
+        if status == "interrupted"
+        else None
+    )
+    return tag("section", resume, stop, class_="run-controls")
+
+
+def _web_runner(ctx: Ctx) -> Any:
+    from adpilot.agents.run import Runner
+
+    return Runner(ctx.config, approver=ctx.name, requester=ctx.name, actor=f"adpilot web console ({ctx.name})")
+
+
+@page("operator")
+async def stop_run(ctx: Ctx) -> Response:
+    t = ctx.t
+    thread = ctx.request.path_params["thread_id"]
+    reason = ctx.form.get("reason", "").strip()
+    if ctx.form.get("confirm") != "yes" or not reason:
+        raise Refused(400, t["runs.stop.unconfirmed"])
+    try:
+        async with _web_runner(ctx) as runner:
+            status = runner.stop(thread, by=ctx.name, reason=reason)
+    except AdpilotError as exc:
+        raise refused(exc, 409) from None
+    done = "stop.done" if status == "stopped" else "stop.requested"
+    return RedirectResponse(f"/runs/{thread}?done={done}", status_code=303)
+
+
+@page("operator")
+async def resume_run(ctx: Ctx) -> Response:
+    t = ctx.t
+    thread = ctx.request.path_params["thread_id"]
+    path = StateDir(ctx.config.state_dir).registry
+    registry = RunRegistry(path) if path.exists() else None
+    try:
+        record = registry.get(thread) if registry is not None else None
+    finally:
+        if registry is not None:
+            registry.close()
+    if record is None:
+        raise Refused(404, t["not_found"])
+    if _shown(ctx.config, [record])[thread] != "interrupted":
+        raise Refused(409, t["runs.resume.refused"].format(thread=thread, status=record.status))
+    try:
+        async with _web_runner(ctx) as runner:
+            result = await runner.continue_run(thread)
+    except AdpilotError as exc:
+        raise refused(exc, 409) from None
+    body = [
+        tag("p", t["runs.resume.done"].format(status=result.status), role="status", class_="ok"),
+        tag("p", tag("a", t["back"], href=f"/runs/{thread}")),
+    ]
+    return respond(ctx, t["run.title"].format(thread=thread), body)
+
+
 routes = [
     Route("/runs", runs, methods=["GET"]),
     Route("/runs/{thread_id}", run, methods=["GET"]),
+    Route("/runs/{thread_id}/stop", stop_run, methods=["POST"]),
+    Route("/runs/{thread_id}/resume", resume_run, methods=["POST"]),
 ]
