@@ -231,6 +231,21 @@ class RunsConfig(_Section):
     )
 
 
+class ModelsConfig(_Section):
+    """How the chat model of ``model`` is called (agents/llm.py): time limit, retries, tool calls."""
+
+    timeout_s: float = Field(60, gt=0, le=3600, description="seconds one model request may take before it fails")
+    max_retries: int = Field(
+        2, ge=0, le=10, description="retries of a failed model request (timeout, 429, 5xx) by the provider's client"
+    )
+    tool_mode: Literal["native", "text", "json_schema"] = Field(
+        "native",
+        description="native: the provider's tool calling (tool_choice auto); text: tools described in the prompt, "
+        "calls written as JSON; json_schema: the same, the reply constrained by response_format (a `#text` or "
+        "`#json_schema` suffix on the model spec overrides it)",
+    )
+
+
 class TargetValues(_Section):
     """The targets of one account or campaign under ``targets.accounts`` / ``targets.campaigns``:
     a key left out is the level's above (campaign → account → ``targets``). docs/MAINTENANCE.md."""
@@ -395,6 +410,7 @@ class Config(_Section):
     state_dir: Path = Path(".adpilot")
     log: LogConfig = LogConfig()
     model: str = Field("none", description="none | scripted:FILE | openai:MODEL | …")
+    models: ModelsConfig = ModelsConfig()
     locale: Literal["de", "en"] = Field("de", description="language of the copy; picks the compliance rules")
     policy: str = Field("default", description="a shipped policy pack name or a path")
     approver: str | None = Field(

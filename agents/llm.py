@@ -9,7 +9,18 @@
     openai-compatible:MODEL@URL  langchain-openai against vLLM, llama.cpp server, LM Studio
 
 Provider packages are optional extras (``pip install 'adpilot[openai]'`` …); a missing
-package or key is a configuration error that names the fix. Temperature is 0 everywhere.
+package or key is a configuration error that names the fix. Temperature is 0 everywhere; each
+request's time limit and retries come from the configuration's ``models`` section.
+
+How tools reach the model (``models.tool_mode``, or a ``#native``/``#text``/``#json_schema``
+suffix on the spec): ``native`` binds them with ``tool_choice="auto"`` (so servers such as
+llama.cpp's ``chatml-function-calling`` offer them at all); ``text`` describes them in the
+system prompt and reads calls written into the reply; ``json_schema`` does the same and asks for
+the reply as JSON through ``response_format`` (OpenAI, OpenAI-compatible servers; ``format`` for
+Ollama). Whatever the mode, :mod:`adpilot.agents.toolcalls` reads and validates the calls.
+
+A provider that fails — unreachable, timed out, an HTTP error, a refused key — raises
+:class:`ModelProviderError` (exit code 2), whose one-line message names the provider and why.
 
 The scripted model is a real langchain-core chat model: each agent consumes its own list of
 turns in order. Its position is passed in from the graph state, so a node that re-runs after
@@ -31,11 +42,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -46,14 +58,36 @@ from langchain_core.callbacks import (
     CallbackManagerForLLMRun,
 )
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult, LLMResult
 
 from adpilot import telemetry
-from adpilot.errors import ConfigError, SourceError
+from adpilot.errors import AdpilotError, ConfigError, ExitCode, SourceError
 from adpilot.sources import load_yaml
 
+if TYPE_CHECKING:
+    from adpilot.config import ModelsConfig
+
 FINAL_WHEN_EMPTY = "Nothing further to do."
+TOOL_MODES = ("native", "text", "json_schema")
+
+
+class ModelProviderError(AdpilotError):
+    """The model provider failed (unreachable, timed out, an HTTP error, a refused key): the run
+    stops with the reason ``model``; the message is one line naming the provider and why."""
+
+    exit_code = ExitCode.USAGE
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """A model spec and its tool-mode suffix: ``openai-compatible:m@URL#json_schema`` →
+    (``openai-compatible:m@URL``, ``json_schema``); no suffix → (spec, None)."""
+    base, hash_, mode = spec.rpartition("#")
+    if not hash_:
+        return spec, None
+    if mode not in TOOL_MODES:
+        raise ConfigError(f"model {spec!r}: the suffix #{mode} is not a tool mode; use #{', #'.join(TOOL_MODES)}")
+    return base, mode
 
 
 def scripted_message(turn: Mapping[str, Any], index: int) -> AIMessage:
@@ -150,7 +184,7 @@ class ModelCallSpans(AsyncCallbackHandler):
 
     def __init__(self, spec: str, agent: str) -> None:
         self.agent = agent
-        kind, _, name = spec.partition(":")
+        kind, _, name = split_spec(spec)[0].partition(":")
         model, _, url = name.partition("@") if kind == "openai-compatible" else (name, "", "")
         self.provider = GENAI_PROVIDERS.get(kind, kind or "_OTHER")
         self.model = model or kind
@@ -233,7 +267,7 @@ class ModelCallSpans(AsyncCallbackHandler):
 
 
 class ModelProvider:
-    """Hands each agent its chat model; ``None`` means skills only."""
+    """Hands each agent its chat model (``None`` means skills only) and asks it for a turn."""
 
     def __init__(
         self,
@@ -241,10 +275,49 @@ class ModelProvider:
         *,
         model: BaseChatModel | None = None,
         scripts: Mapping[str, list[dict[str, Any]]] | None = None,
+        tool_mode: str = "native",
+        timeout_s: float | None = None,
     ) -> None:
         self.spec = spec
         self._model = model
         self._scripts = dict(scripts or {})
+        self.tool_mode = tool_mode
+        self.timeout_s = timeout_s
+
+    def bind(self, model: BaseChatModel, tools: Sequence[Mapping[str, Any]]) -> Any:
+        """``model`` ready for a turn with ``tools`` (OpenAI function format): bound with
+        ``tool_choice="auto"`` (native); for ``json_schema``, the reply format requested; for
+        ``text``, the model as it is (the tools are in the prompt: :func:`tools_in_prompt`)."""
+        if self.tool_mode == "native":
+            return model.bind_tools([dict(tool) for tool in tools], tool_choice="auto")
+        if self.tool_mode == "json_schema":
+            schema = turn_schema([str(t["function"]["name"]) for t in tools])
+            if self.spec.startswith("ollama:"):
+                return model.bind(format=schema)
+            return model.bind(
+                response_format={"type": "json_schema", "json_schema": {"name": "adpilot_turn", "schema": schema}}
+            )
+        return model
+
+    async def ask(
+        self, agent: str, offset: int, messages: Sequence[BaseMessage], tools: Sequence[Mapping[str, Any]]
+    ) -> AIMessage:
+        """One turn of ``agent``'s model over ``messages`` with ``tools``; a provider's failure is
+        a :class:`ModelProviderError`."""
+        model = self.for_agent(agent, offset)
+        if model is None:
+            raise ConfigError(f"agent {agent} has no model (model: {self.spec})")
+        sent = list(messages) if self.tool_mode == "native" else tools_in_prompt(messages, tools, self.tool_mode)
+        try:
+            reply = await self.bind(model, tools).ainvoke(sent)
+        except Exception as exc:
+            failure = provider_failure(self.spec, exc, self.timeout_s)
+            if failure is None:
+                raise
+            raise failure from exc
+        if not isinstance(reply, AIMessage):
+            raise ModelProviderError(f"the model provider failed: {self.spec} sent no chat message")
+        return reply
 
     @property
     def enabled(self) -> bool:
@@ -269,6 +342,151 @@ class ModelProvider:
         else:
             callbacks = [*(callbacks or []), spans]
         return model.model_copy(update={"callbacks": callbacks})
+
+
+_TEXT_TOOLS = """
+
+To call a tool, write only the call, one per line, as
+<tool_call>{"name": "TOOL", "arguments": {ARGUMENTS}}</tool_call>
+The results come back in the next message. When the task is done, answer in plain words, with no call."""
+
+_JSON_TOOLS = """
+
+Reply with one JSON object and nothing else. To call tools:
+{"tool_calls": [{"name": "TOOL", "arguments": {ARGUMENTS}}], "answer": ""}
+(the results come back in the next message); when the task is done:
+{"tool_calls": [], "answer": "your words to the operator"}"""
+
+
+def turn_schema(names: Sequence[str]) -> dict[str, Any]:
+    """The JSON schema of a reply in ``json_schema`` tool mode: calls of the named tools, or an answer."""
+    call = {
+        "type": "object",
+        "properties": {"name": {"type": "string", "enum": list(names)}, "arguments": {"type": "object"}},
+        "required": ["name", "arguments"],
+    }
+    return {
+        "type": "object",
+        "properties": {"tool_calls": {"type": "array", "items": call}, "answer": {"type": "string"}},
+        "required": ["tool_calls", "answer"],
+    }
+
+
+def tools_in_prompt(
+    messages: Sequence[BaseMessage], tools: Sequence[Mapping[str, Any]], mode: str
+) -> list[BaseMessage]:
+    """The conversation for a model without tool calling: the tools and the reply format in the
+    system prompt, earlier calls as the text the model wrote, tool results as user messages."""
+    listing = "\n".join(
+        f"- {t['function']['name']}: {t['function'].get('description', '')}\n  arguments (JSON schema): "
+        f"{json.dumps(t['function'].get('parameters', {}), ensure_ascii=False)}"
+        for t in tools
+    )
+    guide = (_JSON_TOOLS if mode == "json_schema" else _TEXT_TOOLS) + "\n\nYour tools:\n" + listing
+    sent: list[BaseMessage] = []
+    for message in messages:
+        if isinstance(message, SystemMessage) and not sent:
+            sent.append(SystemMessage(str(message.content) + guide))
+        elif isinstance(message, AIMessage):
+            calls = [{"name": c["name"], "arguments": c["args"]} for c in message.tool_calls]
+            written = str(message.content) or "\n".join(
+                f"<tool_call>{json.dumps(c, ensure_ascii=False)}</tool_call>" for c in calls
+            )
+            sent.append(AIMessage(content=written))
+        elif isinstance(message, ToolMessage):
+            sent.append(HumanMessage(str(message.content)))
+        else:
+            sent.append(message)
+    if not sent or not isinstance(sent[0], SystemMessage):
+        sent.insert(0, SystemMessage(guide.strip()))
+    return sent
+
+
+# Where a provider's exceptions come from: its client library, its HTTP stack, the network.
+_PROVIDER_MODULES = frozenset(
+    {
+        "openai",
+        "anthropic",
+        "google",
+        "grpc",
+        "ollama",
+        "httpx",
+        "httpcore",
+        "requests",
+        "urllib3",
+        "aiohttp",
+        "langchain_openai",
+        "langchain_anthropic",
+        "langchain_google_genai",
+        "langchain_ollama",
+    }
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found and len(found) < 12:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _status(exc: BaseException) -> int | None:
+    for value in (getattr(exc, "status_code", None), getattr(getattr(exc, "response", None), "status_code", None)):
+        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+            return value
+    code = getattr(exc, "code", None)  # google.api_core errors: the HTTP status
+    if type(exc).__module__.startswith("google") and isinstance(code, int) and 100 <= code <= 599:
+        return code
+    return None
+
+
+def _where(spec: str) -> str:
+    kind, _, name = split_spec(spec)[0].partition(":")
+    if kind == "openai-compatible":
+        return f"openai-compatible at {name.partition('@')[2]}"
+    return f"{kind} ({name})" if name else kind
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] + ("…" if len(text) > 160 else "")
+
+
+def provider_failure(spec: str, exc: BaseException, timeout_s: float | None = None) -> ModelProviderError | None:
+    """``exc`` from a model call as the provider's failure, in one line; None when it is not one
+    (an error of adpilot's own, which stays what it is)."""
+    chain = _chain(exc)
+    status = next((code for e in chain if (code := _status(e)) is not None), None)
+    ours = status is not None or any(
+        type(e).__module__.split(".")[0] in _PROVIDER_MODULES or isinstance(e, OSError | TimeoutError) for e in chain
+    )
+    if not ours:
+        return None
+    names = " ".join(type(e).__name__ for e in chain)
+    key = _PROVIDERS.get(split_spec(spec)[0].partition(":")[0], (None, None, None, None))[2]
+    if status in (401, 403):
+        why = f"refused the credentials (HTTP {status})" + (f": check {key}" if key else "")
+    elif status == 404:
+        why = "does not know the model or the endpoint (HTTP 404)"
+    elif status == 429:
+        why = "is rate-limiting the requests (HTTP 429), also after the retries (models.max_retries)"
+    elif status is not None and status >= 500:
+        why = f"failed with HTTP {status}"
+    elif status is not None:
+        why = f"refused the request (HTTP {status}: {_short(exc)})"
+    elif any(isinstance(e, ConnectionRefusedError) for e in chain):
+        why = "is unreachable (connection refused)"
+    elif any(isinstance(e, socket.gaierror) for e in chain):
+        why = "is unreachable (its host name does not resolve)"
+    elif "Timeout" in names or any(isinstance(e, TimeoutError) for e in chain):
+        why = f"did not answer within {timeout_s:g} s (models.timeout_s)" if timeout_s else "timed out"
+    elif "Connect" in names:
+        why = f"is unreachable ({_short(exc)})"
+    else:
+        why = f"failed ({type(exc).__name__}: {_short(exc)})"
+    return ModelProviderError(f"the model provider failed: {_where(spec)} {why}")
 
 
 def load_script(path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -340,6 +558,7 @@ def price_for(spec: str, prices: Mapping[str, Any]) -> Price:
     """
     if spec in ("none", ""):
         return FREE
+    spec = split_spec(spec)[0]
     key = "scripted" if spec == "scripted" or spec.startswith("scripted:") else spec
     kind = key.partition(":")[0]
     entry = prices.get(key) or prices.get(f"{kind}:*")
@@ -364,36 +583,53 @@ def build_provider(
     *,
     scripts: Mapping[str, list[dict[str, Any]]] | None = None,
     environ: Mapping[str, str] | None = None,
+    options: ModelsConfig | None = None,
 ) -> ModelProvider:
-    """The provider for a ``model`` setting; ``scripts`` supplies an in-memory script."""
+    """The provider for a ``model`` setting; ``scripts`` supplies an in-memory script; ``options``:
+    the configuration's ``models`` section (time limit, retries, tool mode; defaults without it)."""
+    from adpilot.config import ModelsConfig
+
     environ = os.environ if environ is None else environ
+    options = options or ModelsConfig()
     if spec in ("none", ""):
         return ModelProvider("none")
-    if spec == "scripted" or spec.startswith("scripted:"):
+    base, suffix = split_spec(spec)
+    mode = suffix or options.tool_mode
+    kind, _, name = base.partition(":")
+    if mode == "json_schema" and kind not in ("openai", "openai-compatible", "ollama", "scripted"):
+        raise ConfigError(
+            f"model {spec!r}: the json_schema tool mode needs openai, openai-compatible or ollama; "
+            "use native or text for this provider"
+        )
+    timing = {"timeout": options.timeout_s, "max_retries": options.max_retries}
+    if base == "scripted" or kind == "scripted":
         if scripts is None:
-            _, _, file = spec.partition(":")
-            if not file:
+            if not name:
                 raise ConfigError("model 'scripted' needs a script: scripted:FILE (or a scenario's script)")
-            scripts = load_script(Path(file))
-        return ModelProvider("scripted", scripts=scripts)
-    kind, _, name = spec.partition(":")
+            scripts = load_script(Path(name))
+        return ModelProvider("scripted", scripts=scripts, tool_mode=mode)
     if kind == "openai-compatible":
         model_name, _, url = name.partition("@")
         if not model_name or not url:
             raise ConfigError(f"model {spec!r}: expected openai-compatible:MODEL@URL")
         cls = _import("langchain_openai", "ChatOpenAI", "openai")
-        model = cls(model=model_name, base_url=url, api_key=environ.get("OPENAI_API_KEY", "not-needed"), temperature=0)
-        return ModelProvider(spec, model=model)
+        key = environ.get("OPENAI_API_KEY", "not-needed")
+        model = cls(model=model_name, base_url=url, api_key=key, temperature=0, **timing)
+        return ModelProvider(spec, model=model, tool_mode=mode, timeout_s=options.timeout_s)
     if kind not in _PROVIDERS or not name:
         raise ConfigError(
             f"model {spec!r} is not a model spec; use none, scripted:FILE, openai:MODEL, anthropic:MODEL, "
-            "google:MODEL, ollama:MODEL or openai-compatible:MODEL@URL"
+            "google:MODEL, ollama:MODEL or openai-compatible:MODEL@URL (optionally with #text or #json_schema)"
         )
-    module, class_name, key, extra = _PROVIDERS[kind]
-    if key is not None and not environ.get(key):
-        raise ConfigError(f"model {spec!r} needs the environment variable {key}")
+    module, class_name, key_name, extra = _PROVIDERS[kind]
+    if key_name is not None and not environ.get(key_name):
+        raise ConfigError(f"model {spec!r} needs the environment variable {key_name}")
     cls = _import(module, class_name, extra)
-    return ModelProvider(spec, model=cls(model=name, temperature=0))
+    if kind == "ollama":  # its client takes a time limit and retries nothing
+        model = cls(model=name, temperature=0, client_kwargs={"timeout": options.timeout_s})
+    else:
+        model = cls(model=name, temperature=0, **timing)
+    return ModelProvider(spec, model=model, tool_mode=mode, timeout_s=options.timeout_s)
 
 
 def _import(module: str, class_name: str, extra: str) -> Any:

@@ -1,4 +1,9 @@
-"""Outcomes in words: what a task did, for the operator and for the supervisor model."""
+"""Outcomes in words: what a task did, for the operator and for the supervisor model.
+
+With a model, what the operator reads is made from the recorded outcomes (:func:`honest_answer`):
+the model's own words are added as a quote, so they can never claim a change that no outcome
+shows nor hide one that failed.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ def outcome_text(outcomes: list[Outcome]) -> str:
     parts = []
     for o in outcomes:
         message = (o.get("error") or {}).get("message")
-        if o["decision"] == "allow" and o["ok"]:
+        if (o.get("error") or {}).get("type") == "invalid_call":
+            parts.append(f"invalid call by the {o['role']} agent, nothing done: {o['tool']} — {message}")
+        elif o["decision"] == "allow" and o["ok"]:
             parts.append(f"done: {o['tool']} {json.dumps(o['args'], ensure_ascii=False)}")
         elif o["decision"] == "escalate":
             parts.append(f"waiting for approval: {o['tool']} ({message or ''})")
@@ -25,6 +32,31 @@ def summarise(state: RunState) -> str:
     text = outcome_text(list(state.get("outcomes") or []))
     notes = "\n".join(state.get("notes") or [])
     return "\n".join(p for p in (text, notes) if p) or "Nothing to do."
+
+
+def _quoted(agent: str, said: str) -> str:
+    words = " ".join(said.split())
+    return f"The {agent} adds: “{words[:600]}{'…' if len(words) > 600 else ''}”"
+
+
+def honest_answer(outcomes: list[Outcome], notes: list[str], said: str, agent: str = "assistant") -> str:
+    """What the operator reads at the end: what the outcomes show (and the notes), then the
+    model's words as a quote; without any outcome or note, that nothing was changed."""
+    text = outcome_text(outcomes)
+    shown = "\n".join(p for p in (text, "\n".join(notes)) if p) or "No change was made."
+    return f"{shown}\n{_quoted(agent, said)}" if said.strip() else shown
+
+
+def invalid_call_notes(outcomes: list[Outcome]) -> list[str]:
+    """One note per agent that made invalid tool calls: how many, and each one's error."""
+    by_role: dict[str, list[str]] = {}
+    for o in outcomes:
+        if (o.get("error") or {}).get("type") == "invalid_call":
+            by_role.setdefault(o["role"], []).append(f"{o['tool']} ({(o.get('error') or {}).get('message')})")
+    return [
+        f"{len(calls)} invalid tool call{'s' if len(calls) != 1 else ''} by the {role} agent: {'; '.join(calls)}"
+        for role, calls in by_role.items()
+    ]
 
 
 def brief(outcome: Outcome) -> dict[str, Any]:

@@ -1,5 +1,9 @@
 """When a run must stop: kill switch, step limit, token/cost budget, tool errors, spend anomaly.
 
+A node may also record a stop reason itself, which :func:`stop_reason` returns first: ``model``
+when the model provider failed (unreachable, timed out, an HTTP error, a refused key:
+:class:`adpilot.agents.llm.ModelProviderError`).
+
 :func:`stop_reason` is checked on every edge of the graph, and the Guard consults the kill
 switch before every side effect, so engaging it stops changes even in the middle of a node.
 

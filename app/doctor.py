@@ -633,7 +633,7 @@ async def model_online(config: Any, environ: Mapping[str, str]) -> Check:
     from adpilot.agents.llm import build_provider
 
     try:
-        provider = build_provider(config.model, environ=environ)
+        provider = build_provider(config.model, environ=environ, options=config.models)
         model = provider._model
         if model is None:
             return skip("model.online", f"{config.model}: nothing to call")

@@ -15,6 +15,7 @@ from adpilot.leases import Heartbeat
 from adpilot.policies import load_policy
 from adpilot.statedir import KillSwitch, StateDir
 from adpilot.tools.audit import AuditLog
+from adpilot.tools.catalogue import SKILL_TOOLS
 from adpilot.tools.guard import Guard, RunScope
 from adpilot.tools.rollback import RollbackStep
 from adpilot.tools.rollback import rollback as rollback_changes
@@ -58,6 +59,11 @@ async def call_tool(config: Config, role: str, tool: str, raw_args: str, *, dry_
     run_id = f"cli-{uuid.uuid4().hex[:8]}"
     queued: dict[str, Any] = {}
     async with acting(config, run_id, label="adpilot tool call", dry_run=dry_run) as guard:
+        if tool in SKILL_TOOLS:  # the agents' skills behind the catalogue's skill tools
+            from adpilot.agents.skill_tools import install
+            from adpilot.policies.compliance import ComplianceEngine
+
+            install(guard, ComplianceEngine.from_pack(config.policy).brand, seo_fields=config.wordpress.seo_fields)
         result = await guard.call(role, tool, args)
         if not dry_run:
             queued = _queue(config, guard, run_id, role, tool, args, result)

@@ -79,8 +79,9 @@ def _state(spec: dict[str, Any], ev: Evidence) -> tuple[bool, str]:
         return same == (op == "equals"), f"{path} = {actual!r}"
     if op == "in":
         return _norm(actual) in [_norm(v) for v in expected], f"{path} = {actual!r}"
-    if op == "contains":
-        return (str(expected).casefold() in json.dumps(actual, ensure_ascii=False).casefold()), f"{path} = {actual!r}"
+    if op in ("contains", "not_contains"):
+        found = str(expected).casefold() in json.dumps(actual, ensure_ascii=False).casefold()
+        return found == (op == "contains"), f"{path} = {actual!r}"
     left, right = _number(actual), _number(expected)
     if left is None or right is None:
         return False, f"{path} = {actual!r} is not comparable with {expected!r}"

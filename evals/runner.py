@@ -23,7 +23,7 @@ from adpilot.agents.llm import build_provider
 from adpilot.agents.run import Runner, RunResult
 from adpilot.agents.stop import Limits, usd
 from adpilot.compose import connect
-from adpilot.config import Config
+from adpilot.config import Config, ModelsConfig
 from adpilot.errors import UsageError
 from adpilot.evals.checks import CheckResult, Evidence, args_match, evaluate
 from adpilot.evals.scenario import Scenario, patched_policy
@@ -48,6 +48,7 @@ class TrialResult:
     tokens: int = 0
     cost_pico_usd: int = 0  # model cost, exact (10^-12 USD)
     error: str | None = None
+    answer: str | None = None  # the run's final answer to the operator
 
 
 @dataclass
@@ -82,6 +83,7 @@ class ScenarioResult:
             "cost_usd": round(float(usd(self.cost_pico_usd)), 6),
             **({"skipped": self.skipped} if self.skipped else {}),
             **({"error": last.error} if last and last.error else {}),
+            **({"answer": last.answer} if last and last.answer else {}),
         }
 
 
@@ -187,7 +189,9 @@ async def _gold(scenario: Scenario, gold: list[dict[str, Any]]) -> dict[str, Any
     return sandbox.world.dump()
 
 
-async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
+async def run_trial(scenario: Scenario, default_model: str, models: ModelsConfig | None = None) -> TrialResult:
+    """One run of ``scenario`` and its checks; ``models``: how a real model is called (time limit,
+    retries, tool mode: the configuration's ``models`` section; the defaults without it)."""
     started = time.perf_counter()
     spec = scenario.model or default_model
     sandbox = Sandbox(_world(scenario))
@@ -200,8 +204,13 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
             model=spec if spec != "scripted" else "none",
             policy=_policy_pack(scenario, Path(tmp)),
             prices={**Config().prices, **scenario.prices},
+            models=models or ModelsConfig(),
         )
-        models = build_provider("scripted", scripts=scenario.scripts()) if spec == "scripted" else build_provider(spec)
+        provider = (
+            build_provider("scripted", scripts=scenario.scripts())
+            if spec == "scripted"
+            else build_provider(spec, options=config.models)
+        )
         limits = replace(
             Limits.from_config(config.runs),
             **{k: v for k, v in scenario.limits.model_dump().items() if v is not None},
@@ -212,7 +221,7 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
                 config,
                 platforms=platforms,
                 audit=audit,
-                models=models,
+                models=provider,
                 limits=limits,
                 skills=scenario.skills,
                 approver="eval operator",
@@ -272,27 +281,57 @@ async def run_trial(scenario: Scenario, default_model: str) -> TrialResult:
         duration_s=time.perf_counter() - started,
         tokens=int(result.state.get("tokens") or 0),
         cost_pico_usd=int(result.state.get("cost_pico_usd") or 0),
+        answer=result.answer,
     )
 
 
+def is_real_model(spec: str) -> bool:
+    """A provider's model, not ``none`` or a scripted one."""
+    return spec not in ("", "none", "scripted") and not spec.startswith("scripted:")
+
+
 async def run_scenarios(
-    scenarios: list[Scenario], *, model: str, trials: int = 1, parallel: int = 4
+    scenarios: list[Scenario],
+    *,
+    model: str,
+    trials: int = 1,
+    parallel: int = 4,
+    timeout_s: float | None = None,
+    models: ModelsConfig | None = None,
 ) -> list[ScenarioResult]:
+    """Every scenario, at most ``parallel`` at a time, each trial in its own world and state
+    directory (``models``: see :func:`run_trial`). A trial still running after ``timeout_s``
+    seconds is cancelled and fails with "timed out after S s". A scenario is skipped (never
+    passed) when its model cannot be built, or when it needs a real model and ``model`` is none or
+    scripted."""
+    if parallel < 1:
+        raise UsageError(f"parallel must be at least 1, not {parallel}")
     gate = asyncio.Semaphore(parallel)
+
+    async def trial(scenario: Scenario) -> TrialResult:
+        if timeout_s is None:
+            return await run_trial(scenario, model, models)
+        try:
+            return await asyncio.wait_for(run_trial(scenario, model, models), timeout_s)
+        except TimeoutError:
+            return TrialResult(False, [], None, 0, timeout_s, error=f"timed out after {timeout_s:g} s")
 
     async def one(scenario: Scenario) -> ScenarioResult:
         outcome = ScenarioResult(scenario)
         spec = scenario.model or model
-        if spec not in ("scripted", "none") and not spec.startswith("scripted:"):
+        if scenario.needs_model and not is_real_model(spec):
+            outcome.skipped = f"needs a real model (adpilot eval --model SPEC), not {spec or 'none'!r}"
+            return outcome
+        if is_real_model(spec):
             try:
-                build_provider(spec)
+                build_provider(spec, options=models)
             except Exception as exc:  # a provider that cannot be built is a skip with its reason, not a failure
                 outcome.skipped = str(exc)
                 return outcome
         async with gate:
             for _ in range(trials):
                 try:
-                    outcome.trials.append(await run_trial(scenario, model))
+                    outcome.trials.append(await trial(scenario))
                 except Exception as exc:  # a crashing scenario fails with the error; the suite goes on
                     outcome.trials.append(TrialResult(False, [], None, 0, 0.0, error=f"{type(exc).__name__}: {exc}"))
         return outcome

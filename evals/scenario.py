@@ -29,7 +29,7 @@ CHECKS = (
     "gold",
     "max_tool_calls",
 )
-STATE_OPS = ("equals", "not_equals", "lt", "lte", "gt", "gte", "in", "contains", "exists")
+STATE_OPS = ("equals", "not_equals", "lt", "lte", "gt", "gte", "in", "contains", "not_contains", "exists")
 
 
 class _Strict(BaseModel):
@@ -156,6 +156,9 @@ class Scenario(_Strict):
     world: WorldSpec = WorldSpec()
     trigger: Trigger
     model: str | None = None
+    # extension: a model-driven scenario (evals/model/): no script, run only with a real model
+    # (`adpilot eval --model SPEC`); with none, scripted or no model it is skipped, never passed.
+    needs_model: bool = False
     skills: bool = True
     script: dict[str, list[Turn]] = Field(default_factory=dict)
     approvals: list[ApprovalRule] = Field(default_factory=list)
@@ -169,6 +172,12 @@ class Scenario(_Strict):
     expect: list[dict[str, Any]] = Field(..., min_length=1)
     source: str = Field("", exclude=True)
     line: int | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _model_driven_has_no_model(self) -> Scenario:
+        if self.needs_model and (self.model is not None or self.script):
+            raise ValueError("needs_model: true takes its model from --model: no model and no script")
+        return self
 
     @field_validator("expect")
     @classmethod

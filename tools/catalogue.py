@@ -218,6 +218,30 @@ class Escalate(_Args):
     proposal: dict[str, Any] | None = None
 
 
+# The product's skills as read-only tools (a model chooses; the skill computes). Declared here with
+# the other tools; their implementations are the agents' skills, which the tools must not import:
+# the agents install them on a run's Guard (adpilot.agents.skill_tools), and a Guard without them
+# answers that the tool is unavailable.
+
+
+class PerformanceSummary(_Args):
+    customer_id: CustomerId
+    campaign_id: EntityId | None = Field(None, description="one campaign; omit for the whole account")
+    days: Literal[7, 14, 30] = 7
+
+
+class SeoAudit(_Args):
+    post_id: PostId | None = Field(None, description="one post or page; omit for every published one")
+
+
+class CreativeProposals(_Args):
+    customer_id: CustomerId
+    ad_group_id: EntityId | None = Field(None, description="one ad group; omit for the whole account")
+
+
+SKILL_TOOLS = ("performance_summary", "seo_audit", "creative_proposals")
+
+
 # --- entities ---------------------------------------------------------------------------
 
 
@@ -341,6 +365,10 @@ async def _search_knowledge(ctx: ToolContext, args: SearchKnowledge) -> Any:
 
 async def _escalate(ctx: ToolContext, args: Escalate) -> Any:
     return {"escalated": True, "reason": args.reason}
+
+
+async def _needs_skills(ctx: ToolContext, args: Any) -> Any:
+    raise ToolUnavailable("this tool is one of the agents' skills; it runs inside an agent run, not here")
 
 
 # --- budgets --------------------------------------------------------------------------
@@ -1098,4 +1126,30 @@ CATALOGUE: tuple[ToolSpec, ...] = (
         _check_copy,
     ),
     ToolSpec("escalate", "Hand a decision to a person, with the reason.", Escalate, None, "meta", _escalate),
+    ToolSpec(
+        "performance_summary",
+        "An account's or a campaign's spend, conversions, ROAS and budget pacing, in words and numbers.",
+        PerformanceSummary,
+        "ads:read",
+        "read",
+        _needs_skills,
+    ),
+    ToolSpec(
+        "seo_audit",
+        "The SEO audit of the published pages (or one): findings and the fix proposed for each page; "
+        "nothing is changed.",
+        SeoAudit,
+        "cms:read",
+        "read",
+        _needs_skills,
+    ),
+    ToolSpec(
+        "creative_proposals",
+        "The creative skill's proposed changes for an account's ads (or one ad group): new ads, restated "
+        "lines, pauses — as data; nothing is applied (apply one with its tool and arguments).",
+        CreativeProposals,
+        "ads:read",
+        "read",
+        _needs_skills,
+    ),
 )

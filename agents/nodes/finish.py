@@ -1,11 +1,15 @@
-"""The end of a run: the report and decision memory, or the stop with its recorded reason."""
+"""The end of a run: the report and decision memory, or the stop with its recorded reason.
+
+Either report notes the invalid tool calls of each agent ("2 invalid tool calls by the bidding
+agent: …"); a run stopped because its model provider failed (``model``) answers with that failure.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from adpilot.agents.context import RunContext
-from adpilot.agents.outcomes import summarise
+from adpilot.agents.outcomes import invalid_call_notes, summarise
 from adpilot.agents.report import Judging, build_report
 from adpilot.agents.state import RunState
 from adpilot.logs import get_logger
@@ -14,22 +18,31 @@ _log = get_logger("adpilot.graph")
 
 
 async def finalize(state: RunState, ctx: RunContext) -> dict[str, Any]:
-    report = build_report(state, stop=None, judging=_judging(ctx))
+    notes = invalid_call_notes(list(state.get("outcomes") or []))
+    noted: RunState = {**state, "notes": [*(state.get("notes") or []), *notes]}
+    report = build_report(noted, stop=None, judging=_judging(ctx))
     _remember(state, ctx)
     answer = state.get("answer")
     if state["trigger"]["kind"] == "chat" and answer is None:
-        answer = summarise(state)
-    return {"report": report, "answer": answer, "steps": 1}
+        answer = summarise(noted)
+    return {"report": report, "answer": answer, "steps": 1, "notes": notes}
 
 
 async def stop(state: RunState, ctx: RunContext) -> dict[str, Any]:
     reason = ctx.stopped(state) or "max_steps"
-    _log.warning("run.stopped", reason=reason)
-    final: RunState = {**state, "stop_reason": reason}
+    if reason == "model":  # the provider's failure: the run's answer, and the CLI's one line
+        _log.info("run.stopped", reason=reason, failure=state.get("answer"))
+    else:
+        _log.warning("run.stopped", reason=reason)
+    notes = invalid_call_notes(list(state.get("outcomes") or []))  # in the report (a stop may come twice)
+    final: RunState = {**state, "stop_reason": reason, "notes": [*(state.get("notes") or []), *notes]}
+    answer = state.get("answer")
+    if answer is None:
+        answer = f"The run stopped: {reason}." + (f"\n{summarise(final)}" if state.get("outcomes") else "")
     return {
         "stop_reason": reason,
         "report": build_report(final, stop=reason, judging=_judging(ctx)),
-        "answer": state.get("answer") or f"The run stopped: {reason}.",
+        "answer": answer,
     }
 
 

@@ -8,14 +8,15 @@ result replays the very same calls instead of re-planning from the state the run
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from adpilot.agents.commands import Command
 from adpilot.agents.context import RunContext
-from adpilot.agents.loop import ROLE_BRIEFS, SYSTEM_TEMPLATE, as_data, tool_message
+from adpilot.agents.llm import ModelProviderError
+from adpilot.agents.loop import ROLE_BRIEFS, SYSTEM_TEMPLATE, first_message, in_contract, tool_message
+from adpilot.agents.outcomes import honest_answer
 from adpilot.agents.patience import load_patience
 from adpilot.agents.proposal import Proposal
 from adpilot.agents.skills import bidding as bidding_skills
@@ -24,8 +25,17 @@ from adpilot.agents.skills.creative import CopyWriter, creative_proposals
 from adpilot.agents.skills.seo import ReadFailed, StructuredData, read_posts
 from adpilot.agents.skills.seo import audit as seo_audit
 from adpilot.agents.state import Planned, RunState, Task
+from adpilot.agents.toolcalls import (
+    ToolDef,
+    correction,
+    earlier_calls,
+    read_reply,
+    record_invalid,
+    signature,
+    stopped_by_model,
+)
 from adpilot.tools.guard import Guard, call_hash
-from adpilot.tools.langchain_tools import governed_tools
+from adpilot.tools.model_args import ModelArguments, model_facing
 
 MAX_TURNS_PER_TASK = 8
 
@@ -64,44 +74,78 @@ async def plan(state: RunState, ctx: RunContext, role: str) -> dict[str, Any]:
 
 
 async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -> dict[str, Any]:
-    """One turn of the role's model: its tool calls become the plan; no calls means it has answered."""
+    """The role model's turns until it calls a valid tool or answers: its valid tool calls become
+    the plan; invalid ones (written or native) are audited, recorded as outcomes and answered with
+    a correction, and the model is asked again — within the run's limits, checked after every
+    turn; prose means it has answered, in words made from the task's outcomes. A change it repeats
+    (same tool, same arguments) in the task ends the task; a provider's failure stops the run
+    (``model``)."""
     conversation: list[BaseMessage] = list(state.get("conversation") or [])
     if not conversation:
         context = {"accounts": sorted(ctx.guard.run.accounts)}
         conversation = [
             SystemMessage(SYSTEM_TEMPLATE.format(role=role, brand=ctx.brand.name, brief=ROLE_BRIEFS.get(role, ""))),
-            HumanMessage(task["text"] + "\n\n" + as_data("run context", context)),
+            HumanMessage(first_message(state, task, role, context)),
         ]
-    turn = sum(1 for m in conversation if isinstance(m, AIMessage))
-    if turn >= MAX_TURNS_PER_TASK:
-        return {"planned": [], "task_answer": "Stopped after the maximum number of turns."}
+    first = sum(1 for m in conversation if isinstance(m, AIMessage))
     taken = (state.get("turns") or {}).get(role, 0)
-    model = ctx.models.for_agent(role, taken - turn)
-    assert model is not None
-    reply = await model.bind_tools(governed_tools(ctx.guard, role)).ainvoke(conversation)
-    assert isinstance(reply, AIMessage)
-    conversation.append(reply)
-    update: dict[str, Any] = {
-        "turns": {role: taken + 1},
-        **ctx.usage(reply),  # tokens and their cost, from the reply's usage metadata
-        "transcript": [{"agent": role, "content": reply.content, "tool_calls": [c["name"] for c in reply.tool_calls]}],
-    }
-    errors = 0
-    for invalid in reply.invalid_tool_calls:
-        errors += 1
-        error = {
-            "ok": False,
-            "error": {
-                "type": "invalid_tool_call",
-                "message": invalid.get("error") or "malformed tool call",
-                "name": invalid.get("name"),
-            },
-        }
-        conversation.append(
-            tool_message(json.dumps(error, ensure_ascii=False), str(invalid.get("name")), str(invalid.get("id")))
+    arguments = await ModelArguments.for_run(ctx.guard, role)  # the run's ids, read once; money as text
+    tools = [ToolDef(spec.name, arguments.description(spec), model_facing(spec)) for spec in ctx.guard.tools_for(role)]
+    mine = [o for o in state.get("outcomes") or [] if o.get("task_id") == task["id"]]
+    update: dict[str, Any] = {"tokens": 0, "cost_pico_usd": 0, "tool_errors": 0, "transcript": [], "outcomes": []}
+    while True:
+        turn = sum(1 for m in conversation if isinstance(m, AIMessage))
+        if turn >= MAX_TURNS_PER_TASK:
+            return {**update, "planned": [], "task_answer": "Stopped after the maximum number of turns."}
+        try:
+            reply = await ctx.models.ask(role, taken - first, conversation, [t.schema() for t in tools])
+        except ModelProviderError as failed:
+            return {**update, **stopped_by_model(failed)}
+        read = await in_contract(arguments, read_reply(reply, tools, f"{task['id']}-t{turn}"))
+        earlier = earlier_calls(conversation)
+        conversation.append(read.message)
+        for key, value in ctx.usage(reply).items():  # tokens and their cost, from the reply's usage metadata
+            update[key] += value
+        update["turns"] = {role: taken + turn - first + 1}
+        update["transcript"].append(
+            {
+                "agent": role,
+                "content": reply.content,
+                "tool_calls": [c["name"] for c in read.calls],
+                "invalid_calls": [i.name for i in read.invalid],
+            }
         )
+        for invalid in read.invalid:
+            key = f"{task['id']}.t{turn}.{invalid.id}"
+            update["outcomes"].append(record_invalid(ctx.guard, role, task["id"], key, invalid))
+            conversation.append(tool_message(correction(invalid), str(invalid.name), invalid.id))
+        update["tool_errors"] += len(read.invalid)
+        if read.calls or read.answer is not None:
+            break
+        projected: RunState = {
+            **state,
+            "tokens": state.get("tokens", 0) + update["tokens"],
+            "cost_pico_usd": state.get("cost_pico_usd", 0) + update["cost_pico_usd"],
+            "tool_errors": state.get("tool_errors", 0) + update["tool_errors"],
+        }
+        if ctx.stopped(projected):  # the edge after this node stops the run
+            return {**update, "planned": [], "conversation": conversation}
+    done = [*mine, *update["outcomes"]]
+    repeated = next(
+        (
+            c
+            for c in read.calls
+            if signature(c["name"], c["args"]) in earlier
+            and (spec := ctx.guard.tools.get(c["name"])) is not None
+            and spec.kind != "read"
+        ),
+        None,
+    )
+    if repeated is not None:
+        reason = f"the {role} agent repeated {repeated['name']} with the same arguments: its task ends here"
+        return {**update, "planned": [], "task_answer": honest_answer(done, [reason], ""), "notes": [reason]}
     planned: list[Planned] = []
-    for index, call in enumerate(reply.tool_calls):
+    for index, call in enumerate(read.calls):
         args = call["args"]
         planned.append(
             {
@@ -111,13 +155,13 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
                 "args": args,
                 "rationale": f"{role} agent",
                 "account": args.get("customer_id") if isinstance(args, dict) else None,
-                "tool_call_id": call["id"] or f"call-{turn}-{index}",
+                "tool_call_id": call["id"],
                 "record": False,
             }
         )
-    if not reply.tool_calls and not reply.invalid_tool_calls:
-        update["task_answer"] = str(reply.content)
-    return {**update, "planned": planned, "conversation": conversation, "tool_errors": errors}
+    if read.answer is not None:
+        update["task_answer"] = honest_answer(done, [], read.answer, f"{role} agent")
+    return {**update, "planned": planned, "conversation": conversation}
 
 
 async def _command_proposals(task: Task, guard: Guard) -> tuple[list[Proposal], list[str]]:

@@ -15,8 +15,19 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from adpilot.agents import chat
 from adpilot.agents.context import RunContext
-from adpilot.agents.outcomes import summarise
+from adpilot.agents.llm import ModelProviderError
+from adpilot.agents.outcomes import honest_answer
 from adpilot.agents.state import RunState
+from adpilot.agents.toolcalls import (
+    ToolDef,
+    TransferArgs,
+    correction,
+    earlier_calls,
+    read_reply,
+    record_invalid,
+    signature,
+    stopped_by_model,
+)
 
 ROLES = ("creative", "bidding", "seo", "compliance")
 TRANSFER = {f"transfer_to_{role}": role for role in ROLES}
@@ -28,23 +39,7 @@ is handled, answer the operator in plain words. Never claim a change happened un
 specialist reported it; changes may need a person's approval."""
 
 
-def _transfer_tools() -> list[dict[str, Any]]:
-    return [
-        {
-            "type": "function",
-            "function": {
-                "name": name,
-                "description": f"Hand a task to the {role} agent.",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"task": {"type": "string", "description": "what the agent should do"}},
-                    "required": ["task"],
-                    "additionalProperties": False,
-                },
-            },
-        }
-        for name, role in TRANSFER.items()
-    ]
+TRANSFER_TOOLS = [ToolDef(name, f"Hand a task to the {role} agent.", TransferArgs) for name, role in TRANSFER.items()]
 
 
 async def supervisor(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -76,6 +71,10 @@ async def supervisor(state: RunState, ctx: RunContext) -> dict[str, Any]:
 
 
 async def _with_model(state: RunState, ctx: RunContext) -> dict[str, Any]:
+    """One supervisor turn: a valid transfer starts a task; invalid calls are audited, recorded and
+    corrected (the next turn follows); prose ends the chat with an answer made from the outcomes.
+    A transfer it repeats (same agent, same task) ends the chat; a provider's failure stops the
+    run (``model``)."""
     history: list[BaseMessage] = list(state.get("supervisor_messages") or [])
     new: list[BaseMessage] = []
     if not history:
@@ -83,49 +82,56 @@ async def _with_model(state: RunState, ctx: RunContext) -> dict[str, Any]:
             SystemMessage(SUPERVISOR_PROMPT.format(brand=ctx.brand.name)),
             HumanMessage(state["trigger"].get("text", "")),
         ]
-    model = ctx.models.for_agent("supervisor")
-    assert model is not None
-    bound = model.bind_tools(_transfer_tools())
-    reply = await bound.ainvoke(history + new)
-    assert isinstance(reply, AIMessage)
-    new.append(reply)
+    turn = sum(1 for m in history if isinstance(m, AIMessage))
+    try:
+        reply = await ctx.models.ask("supervisor", 0, history + new, [t.schema() for t in TRANSFER_TOOLS])
+    except ModelProviderError as failed:
+        return {**stopped_by_model(failed), "supervisor_messages": new}
+    read = read_reply(reply, TRANSFER_TOOLS, f"supervisor-t{turn}")
+    new.append(read.message)
+    outcomes = [
+        record_invalid(ctx.guard, "supervisor", "supervisor", f"supervisor.t{turn}.{i.id}", i) for i in read.invalid
+    ]
     update: dict[str, Any] = {
         **ctx.usage(reply),  # tokens and their cost, from the reply's usage metadata
         "transcript": [
-            {"agent": "supervisor", "content": reply.content, "tool_calls": [c["name"] for c in reply.tool_calls]}
+            {
+                "agent": "supervisor",
+                "content": reply.content,
+                "tool_calls": [c["name"] for c in read.calls],
+                "invalid_calls": [i.name for i in read.invalid],
+            }
         ],
+        "outcomes": outcomes,
     }
-    errors = 0
-    for invalid in reply.invalid_tool_calls:
-        errors += 1
-        new.append(
-            ToolMessage(
-                json.dumps({"ok": False, "error": "malformed tool call: " + str(invalid.get("error"))}),
-                tool_call_id=str(invalid.get("id")),
-            )
-        )
-    for call in reply.tool_calls:
-        role = TRANSFER.get(call["name"])
-        task_text = call["args"].get("task") if isinstance(call["args"], dict) else None
-        if role is None or not isinstance(task_text, str) or update.get("current"):
+    for invalid in read.invalid:
+        new.append(ToolMessage(correction(invalid), tool_call_id=invalid.id))
+    errors = len(read.invalid)
+    done = [*(state.get("outcomes") or []), *outcomes]
+    earlier = earlier_calls(history)
+    for call in read.calls:
+        if signature(call["name"], call["args"]) in earlier:
+            reason = f"the supervisor repeated {call['name']} with the same task: the chat ends here"
+            notes = [*(state.get("notes") or []), reason]
+            update.update(answer=honest_answer(done, notes, ""), notes=[reason])
+            break
+        if update.get("current"):
             errors += 1
-            message = (
-                f"unknown tool {call['name']!r}; use one of {', '.join(TRANSFER)}"
-                if role is None
-                else "give one transfer at a time, with a task"
-            )
-            new.append(ToolMessage(json.dumps({"ok": False, "error": message}), tool_call_id=call["id"]))
+            message = {"ok": False, "error": "give one transfer at a time; this one was not carried out"}
+            new.append(ToolMessage(json.dumps(message), tool_call_id=call["id"]))
             continue
         count = sum(1 for m in history if isinstance(m, AIMessage) and m.tool_calls)
         update["current"] = {
             "id": f"chat-{count}",
-            "role": role,
+            "role": TRANSFER[call["name"]],
             "account": None,
-            "text": task_text,
+            "text": call["args"]["task"],
             "tool_call_id": call["id"],
         }
-    if not reply.tool_calls and not reply.invalid_tool_calls:
-        update["answer"] = str(reply.content) or summarise(state)
+    if update.get("answer") is not None:
+        update.pop("current", None)
+    if read.answer is not None:
+        update["answer"] = honest_answer(done, list(state.get("notes") or []), read.answer)
     update["supervisor_messages"] = new
     update["tool_errors"] = errors
     return update

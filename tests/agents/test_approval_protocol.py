@@ -240,7 +240,8 @@ async def test_the_escalate_tools_proposal_waits_as_exactly_that_call_and_runs_o
     ("proposal", "rule"),
     [
         ({"tool": "publish_post", "args": {"post_id": 503}}, "scope.role"),  # bidding lacks cms:publish
-        ({"tool": "set_campaign_budget", "args": {"customer_id": DE, "budget_id": "9001"}}, "tool.arguments"),
+        # no amount: an invalid call before the Guard (audited as such, agents/toolcalls.py)
+        ({"tool": "set_campaign_budget", "args": {"customer_id": DE, "budget_id": "9001"}}, "tool.invalid_call"),
         ({"tool": "get_performance", "args": {"customer_id": DE}}, "tool.arguments"),  # not a change
         ({"tool": "set_campaign_budget", "args": {"customer_id": DE, "budget_id": "9001", "amount_micros": "0"}}, None),
     ],

@@ -47,6 +47,7 @@ FALSE_EXPECTATIONS = [
     {"state": {"path": f"{B}.campaign_budgets.9001.amount_micros", "gt": 60000000}},
     {"state": {"path": f"{B}.campaign_budgets.9001.amount_micros", "in": ["1", "2"]}},
     {"state": {"path": "cms.posts.501.title", "contains": "Regenschirm"}},
+    {"state": {"path": "cms.posts.501.title", "not_contains": "wanderschuhe"}},
     {"state": {"path": f"{B}.campaign_budgets.9999", "exists": True}},
     {"unchanged": f"{B}.campaign_budgets"},
     {"unchanged": ""},
@@ -76,6 +77,7 @@ FALSE_EXPECTATIONS = [
 TRUE_EXPECTATIONS = [
     {"state": {"path": f"{B}.campaign_budgets.9001.amount_micros", "equals": 60000000}},
     {"unchanged": f"{B}.campaigns"},
+    {"state": {"path": "cms.posts.501.title", "not_contains": "Regenschirm"}},
     {"called": {"tool": "set_campaign_budget", "args": {"budget_id": "9001"}}},
     {"audit": {"tool": "set_campaign_budget", "executed": 1}},
     {"answer_contains": "raised to 60"},
@@ -208,6 +210,7 @@ def test_report_shape_and_exit_codes(tmp_path, capsys, monkeypatch):
         "scenarios",
         "passed",
         "failed",
+        "skipped",
         "pass_rate",
         "trials",
         "pass_hat_k",
@@ -220,7 +223,7 @@ def test_report_shape_and_exit_codes(tmp_path, capsys, monkeypatch):
     assert set(result) >= {"id", "passed", "trials_passed", "checks", "stop_reason", "tool_calls", "duration_s"}
     assert result["checks"][0]["passed"] is False and set(result["checks"][0]) == {"check", "passed", "detail"}
     out = capsys.readouterr().out
-    assert "FAIL fails" in out and "eval: 1 passed, 1 failed" in out
+    assert "FAIL fails" in out and "eval: 1 passed, 1 failed, 0 skipped" in out
     assert main(["eval", str(tmp_path / "s.yaml"), "--min-pass-rate", "0.5"]) == 0
     (tmp_path / "broken.yaml").write_text("id: [\n")
     assert main(["eval", str(tmp_path / "broken.yaml")]) == 2
@@ -230,8 +233,14 @@ def test_a_provider_model_without_a_key_is_skipped_with_its_reason(tmp_path, cap
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("ADPILOT_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
-    scenario = {"id": "llm", "trigger": {"kind": "chat", "text": "hi"}, "expect": [{"stop_reason": None}]}
+    scenario = {
+        "id": "llm",
+        "model": "openai:gpt-4o-mini",
+        "trigger": {"kind": "chat", "text": "hi"},
+        "expect": [{"stop_reason": None}],
+    }
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(scenario))
-    assert main(["eval", str(tmp_path / "s.yaml"), "--model", "openai:gpt-4o-mini", "--min-pass-rate", "1.0"]) == 0
+    assert main(["eval", str(tmp_path / "s.yaml")]) == 0
     captured = capsys.readouterr()
     assert "skipped llm" in captured.out and "OPENAI_API_KEY" in captured.out
+    assert "eval: 0 passed, 0 failed, 1 skipped" in captured.out

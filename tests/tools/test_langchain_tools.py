@@ -16,13 +16,15 @@ def test_each_role_sees_only_its_tools(guard):
     assert all("escalate" in tools for tools in names.values())
 
 
-def test_the_model_sees_the_strict_schema(guard):
+def test_the_model_sees_the_strict_model_facing_schema(guard):
     tool = next(t for t in governed_tools(guard, "bidding") if t.name == "set_campaign_budget")
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
     schema = convert_to_openai_tool(tool)["function"]
     assert schema["name"] == "set_campaign_budget"
-    assert set(schema["parameters"]["required"]) == {"customer_id", "budget_id", "amount_micros"}
+    # money as decimal text in the account's currency; amount_micros (the contract) stays optional
+    assert set(schema["parameters"]["required"]) == {"customer_id", "budget_id"}
+    assert {"amount", "amount_micros"} <= set(schema["parameters"]["properties"])
     assert schema["parameters"].get("additionalProperties") is False
 
 

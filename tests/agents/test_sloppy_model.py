@@ -1,0 +1,150 @@
+"""A sloppy model — every malformed form a small local model was seen to write — still gets its
+task done; each invalid call is audited and reported, and the answer never claims a failed change."""
+
+from __future__ import annotations
+
+import json
+
+from adpilot.agents.toolcalls import INVALID_RULE
+from tests.agents.conftest import results
+from tests.agents.test_chat import budget
+from tests.conftest import DE
+
+REQUEST = "the boots budget should be a little higher, 55 a day"
+
+
+def call(name: str, args: dict) -> str:
+    return json.dumps({"name": name, "arguments": args})
+
+
+SLOPPY_BIDDING = [
+    # forms that parse: read calls, carried out
+    {"content": "```json\n" + call("list_campaigns", {"customer_id": DE}) + "\n```"},
+    {"content": "{" + call("get_performance", {"customer_id": DE, "level": "campaign", "days": 7}) + "}}"},
+    # content that does not: each an invalid call with a correction
+    {
+        "content": f'{{"name": "set_campaign_budget", "arguments": {{"customer_id": "{DE}", "budget_id": "9001", '
+        '"amount_micros": 55 * 1000000}}'
+    },
+    {
+        "content": f'{{"name": "set_campaign_budget", "arguments": {{"customer_id": "{DE}", // the DE account\n'
+        '"budget_id": "9001", "amount_micros": "55000000"}}'
+    },
+    {"content": call("set_campaign_budget", {"customer_id": DE, "budget_id": "your_budget_id", "amount_micros": "1"})},
+    {"content": call("update_budget", {"customer_id": DE, "budget_id": "9001", "amount_micros": "55000000"})},
+    {"content": call("set_ad_status", {"customer_id": DE, "ad_id": "3101~31001", "status": "PAUSED"})},
+    # prose claiming what never happened: the task's answer, made from its outcomes
+    {"content": "I have set budget 9001 to 55 EUR per day."},
+    # given the task again: the right call, then its summary
+    {
+        "content": "<tool_call>"
+        + call("set_campaign_budget", {"customer_id": DE, "budget_id": "9001", "amount_micros": "55000000"})
+        + "</tool_call>"
+    },
+    {"content": "Budget 9001 is 55 EUR per day now."},
+]
+SUPERVISOR = [
+    {"content": call("transfer_to_bidding", {"task": "set budget 9001 of account 1112223333 to 55 EUR per day"})},
+    {
+        "content": "```json\n"
+        + call("transfer_to_bidding", {"task": "budget 9001 is still 50 EUR: set it to 55 EUR"})
+        + "\n```"
+    },
+    {"content": "Budget 9001 is 55 EUR per day now."},
+]
+
+
+async def test_a_sloppy_model_still_completes_its_task(make_runner, sandbox, audit):
+    async with make_runner(scripts={"supervisor": SUPERVISOR, "bidding": SLOPPY_BIDDING}) as runner:
+        done = await runner.start({"kind": "chat", "text": REQUEST})
+    assert done.status == "done" and done.report["stop_reason"] is None
+    assert budget(sandbox) == "55000000" and len(results(audit, "set_campaign_budget")) == 1
+    # every invalid call is in the audit log: the agent, the tool as named, the error
+    invalid = [r for r in audit.records(kind="decision") if r.rule == INVALID_RULE]
+    assert [(r.role, r.tool) for r in invalid] == [
+        ("bidding", "set_campaign_budget"),
+        ("bidding", "set_campaign_budget"),
+        ("bidding", "set_campaign_budget"),
+        ("bidding", "update_budget"),
+        ("bidding", "set_ad_status"),
+    ]
+    assert all(r.decision == "deny" and r.reason for r in invalid)
+    assert "no arithmetic" in invalid[0].reason and "no comments" in invalid[1].reason
+    assert "placeholder" in invalid[2].reason and "no tool 'update_budget'" in invalid[3].reason
+    assert "3101~31001" in invalid[4].reason
+    # … and in the report
+    (note,) = [n for n in done.report["notes"] if "invalid tool call" in n]
+    assert note.startswith("5 invalid tool calls by the bidding agent: set_campaign_budget (")
+    assert done.report["usage"]["tool_errors"] == 5
+    # the answer is made from the outcomes: the change that happened, the calls that failed
+    answer = done.answer or ""
+    lines = answer.splitlines()
+    assert sum(line.startswith("done: set_campaign_budget") for line in lines) == 1
+    assert lines[-1] == "The assistant adds: “Budget 9001 is 55 EUR per day now.”"
+    assert answer.count("invalid call by the bidding agent, nothing done") == 5
+    # the first task's prose reached the supervisor as a quote under its outcomes, not as a fact
+    transfer_results = [m for m in done.state["supervisor_messages"] if m.type == "tool"]
+    first_summary = json.loads(transfer_results[0].content.split("\n", 1)[1].rsplit("\n", 1)[0])["summary"]
+    assert first_summary.startswith("invalid call by the bidding agent")
+    assert "The bidding agent adds: “I have set budget 9001 to 55 EUR per day.”" in first_summary
+
+
+async def test_an_answer_never_claims_a_change_the_guard_denied(make_runner, sandbox):
+    too_high = {"customer_id": DE, "budget_id": "9001", "amount_micros": "900000000"}  # above budget_max 500 EUR
+    scripts = {
+        "supervisor": [
+            {"tool_calls": [{"name": "transfer_to_bidding", "args": {"task": "set budget 9001 to 900 EUR"}}]},
+            {"content": "I raised the budget to 900 EUR."},
+        ],
+        "bidding": [
+            {"tool_calls": [{"name": "set_campaign_budget", "args": too_high}]},
+            {"content": "I raised budget 9001 to 900 EUR."},
+        ],
+    }
+    async with make_runner(scripts=scripts) as runner:
+        done = await runner.start({"kind": "chat", "text": "the boots budget must be much higher"})
+    assert done.status == "done" and budget(sandbox) == "50000000"
+    answer = done.answer or ""
+    first, *rest = answer.splitlines()
+    assert first.startswith("not done: set_campaign_budget — ")
+    assert rest[-1] == "The assistant adds: “I raised the budget to 900 EUR.”"
+    assert done.report["denied"][0]["tool"] == "set_campaign_budget"
+
+
+async def test_nothing_done_is_said_as_such(make_runner):
+    scripts = {"supervisor": [{"content": "I paused the ad for you."}]}
+    async with make_runner(scripts=scripts) as runner:
+        done = await runner.start({"kind": "chat", "text": "the ad with the typo should stop showing"})
+    assert done.answer == "No change was made.\nThe assistant adds: “I paused the ad for you.”"
+
+
+async def test_a_repeated_transfer_ends_the_chat_with_the_reason(make_runner):
+    transfer = {"tool_calls": [{"name": "transfer_to_bidding", "args": {"task": "look at budget 9001"}}]}
+    scripts = {
+        "supervisor": [transfer] * 30,
+        "bidding": [{"content": "Looked."}] * 30,
+    }
+    async with make_runner(scripts=scripts) as runner:
+        done = await runner.start({"kind": "chat", "text": "what about the boots budget"})
+    reason = "the supervisor repeated transfer_to_bidding with the same task: the chat ends here"
+    assert done.status == "done" and reason in done.report["notes"] and reason in (done.answer or "")
+    assert done.state["turns"].get("bidding") == 1  # the task ran once, not until max_steps
+
+
+async def test_a_repeated_change_ends_the_task(make_runner, sandbox, audit):
+    change = {"customer_id": DE, "budget_id": "9001", "amount_micros": "55000000"}
+    scripts = {
+        "supervisor": [
+            {"tool_calls": [{"name": "transfer_to_bidding", "args": {"task": "budget 9001 to 55 EUR"}}]},
+            {"content": "Done."},
+        ],
+        "bidding": [{"tool_calls": [{"name": "set_campaign_budget", "args": change}]}] * 10,
+    }
+    async with make_runner(scripts=scripts) as runner:
+        done = await runner.start({"kind": "chat", "text": "the boots budget should be 55 a day"})
+    assert budget(sandbox) == "55000000" and len(results(audit, "set_campaign_budget")) == 1
+    assert (
+        "the bidding agent repeated set_campaign_budget with the same arguments: its task ends here"
+        in (done.report["notes"])
+    )
+    assert done.state["turns"]["bidding"] == 2
