@@ -1182,7 +1182,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_show = add("show", cmd_config_show, "print the effective configuration", config_sub)
     config_show.add_argument("--json", action="store_true")
 
-    console = add("serve", cmd_serve, "the web console: approvals, runs, audit and controls in a browser")
+    console = add("serve", cmd_serve, "the web console (inbox, chat, runs, accounts, audit, controls) and its JSON API")
     console.add_argument("--host", default=None, help="default: console.host of the config (127.0.0.1)")
     console.add_argument("--port", type=int, default=None, help="default: console.port of the config (8080)")
     console.add_argument("--tls-cert", default=None, metavar="FILE", help="serve over TLS with this certificate")

@@ -75,7 +75,10 @@ WORDS: dict[str, dict[str, str]] = {
         "col.next": "next runs (UTC)",
         "run.title": "Run {thread}",
         "run.timeline": "Timeline",
-        "run.none": "No audit rows for this run.",
+        "run.none": (
+            "This run changed nothing and asked for nothing "
+            "(its reads are on the Audit page, with “include reads” ticked)."
+        ),
         "run.pending": "Waiting for a person",
         "nav.chat": "Chat",
         "chat.title": "Chat",
@@ -211,7 +214,10 @@ WORDS: dict[str, dict[str, str]] = {
         "col.next": "nächste Läufe (UTC)",
         "run.title": "Lauf {thread}",
         "run.timeline": "Verlauf",
-        "run.none": "Keine Audit-Zeilen zu diesem Lauf.",
+        "run.none": (
+            "Dieser Lauf hat nichts geändert und nichts beantragt "
+            "(seine Lesezugriffe zeigt die Audit-Seite mit „Lesezugriffe zeigen“)."
+        ),
         "run.pending": "Wartet auf eine Person",
         "nav.chat": "Chat",
         "chat.title": "Chat",
