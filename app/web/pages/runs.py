@@ -14,7 +14,7 @@ from typing import Any
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from adpilot.agents.registry import RunRecord, RunRegistry
+from adpilot.agents.registry import RunRecord, RunRegistry, StopRequest
 from adpilot.app.audit_view import (
     account_of,
     change_phrase,
@@ -56,6 +56,18 @@ def _shown(config: Config, records: list[RunRecord]) -> dict[str, str]:
     return shown
 
 
+def _lookup(config: Config, thread: str) -> tuple[RunRecord | None, StopRequest | None]:
+    """Run ``thread``'s registry record and who stopped it (None, None: no such run, or no registry yet)."""
+    path = StateDir(config.state_dir).registry
+    if not path.exists():
+        return None, None
+    registry = RunRegistry(path)
+    try:
+        return registry.get(thread), registry.stop_request(thread)
+    finally:
+        registry.close()
+
+
 @page("viewer")
 async def runs(ctx: Ctx) -> Response:
     t = ctx.t
@@ -90,14 +102,7 @@ async def runs(ctx: Ctx) -> Response:
 async def run(ctx: Ctx) -> Response:
     t = ctx.t
     thread = ctx.request.path_params["thread_id"]
-    path = StateDir(ctx.config.state_dir).registry
-    registry = RunRegistry(path) if path.exists() else None
-    try:
-        record = registry.get(thread) if registry is not None else None
-        stop = registry.stop_request(thread) if registry is not None else None
-    finally:
-        if registry is not None:
-            registry.close()
+    record, stop = _lookup(ctx.config, thread)
     if record is None:
         raise Refused(404, ctx.t["not_found"])
     status = _shown(ctx.config, [record])[thread]
@@ -227,13 +232,7 @@ async def stop_run(ctx: Ctx) -> Response:
 async def resume_run(ctx: Ctx) -> Response:
     t = ctx.t
     thread = ctx.request.path_params["thread_id"]
-    path = StateDir(ctx.config.state_dir).registry
-    registry = RunRegistry(path) if path.exists() else None
-    try:
-        record = registry.get(thread) if registry is not None else None
-    finally:
-        if registry is not None:
-            registry.close()
+    record, _ = _lookup(ctx.config, thread)
     if record is None:
         raise Refused(404, t["not_found"])
     if _shown(ctx.config, [record])[thread] != "interrupted":
