@@ -17,7 +17,10 @@ suffix on the spec): ``native`` binds them with ``tool_choice="auto"`` (so serve
 llama.cpp's ``chatml-function-calling`` offer them at all); ``text`` describes them in the
 system prompt and reads calls written into the reply; ``json_schema`` does the same and asks for
 the reply as JSON through ``response_format`` (OpenAI, OpenAI-compatible servers; ``format`` for
-Ollama). Whatever the mode, :mod:`adpilot.agents.toolcalls` reads and validates the calls.
+Ollama). Whatever the mode, :mod:`adpilot.agents.toolcalls` reads and validates the calls. Natively,
+a call with no tool name or unparsable arguments goes back to the model as text, its correction as
+a user message (:func:`provider_messages`), and an OpenAI-compatible server is sent ``content: ""``,
+not ``null``, beside an assistant message's tool calls: llama.cpp's server answers both with HTTP 500.
 
 A provider that fails — unreachable, timed out, an HTTP error, a refused key — raises
 :class:`ModelProviderError` (exit code 2), whose one-line message names the provider and why.
@@ -40,6 +43,7 @@ With tracing on (adpilot/telemetry.py), each model call an agent makes is a ``ch
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import socket
@@ -302,12 +306,16 @@ class ModelProvider:
     async def ask(
         self, agent: str, offset: int, messages: Sequence[BaseMessage], tools: Sequence[Mapping[str, Any]]
     ) -> AIMessage:
-        """One turn of ``agent``'s model over ``messages`` with ``tools``; a provider's failure is
-        a :class:`ModelProviderError`."""
+        """One turn of ``agent``'s model over ``messages`` with ``tools`` (natively, the conversation
+        as :func:`provider_messages` gives it); a provider's failure is a :class:`ModelProviderError`."""
         model = self.for_agent(agent, offset)
         if model is None:
             raise ConfigError(f"agent {agent} has no model (model: {self.spec})")
-        sent = list(messages) if self.tool_mode == "native" else tools_in_prompt(messages, tools, self.tool_mode)
+        sent = (
+            provider_messages(messages)
+            if self.tool_mode == "native"
+            else tools_in_prompt(messages, tools, self.tool_mode)
+        )
         try:
             reply = await self.bind(model, tools).ainvoke(sent)
         except Exception as exc:
@@ -399,6 +407,53 @@ def tools_in_prompt(
             sent.append(message)
     if not sent or not isinstance(sent[0], SystemMessage):
         sent.insert(0, SystemMessage(guide.strip()))
+    return sent
+
+
+def _sendable(call: Mapping[str, Any]) -> bool:
+    """Whether an invalid call can go back to a provider as a tool call: it names a tool and its
+    arguments are a JSON object."""
+    name, args = call.get("name"), call.get("args")
+    if not isinstance(name, str) or not name.strip():
+        return False
+    if isinstance(args, str):
+        try:
+            args = json.loads(args)
+        except json.JSONDecodeError:
+            return False
+    return isinstance(args, dict)
+
+
+def _as_written(call: Mapping[str, Any]) -> str:
+    """A call that cannot go back as a tool call, as the text the model sent."""
+    return f'{{"name": {json.dumps(call.get("name"))}, "arguments": {call.get("args") or "{}"}}}'
+
+
+def provider_messages(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The conversation as a provider is sent it with native tools. An invalid call with no tool
+    name, or whose arguments are not a JSON object, is no tool call there (llama.cpp's server
+    answers HTTP 500 to a call named null): it stays in the assistant's message as text — the
+    reply's own words, else the call as it was sent — and its correction becomes a user message
+    after the results of that message's other calls. Every other message is sent as it is."""
+    sent: list[BaseMessage] = []
+    as_text: set[str] = set()  # ids of the calls kept as text
+    held: list[str] = []  # their corrections, sent after the tool results that follow the reply
+    for message in messages:
+        if isinstance(message, ToolMessage) and message.tool_call_id in as_text:
+            held.append(str(message.content))
+            continue
+        if held and not isinstance(message, ToolMessage):
+            sent.append(HumanMessage("\n\n".join(held)))
+            held = []
+        if isinstance(message, AIMessage) and not all(_sendable(c) for c in message.invalid_tool_calls):
+            text = [c for c in message.invalid_tool_calls if not _sendable(c)]
+            as_text.update(str(c.get("id")) for c in text)
+            words = message.content or "\n".join(_as_written(c) for c in text)
+            kept = [c for c in message.invalid_tool_calls if _sendable(c)]
+            message = message.model_copy(update={"content": words, "invalid_tool_calls": kept})
+        sent.append(message)
+    if held:
+        sent.append(HumanMessage("\n\n".join(held)))
     return sent
 
 
@@ -612,7 +667,7 @@ def build_provider(
         model_name, _, url = name.partition("@")
         if not model_name or not url:
             raise ConfigError(f"model {spec!r}: expected openai-compatible:MODEL@URL")
-        cls = _import("langchain_openai", "ChatOpenAI", "openai")
+        cls = _openai_compatible()
         key = environ.get("OPENAI_API_KEY", "not-needed")
         model = cls(model=model_name, base_url=url, api_key=key, temperature=0, **timing)
         return ModelProvider(spec, model=model, tool_mode=mode, timeout_s=options.timeout_s)
@@ -637,3 +692,21 @@ def _import(module: str, class_name: str, extra: str) -> Any:
         return getattr(__import__(module, fromlist=[class_name]), class_name)
     except ImportError as exc:
         raise ConfigError(f"this model needs the optional extra: pip install 'adpilot[{extra}]'") from exc
+
+
+@functools.cache
+def _openai_compatible() -> Any:
+    """langchain-openai's ChatOpenAI for OpenAI-compatible servers: an assistant message with tool
+    calls and no words is sent with ``content: ""`` (ChatOpenAI sends ``null``, which llama.cpp's
+    server answers with HTTP 500)."""
+    base = _import("langchain_openai", "ChatOpenAI", "openai")
+
+    class ChatOpenAICompatible(base):  # type: ignore[misc,valid-type]
+        def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None, **kwargs: Any) -> dict[str, Any]:
+            payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
+            for message in payload.get("messages", []):
+                if message.get("role") == "assistant" and message.get("content") is None:
+                    message["content"] = ""
+            return payload
+
+    return ChatOpenAICompatible

@@ -79,7 +79,8 @@ class Turn:
     """A model's reply, read: valid ``calls`` ({id, name, args}), ``invalid`` ones, or its ``answer``.
 
     ``message`` is the reply as it goes into the conversation: every call, written or native,
-    valid or not, as a tool call with an id, so that each gets its result message."""
+    valid or not, as a tool call with an id, so that each gets its result message (a provider is
+    sent a call with no tool name or unparsable arguments as text: ``llm.provider_messages``)."""
 
     message: AIMessage
     calls: list[dict[str, Any]] = field(default_factory=list)
