@@ -9,9 +9,9 @@ server, each ``--seconds`` long:
 1. baseline: one user, nothing else running, loading the pages back to back (no pause: the page's own
    time, and more samples);
 2. load: ``--users`` concurrent clients (httpx, async, one keep-alive connection each, as a browser
-   keeps one), each loading inbox, one approval, runs, accounts, audit and controls in turn, waiting
-   ``--think-ms`` (±50 %, seeded) between pages as a person reading them does — while another process
-   runs `adpilot maintain` over the same state directory, again and again.
+   keeps one), each loading inbox, one approval, runs, accounts, one account's charts, audit and
+   controls in turn, waiting ``--think-ms`` (±50 %, seeded) between pages as a person reading them
+   does — while another process runs `adpilot maintain` over the same state directory, again and again.
 
 A page load is timed from the request to the last byte of the answer. Printed: p50/p95/p99 per page and
 overall for both phases, the ratio load/baseline, the answers that were not 200, and how many
@@ -38,7 +38,7 @@ import httpx
 from adpilot.app.web.users import open_users
 
 PASSWORD = "correct horse battery"
-PAGES = ["inbox", "approval", "runs", "accounts", "audit", "controls"]
+PAGES = ["inbox", "approval", "runs", "accounts", "account", "audit", "controls"]
 ADPILOT = [sys.executable, "-m", "adpilot.app.cli"]
 
 
@@ -152,7 +152,7 @@ async def measure(url: str, users: int, seconds: float, think: float):
     try:
         approval = re.search(r'href="(/inbox/[^"]+)"', (await clients[0].get("/inbox")).text)
         assert approval, "the demo left no approval waiting"
-        paths = {p: f"/{p}" for p in PAGES} | {"approval": approval.group(1)}
+        paths = {p: f"/{p}" for p in PAGES} | {"approval": approval.group(1), "account": "/accounts/1112223333"}
         return await phase(clients, paths, seconds, think)
     finally:
         for client in clients:
