@@ -406,6 +406,7 @@ async def demo(config: Config, *, out: Callable[[str], None] = print) -> list[Ru
     )
     out(render_list(rows, currencies, reasons=reasons))
     out("\nNext: adpilot approvals list · adpilot chat · adpilot audit rollback --run RUN · adpilot stop")
+    out("In a browser: adpilot users add NAME --role approver, then adpilot serve (docs/CONSOLE.md)")
     return results
 
 
