@@ -14,10 +14,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import ToolMessage
 
 from adpilot.agents.state import Outcome, Pending, RunState, Task
-from adpilot.agents.toolcalls import InvalidCall, Turn
+from adpilot.agents.toolcalls import InvalidCall, Turn, with_calls
 from adpilot.tools.model_args import ArgumentProblem, ModelArguments
 from adpilot.tools.model_args import escape_data as escape_data  # the tool layer escapes the same way
 from adpilot.tools.result import ToolResult
@@ -96,28 +96,8 @@ async def in_contract(arguments: ModelArguments, read: Turn) -> Turn:
         except ArgumentProblem as problem:
             invalid.append(InvalidCall(call["id"], call["name"], call["args"], problem.message))
     refused = {i.id for i in invalid} - {i.id for i in read.invalid}
-    message = read.message
-    message = AIMessage(
-        content=message.content,
-        tool_calls=[{"type": "tool_call", **c} for c in calls],
-        invalid_tool_calls=[
-            *message.invalid_tool_calls,
-            *(
-                {
-                    "type": "invalid_tool_call",
-                    "id": i.id,
-                    "name": i.name,
-                    "args": json.dumps(i.args, ensure_ascii=False, default=str),
-                    "error": i.error,
-                }
-                for i in invalid
-                if i.id in refused
-            ),
-        ],
-        usage_metadata=message.usage_metadata,
-        response_metadata=message.response_metadata,
-        id=message.id,
-    )
+    entries = [*read.message.invalid_tool_calls, *(i.entry() for i in invalid if i.id in refused)]
+    message = with_calls(read.message, calls, entries)
     return dataclasses.replace(read, message=message, calls=calls, invalid=invalid)
 
 

@@ -73,6 +73,24 @@ class InvalidCall:
     args: Any  # as written: a JSON value, or the text that did not parse
     error: str
 
+    def entry(self) -> dict[str, Any]:
+        """The call as an AIMessage's ``invalid_tool_calls`` entry (its arguments as text)."""
+        args = self.args if isinstance(self.args, str) else json.dumps(self.args, ensure_ascii=False, default=str)
+        return {"type": "invalid_tool_call", "id": self.id, "name": self.name, "args": args, "error": self.error}
+
+
+def with_calls(reply: AIMessage, calls: list[dict[str, Any]], invalid: Sequence[Mapping[str, Any]]) -> AIMessage:
+    """``reply`` carrying ``calls`` ({id, name, args}) and ``invalid`` entries in place of its own
+    calls; its words, usage, metadata and id are kept."""
+    return AIMessage(
+        content=reply.content,
+        tool_calls=[{"type": "tool_call", **c} for c in calls],
+        invalid_tool_calls=[dict(i) for i in invalid],
+        usage_metadata=reply.usage_metadata,
+        response_metadata=reply.response_metadata,
+        id=reply.id,
+    )
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -343,23 +361,7 @@ def read_reply(reply: AIMessage, tools: Sequence[ToolDef], prefix: str) -> Turn:
             calls.append({"id": call_id, "name": item.name, "args": item.args})
         else:
             invalid.append(InvalidCall(call_id, item.name, item.args, str(problem)))
-    conversed = AIMessage(
-        content=reply.content,
-        tool_calls=[{"type": "tool_call", **c} for c in calls],
-        invalid_tool_calls=[
-            {
-                "type": "invalid_tool_call",
-                "id": i.id,
-                "name": i.name,
-                "args": i.args if isinstance(i.args, str) else json.dumps(i.args, ensure_ascii=False, default=str),
-                "error": i.error,
-            }
-            for i in invalid
-        ],
-        usage_metadata=reply.usage_metadata,
-        response_metadata=reply.response_metadata,
-        id=reply.id,
-    )
+    conversed = with_calls(reply, calls, [i.entry() for i in invalid])
     return Turn(message=conversed, calls=calls, invalid=invalid)
 
 
