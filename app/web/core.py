@@ -203,4 +203,23 @@ def field(label: str, control: Markup, *, id_: str) -> Markup:
     return tag("p", tag("label", label, for_=id_), control, class_="field")
 
 
-__all__ = ["Ctx", "Refused", "esc", "field", "layout", "page", "respond", "secure"]
+def reason_and_confirmation(name: str, reason: str, confirm: str) -> list[Markup]:
+    """The two fields a form that stops something needs: a required ``reason`` (id NAME-reason) and
+    a ticked confirmation (id NAME-confirm, value ``yes``); the handler refuses the form without both."""
+    return [
+        field(
+            reason,
+            tag("textarea", "", id=f"{name}-reason", name="reason", rows="2", required=True),
+            id_=f"{name}-reason",
+        ),
+        tag(
+            "p",
+            tag("input", id=f"{name}-confirm", name="confirm", type="checkbox", value="yes", required=True),
+            " ",
+            tag("label", confirm, for_=f"{name}-confirm"),
+            class_="field",
+        ),
+    ]
+
+
+__all__ = ["Ctx", "Refused", "esc", "field", "layout", "page", "reason_and_confirmation", "respond", "secure"]

@@ -8,7 +8,7 @@ import datetime as dt
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adpilot.app.web.core import Ctx, Refused, field, page, respond
+from adpilot.app.web.core import Ctx, Refused, page, reason_and_confirmation, respond
 from adpilot.app.web.html import Markup, table, tag
 from adpilot.config import ScheduleEntry
 from adpilot.statedir import KillSwitch
@@ -57,18 +57,7 @@ def _kill_switch(ctx: Ctx) -> Markup:
         form = tag(
             "form",
             ctx.csrf,
-            field(
-                t["kill.reason"],
-                tag("textarea", "", id="kill-reason", name="reason", rows="2", required=True),
-                id_="kill-reason",
-            ),
-            tag(
-                "p",
-                tag("input", id="kill-confirm", name="confirm", type="checkbox", value="yes", required=True),
-                " ",
-                tag("label", t["kill.confirm"], for_="kill-confirm"),
-                class_="field",
-            ),
+            *reason_and_confirmation("kill", t["kill.reason"], t["kill.confirm"]),
             tag(
                 "button",
                 t["kill.engage"],

@@ -24,7 +24,7 @@ from adpilot.app.audit_view import (
     read_currencies,
     read_tools,
 )
-from adpilot.app.web.core import Ctx, Refused, field, page, refused, respond
+from adpilot.app.web.core import Ctx, Refused, page, reason_and_confirmation, refused, respond
 from adpilot.app.web.html import Markup, table, tag
 from adpilot.config import Config
 from adpilot.errors import AdpilotError
@@ -173,18 +173,7 @@ def _controls(ctx: Ctx, thread: str, status: str, *, stopped: bool) -> Markup | 
     stop = tag(
         "form",
         ctx.csrf,
-        field(
-            t["runs.stop.reason"],
-            tag("textarea", "", id="stop-reason", name="reason", rows="2", required=True),
-            id_="stop-reason",
-        ),
-        tag(
-            "p",
-            tag("input", id="stop-confirm", name="confirm", type="checkbox", value="yes", required=True),
-            " ",
-            tag("label", t["runs.stop.confirm"], for_="stop-confirm"),
-            class_="field",
-        ),
+        *reason_and_confirmation("stop", t["runs.stop.reason"], t["runs.stop.confirm"]),
         tag("button", t["runs.stop"], type="submit", class_="danger", data_confirm=t["runs.stop.confirm"]),
         method="post",
         action=f"/runs/{thread}/stop",
