@@ -445,6 +445,30 @@ def _as_data(
     }
 
 
+def asked_text(data: dict[str, Any], s: dict[str, str]) -> str:
+    """Who asked for an approval's change, in which run, role and model, and when."""
+    return s["asked.value"].format(
+        requester=data.get("requester") or s["unknown"],
+        run=data["run_id"],
+        role=data.get("role"),
+        model=data.get("model") or s["unknown"],
+        at=minute_text(data.get("asked_at")),
+    )
+
+
+def approvals_text(data: dict[str, Any], s: dict[str, str]) -> str:
+    """How many approvals an approval has and needs, by whom, and who may not give one."""
+    approvers = data["approvers"]
+    value = s["approvals.value"].format(
+        given=len(approvers), needed=data["needed"], who=f" ({', '.join(approvers)})" if approvers else ""
+    )
+    if data["needed"] > len(approvers):
+        value += s["approvals.more"].format(more=data["needed"] - len(approvers))
+    if data.get("requester") and data["needed"] > 1:
+        value += s["approvals.requester"].format(requester=data["requester"])
+    return value
+
+
 def render_show(data: dict[str, Any], locale: str, *, now: dt.datetime | None = None) -> str:
     s = strings(locale)
     now = now or dt.datetime.now(dt.UTC)
@@ -474,16 +498,7 @@ def render_show(data: dict[str, Any], locale: str, *, now: dt.datetime | None = 
             row(s["citations"], f"“{backed.get('claim')}” — {backed.get('evidence')}: {backed.get('source')}")
         if content.get("changed_since_asked"):
             row("", s["content_changed"])
-    row(
-        s["asked"],
-        s["asked.value"].format(
-            requester=data.get("requester") or s["unknown"],
-            run=data["run_id"],
-            role=data.get("role"),
-            model=data.get("model") or s["unknown"],
-            at=minute_text(data.get("asked_at")),
-        ),
-    )
+    row(s["asked"], asked_text(data, s))
     if data.get("expires_at"):
         expires = dt.datetime.fromisoformat(data["expires_at"])
         key = "expires.ago" if expires <= now else "expires.in"
@@ -491,15 +506,7 @@ def render_show(data: dict[str, Any], locale: str, *, now: dt.datetime | None = 
             s["expires"],
             s[key].format(at=minute_text(data["expires_at"]), hours=int(abs((expires - now).total_seconds()) // 3600)),
         )
-    approvers = data["approvers"]
-    value = s["approvals.value"].format(
-        given=len(approvers), needed=data["needed"], who=f" ({', '.join(approvers)})" if approvers else ""
-    )
-    if data["needed"] > len(approvers):
-        value += s["approvals.more"].format(more=data["needed"] - len(approvers))
-    if data.get("requester") and data["needed"] > 1:
-        value += s["approvals.requester"].format(requester=data["requester"])
-    row(s["approvals"], value)
+    row(s["approvals"], approvals_text(data, s))
     if not data["expired"]:
         row(
             s["decide"],

@@ -20,7 +20,16 @@ from typing import Any
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from adpilot.app.approvals import change_text, impact_text, list_rows, minute_text, post_changes, why_text
+from adpilot.app.approvals import (
+    approvals_text,
+    asked_text,
+    change_text,
+    impact_text,
+    list_rows,
+    minute_text,
+    post_changes,
+    why_text,
+)
 from adpilot.app.web.core import Ctx, Refused, field, page, refused, respond
 from adpilot.app.web.html import Markup, esc, table, tag
 from adpilot.errors import AdpilotError
@@ -97,29 +106,10 @@ def _facts(data: dict[str, Any], ctx: Ctx) -> Markup:
             )
         if content.get("changed_since_asked"):
             items.append(("", tag("strong", t["content_changed"])))
-    items.append(
-        (
-            t["asked"],
-            t["asked.value"].format(
-                requester=data.get("requester") or t["unknown"],
-                run=data["run_id"],
-                role=data.get("role"),
-                model=data.get("model") or t["unknown"],
-                at=minute_text(data.get("asked_at")),
-            ),
-        )
-    )
+    items.append((t["asked"], asked_text(data, t)))
     if data.get("expires_at"):
         items.append((t["expires"], t["expired"] if data["expired"] else f"{minute_text(data['expires_at'])} UTC"))
-    approvers = data["approvers"]
-    value = t["approvals.value"].format(
-        given=len(approvers), needed=data["needed"], who=f" ({', '.join(approvers)})" if approvers else ""
-    )
-    if data["needed"] > len(approvers):
-        value += t["approvals.more"].format(more=data["needed"] - len(approvers))
-    if data.get("requester") and data["needed"] > 1:
-        value += t["approvals.requester"].format(requester=data["requester"])
-    items.append((t["approvals"], value))
+    items.append((t["approvals"], approvals_text(data, t)))
     return tag("dl", [[tag("dt", label), tag("dd", value)] for label, value in items])
 
 
