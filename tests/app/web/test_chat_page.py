@@ -75,6 +75,16 @@ def registry(config_file: Path) -> RunRegistry:
     return RunRegistry(StateDir(config_file.parent / "state").registry)
 
 
+def status_of(config_file: Path, thread: str) -> str | None:
+    """Run ``thread``'s status in the registry (None: no such run)."""
+    runs = registry(config_file)
+    try:
+        record = runs.get(thread)
+        return record.status if record is not None else None
+    finally:
+        runs.close()
+
+
 async def test_a_german_request_by_name_waits_inline_and_another_approver_applies_it(browsers, config_file):
     marta, lena = browsers["marta"], browsers["lena"]
     thread = await chat(marta, RAISE)
@@ -117,12 +127,7 @@ async def test_a_german_request_by_name_waits_inline_and_another_approver_applie
     after = (await lena.get(answered.headers["location"])).text
     assert "Erledigt" in after and "70,00 €" in after and "approved by lena" in after
     assert 'class="approval"' not in after
-    runs = registry(config_file)
-    try:
-        record = runs.get(thread)
-        assert record is not None and record.status == "done"
-    finally:
-        runs.close()
+    assert status_of(config_file, thread) == "done"
 
 
 async def test_the_stream_of_a_finished_run_replays_its_items_and_ends(browsers):

@@ -26,7 +26,7 @@ from adpilot.config import Config
 from adpilot.statedir import KillSwitch, StateDir
 from tests.app.conftest import budget_9001
 from tests.app.web.conftest import PASSWORD
-from tests.app.web.test_chat_page import RAISE, browsers, chat, csrf, follow, registry
+from tests.app.web.test_chat_page import RAISE, browsers, chat, csrf, follow, registry, status_of
 from tests.app.web.test_runs_control import interrupted, stop, stop_rows, waiting_chat
 
 __all__ = ["browsers"]  # the fixture, shared with the chat page's tests
@@ -56,15 +56,6 @@ def open_approval(config_file: Path, pid: str) -> bool:
     try:
         asked = runs.asked(pid)
         return asked is not None and asked.state == "open" and runs.decision(pid) is None
-    finally:
-        runs.close()
-
-
-def status_of(config_file: Path, thread: str) -> str | None:
-    runs = registry(config_file)
-    try:
-        record = runs.get(thread)
-        return record.status if record is not None else None
     finally:
         runs.close()
 

@@ -16,7 +16,7 @@ import pytest
 from adpilot.agents.run import Runner
 from adpilot.errors import StoppedError, UsageError
 from tests.app.conftest import budget_9001
-from tests.app.web.test_chat_page import RAISE, browsers, chat, csrf, follow, registry
+from tests.app.web.test_chat_page import RAISE, browsers, chat, csrf, follow, registry, status_of
 from tests.conftest import DE
 
 __all__ = ["browsers"]  # the fixture, shared with the chat page's tests
@@ -88,12 +88,7 @@ async def test_a_viewer_cannot_stop_a_run(browsers, config_file):
     refused = await stop(browsers["vera"], thread)
     assert refused.status_code == 403 and stop_rows(config_file) == []
     assert 'id="stop-form"' not in (await browsers["vera"].get(f"/runs/{thread}")).text
-    runs = registry(config_file)
-    try:
-        record = runs.get(thread)
-        assert record is not None and record.status == "waiting"
-    finally:
-        runs.close()
+    assert status_of(config_file, thread) == "waiting"
 
 
 async def test_a_run_a_task_drives_stops_after_its_step_in_flight(config):
@@ -152,12 +147,7 @@ async def test_a_stopped_interrupted_run_is_not_resumed(browsers, config, config
     otto = browsers["otto"]
     await interrupted(config, "maint-halted")
     assert (await stop(otto, "maint-halted", reason="not today")).status_code == 303
-    runs = registry(config_file)
-    try:
-        record = runs.get("maint-halted")
-        assert record is not None and record.status == "stopped"
-    finally:
-        runs.close()
+    assert status_of(config_file, "maint-halted") == "stopped"
     page = (await otto.get("/runs/maint-halted")).text
     assert 'id="resume-form"' not in page and "Gestoppt von otto" in page
     async with Runner(config, actor="test") as runner:
