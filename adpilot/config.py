@@ -238,11 +238,12 @@ class ModelsConfig(_Section):
     max_retries: int = Field(
         2, ge=0, le=10, description="retries of a failed model request (timeout, 429, 5xx) by the provider's client"
     )
-    tool_mode: Literal["native", "text", "json_schema"] = Field(
+    tool_mode: Literal["native", "text", "json_schema", "json_object"] = Field(
         "native",
         description="native: the provider's tool calling (tool_choice auto); text: tools described in the prompt, "
-        "calls written as JSON; json_schema: the same, the reply constrained by response_format (a `#text` or "
-        "`#json_schema` suffix on the model spec overrides it)",
+        "calls written as JSON; json_schema: the same, the reply constrained to one call of a listed tool by "
+        "response_format json_schema (OpenAI, vLLM, llama-server); json_object: the same by response_format "
+        "json_object with a schema (llama-cpp-python's server); a `#MODE` suffix on the model spec overrides it",
     )
 
 

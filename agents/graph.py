@@ -92,10 +92,15 @@ def build_graph(ctx: RunContext) -> StateGraph[RunState]:
         return "execute" if state.get("planned") else "review"
 
     def after_execute(state: RunState) -> str:
+        # A model's task goes on while its calls' results wait for its next turn, unless it has
+        # answered, or one of its changes now waits for a person: it is not asked again until
+        # the person decides (the supervisor hears of it in the task's summary).
         conversation = state.get("conversation") or []
         model_waits = bool(conversation) and isinstance(conversation[-1], ToolMessage)
         task = state.get("current") or {}
-        return str(task.get("role")) if model_waits and not state.get("task_answer") else "review"
+        escalated = any(p.get("task_id") == task.get("id") for p in state.get("pending") or [])
+        go_on = model_waits and not state.get("task_answer") and not escalated
+        return str(task.get("role")) if go_on else "review"
 
     def after_review(state: RunState) -> str:
         return "escalate" if waiting(state) and state["trigger"]["kind"] == "chat" else "supervisor"

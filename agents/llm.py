@@ -12,12 +12,15 @@ Provider packages are optional extras (``pip install 'adpilot[openai]'`` …); a
 package or key is a configuration error that names the fix. Temperature is 0 everywhere; each
 request's time limit and retries come from the configuration's ``models`` section.
 
-How tools reach the model (``models.tool_mode``, or a ``#native``/``#text``/``#json_schema``
-suffix on the spec): ``native`` binds them with ``tool_choice="auto"`` (so servers such as
-llama.cpp's ``chatml-function-calling`` offer them at all); ``text`` describes them in the
-system prompt and reads calls written into the reply; ``json_schema`` does the same and asks for
-the reply as JSON through ``response_format`` (OpenAI, OpenAI-compatible servers; ``format`` for
-Ollama). Whatever the mode, :mod:`adpilot.agents.toolcalls` reads and validates the calls. Natively,
+How tools reach the model (``models.tool_mode``, or a ``#native``/``#text``/``#json_schema``/
+``#json_object`` suffix on the spec): ``native`` binds them with ``tool_choice="auto"`` (so servers
+such as llama.cpp's ``chatml-function-calling`` offer them at all); ``text`` describes them in the
+system prompt and reads calls written into the reply; ``json_schema`` and ``json_object`` do the
+same and constrain the reply to one call of one of the turn's tools, with that tool's arguments,
+or an answer (:func:`turn_schema`) — ``json_schema`` through OpenAI's ``response_format``
+(OpenAI, vLLM, llama.cpp's ``llama-server``), ``json_object`` through ``{"type": "json_object",
+"schema": …}`` (llama-cpp-python's server, which turns the schema into a grammar), ``format`` for
+Ollama. Whatever the mode, :mod:`adpilot.agents.toolcalls` reads and validates the calls. Natively,
 a call with no tool name or unparsable arguments goes back to the model as text, its correction as
 a user message (:func:`provider_messages`), and an OpenAI-compatible server is sent ``content: ""``,
 not ``null``, beside an assistant message's tool calls: llama.cpp's server answers both with HTTP 500.
@@ -73,7 +76,8 @@ if TYPE_CHECKING:
     from adpilot.config import ModelsConfig
 
 FINAL_WHEN_EMPTY = "Nothing further to do."
-TOOL_MODES = ("native", "text", "json_schema")
+TOOL_MODES = ("native", "text", "json_schema", "json_object")
+JSON_MODES = ("json_schema", "json_object")
 
 
 class ModelProviderError(AdpilotError):
@@ -288,26 +292,37 @@ class ModelProvider:
         self.tool_mode = tool_mode
         self.timeout_s = timeout_s
 
-    def bind(self, model: BaseChatModel, tools: Sequence[Mapping[str, Any]]) -> Any:
+    def bind(self, model: BaseChatModel, tools: Sequence[Mapping[str, Any]], *, must_call: bool = False) -> Any:
         """``model`` ready for a turn with ``tools`` (OpenAI function format): bound with
-        ``tool_choice="auto"`` (native); for ``json_schema``, the reply format requested; for
-        ``text``, the model as it is (the tools are in the prompt: :func:`tools_in_prompt`)."""
+        ``tool_choice="auto"`` (native); for the JSON modes, the reply's schema requested; for
+        ``text``, the model as it is (the tools are in the prompt: :func:`tools_in_prompt`).
+        ``must_call``: in the JSON modes the reply can only be a call (no answer)."""
         if self.tool_mode == "native":
             return model.bind_tools([dict(tool) for tool in tools], tool_choice="auto")
-        if self.tool_mode == "json_schema":
-            schema = turn_schema([str(t["function"]["name"]) for t in tools])
+        if self.tool_mode in JSON_MODES:
+            schema = turn_schema(tools, answer=not must_call)
             if self.spec.startswith("ollama:"):
                 return model.bind(format=schema)
+            if self.tool_mode == "json_object":
+                return model.bind(response_format={"type": "json_object", "schema": schema})
             return model.bind(
                 response_format={"type": "json_schema", "json_schema": {"name": "adpilot_turn", "schema": schema}}
             )
         return model
 
     async def ask(
-        self, agent: str, offset: int, messages: Sequence[BaseMessage], tools: Sequence[Mapping[str, Any]]
+        self,
+        agent: str,
+        offset: int,
+        messages: Sequence[BaseMessage],
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        must_call: bool = False,
     ) -> AIMessage:
         """One turn of ``agent``'s model over ``messages`` with ``tools`` (natively, the conversation
-        as :func:`provider_messages` gives it); a provider's failure is a :class:`ModelProviderError`."""
+        as :func:`provider_messages` gives it); a provider's failure is a :class:`ModelProviderError`.
+        ``must_call``: a turn that has to be a tool call (where the reply is constrained: the JSON
+        modes); the prompt is the same either way, so a server's cached prefix still serves it."""
         model = self.for_agent(agent, offset)
         if model is None:
             raise ConfigError(f"agent {agent} has no model (model: {self.spec})")
@@ -317,7 +332,7 @@ class ModelProvider:
             else tools_in_prompt(messages, tools, self.tool_mode)
         )
         try:
-            reply = await self.bind(model, tools).ainvoke(sent)
+            reply = await self.bind(model, tools, must_call=must_call).ainvoke(sent)
         except Exception as exc:
             failure = provider_failure(self.spec, exc, self.timeout_s)
             if failure is None:
@@ -360,24 +375,90 @@ The results come back in the next message. When the task is done, answer in plai
 
 _JSON_TOOLS = """
 
-Reply with one JSON object and nothing else. To call tools:
-{"tool_calls": [{"name": "TOOL", "arguments": {ARGUMENTS}}], "answer": ""}
-(the results come back in the next message); when the task is done:
-{"tool_calls": [], "answer": "your words to the operator"}"""
+Reply with one JSON object and nothing else. To call a tool:
+{"name": "TOOL", "arguments": {ARGUMENTS}}
+(its result comes back in the next message); when the task is done:
+{"answer": "your words to the operator"}"""
 
 
-def turn_schema(names: Sequence[str]) -> dict[str, Any]:
-    """The JSON schema of a reply in ``json_schema`` tool mode: calls of the named tools, or an answer."""
-    call = {
-        "type": "object",
-        "properties": {"name": {"type": "string", "enum": list(names)}, "arguments": {"type": "object"}},
-        "required": ["name", "arguments"],
-    }
+def _inlined(schema: Any, defs: Mapping[str, Any]) -> Any:
+    """``schema`` with its ``$ref``s to ``defs`` replaced by their targets, and without the keys
+    that only document it (titles, descriptions, defaults) or that grammar builders get wrong
+    (``pattern``, ``format``: llama.cpp turns ``\\S`` in a pattern into a grammar it cannot parse,
+    and its server then crashes): what a grammar is built from. The tool layer still checks them."""
+    if isinstance(schema, list):
+        return [_inlined(item, defs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _inlined(defs.get(ref.removeprefix("#/$defs/"), {}), defs)
     return {
-        "type": "object",
-        "properties": {"tool_calls": {"type": "array", "items": call}, "answer": {"type": "string"}},
-        "required": ["tool_calls", "answer"],
+        key: (
+            {name: _inlined(value, defs) for name, value in item.items()}
+            if key == "properties" and isinstance(item, dict)
+            else _inlined(item, defs)
+        )
+        for key, item in schema.items()
+        if key not in ("$defs", "title", "description", "default", "examples", "pattern", "format")
     }
+
+
+def turn_schema(tools: Sequence[Mapping[str, Any]], *, answer: bool = True) -> dict[str, Any]:
+    """The JSON schema of a reply in the JSON tool modes: one call of one of ``tools`` (OpenAI
+    function format) with that tool's own arguments, or (``answer``) an answer. A server that turns the schema
+    into a grammar (llama.cpp, vLLM, Ollama) can only produce a known tool with well-formed
+    arguments — the tool layer still validates them, and the Guard decides."""
+    alternatives: list[dict[str, Any]] = []
+    for tool in tools:
+        function = tool["function"]
+        parameters = dict(function.get("parameters") or {"type": "object"})
+        arguments = _inlined(parameters, parameters.get("$defs") or {})
+        alternatives.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": str(function["name"])}, "arguments": arguments},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
+    if answer:
+        alternatives.append(
+            {
+                "type": "object",
+                "properties": {"answer": {"type": "string"}},
+                "required": ["answer"],
+                "additionalProperties": False,
+            }
+        )
+    return {"anyOf": alternatives}
+
+
+def _kind(schema: Mapping[str, Any]) -> str:
+    """A property's accepted values in a few words: its choices, else its types."""
+    options = [schema, *schema.get("anyOf", [])]
+    choices = [str(v) for option in options for v in option.get("enum", [])]
+    if choices:
+        return "one of " + ", ".join(choices)
+    kinds = [str(o.get("type")) for o in options if o.get("type") not in (None, "null")]
+    return " or ".join(dict.fromkeys(kinds)) or "a value"
+
+
+def tool_listing(tool: Mapping[str, Any]) -> str:
+    """One tool for a prompt, compactly: name, description, then each argument with whether it is
+    needed and what it takes (a small model reads this more reliably than a JSON schema, and it
+    costs far fewer tokens)."""
+    function = tool["function"]
+    parameters = function.get("parameters") or {}
+    defs = parameters.get("$defs") or {}
+    required = set(parameters.get("required") or [])
+    lines = [f"- {function['name']}: {function.get('description', '')}"]
+    for name, raw in (parameters.get("properties") or {}).items():
+        prop = _inlined(raw, defs)
+        need = "required" if name in required else "optional"
+        about = str(raw.get("description") or "") if isinstance(raw, dict) else ""
+        lines.append(f"    {name} ({need}, {_kind(prop)})" + (f": {about}" if about else ""))
+    return "\n".join(lines)
 
 
 def tools_in_prompt(
@@ -385,12 +466,8 @@ def tools_in_prompt(
 ) -> list[BaseMessage]:
     """The conversation for a model without tool calling: the tools and the reply format in the
     system prompt, earlier calls as the text the model wrote, tool results as user messages."""
-    listing = "\n".join(
-        f"- {t['function']['name']}: {t['function'].get('description', '')}\n  arguments (JSON schema): "
-        f"{json.dumps(t['function'].get('parameters', {}), ensure_ascii=False)}"
-        for t in tools
-    )
-    guide = (_JSON_TOOLS if mode == "json_schema" else _TEXT_TOOLS) + "\n\nYour tools:\n" + listing
+    listing = "\n".join(tool_listing(t) for t in tools)
+    guide = (_JSON_TOOLS if mode in JSON_MODES else _TEXT_TOOLS) + "\n\nYour tools:\n" + listing
     sent: list[BaseMessage] = []
     for message in messages:
         if isinstance(message, SystemMessage) and not sent:
@@ -656,6 +733,11 @@ def build_provider(
             f"model {spec!r}: the json_schema tool mode needs openai, openai-compatible or ollama; "
             "use native or text for this provider"
         )
+    if mode == "json_object" and kind not in ("openai-compatible", "ollama", "scripted"):
+        raise ConfigError(
+            f"model {spec!r}: the json_object tool mode needs an openai-compatible server (llama-cpp-python) "
+            "or ollama; use native, text or json_schema for this provider"
+        )
     timing = {"timeout": options.timeout_s, "max_retries": options.max_retries}
     if base == "scripted" or kind == "scripted":
         if scripts is None:
@@ -674,7 +756,8 @@ def build_provider(
     if kind not in _PROVIDERS or not name:
         raise ConfigError(
             f"model {spec!r} is not a model spec; use none, scripted:FILE, openai:MODEL, anthropic:MODEL, "
-            "google:MODEL, ollama:MODEL or openai-compatible:MODEL@URL (optionally with #text or #json_schema)"
+            "google:MODEL, ollama:MODEL or openai-compatible:MODEL@URL (optionally with #text, #json_schema or "
+            "#json_object)"
         )
     module, class_name, key_name, extra = _PROVIDERS[kind]
     if key_name is not None and not environ.get(key_name):

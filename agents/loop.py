@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from langchain_core.messages import ToolMessage
 
+from adpilot.agents.resolve import normal
 from adpilot.agents.state import Outcome, Pending, RunState, Task
 from adpilot.agents.toolcalls import InvalidCall, Turn, with_calls
-from adpilot.tools.model_args import ArgumentProblem, ModelArguments
+from adpilot.tools.model_args import CMS, ArgumentProblem, ModelArguments, RunIds
 from adpilot.tools.model_args import escape_data as escape_data  # the tool layer escapes the same way
 from adpilot.tools.result import ToolResult
 
@@ -65,21 +68,187 @@ def earlier_attempts(outcomes: Sequence[Outcome], role: str, task_id: str) -> li
     return [_attempt(o) for o in mine[-MAX_EARLIER:]]
 
 
-def first_message(state: RunState, task: Task, role: str, context: dict[str, Any]) -> str:
+_KIND_WORDS = {"campaign": "campaign", "ad_group": "ad group", "ad": "ad", "keyword": "keyword", "post": "post"}
+_COMPACT = 8  # the least length of a name found inside a word run ("trail runners" in "trailrunners")
+_PREFIX = 12  # a long name's first letters that name it ("Trailrunning Schuhe" in "our trail running ad")
+
+
+def _names_it(name: str, request: str) -> bool:
+    """Whether ``request`` (normalised, :func:`adpilot.agents.resolve.normal`) names ``name``: the
+    whole name as words in a row, or a long name with its spaces left out ("trail runners" in
+    "trailrunners"), or its first 12 letters so ("Trailrunning Schuhe" in "our trail running ad").
+    Words of a name scattered through the request do not count."""
+    wanted = normal(name)
+    if len(wanted) < 4:
+        return False
+    if f" {wanted} " in f" {request} ":
+        return True
+    squeezed, compact = wanted.replace(" ", ""), request.replace(" ", "")
+    return len(squeezed) >= _COMPACT and (squeezed in compact or squeezed[:_PREFIX] in compact)
+
+
+def named_in(text: str, ids: RunIds) -> list[str]:
+    """The run's campaigns, ad groups, ads and keywords that ``text`` names (by name, keyword text
+    or headline), one line each as the tools' descriptions list them: found by matching words, not
+    by a model, so that a small model need not map "Brand - Search" to its ids itself."""
+    request = normal(text)
+    lines = []
+    for entity in ids.entities:
+        if entity.kind not in _KIND_WORDS:
+            continue  # a budget is named by its campaign, whose line gives the budget's id
+        hit = next((n for n in entity.names if _names_it(n, request)), None)
+        if hit is None:
+            continue
+        by = f" (named by {json.dumps(hit, ensure_ascii=False)})" if entity.kind == "ad" else ""
+        lines.append(f"{_KIND_WORDS[entity.kind]} {entity.id} in {entity.account}: {entity.label}{by}")
+    return lines
+
+
+def first_message(state: RunState, task: Task, role: str, context: dict[str, Any], ids: RunIds | None = None) -> str:
     """A role agent's first message for ``task``: the supervisor's task, the operator's own words
-    (chat), the role's earlier attempts in this run with their errors (a task given again must not
-    repeat them), and the run's context — everything but the task as data."""
+    (chat) with what they name among the run's entities (``ids``: what the role can read), the
+    role's earlier attempts in this run with their errors (a task given again must not repeat
+    them), and the run's context — everything but the task as data."""
     parts = [task["text"]]
     trigger = state.get("trigger") or {}
     if trigger.get("kind") == "chat" and str(trigger.get("text") or "").strip():
         parts.append("The operator's own words (the task above was written from them):")
         parts.append(as_data("operator's request", str(trigger["text"])))
+        named = named_in(str(trigger["text"]), ids) if ids is not None else []
+        if named:
+            parts.append("What the operator's words name, found by name in the run's data:")
+            parts.append(as_data("named in the request", "\n".join(named)))
     attempts = earlier_attempts(state.get("outcomes") or [], role, task["id"])
     if attempts:
         parts.append("Your earlier attempts in this run and what came of them; do not repeat a call that failed:")
         parts.append(as_data("earlier attempts", attempts))
     parts.append(as_data("run context", context))
     return "\n\n".join(parts)
+
+
+# Which of the run's lists an id field of a model-facing tool takes its values from.
+_ID_LISTS = {
+    "budget_id": "budget",
+    "campaign_id": "campaign",
+    "ad_group_id": "ad_group",
+    "ad_id": "ad",
+    "criterion_id": "keyword",
+}
+
+
+# Fields a model is not shown: money goes as decimal text (or a signed change), never as micros;
+# a scripted or sloppy model that sends them anyway is still understood (tools/model_args.py).
+_HIDDEN = frozenset({"amount_micros", "cpc_bid_micros"})
+
+
+def _only(prop: dict[str, Any], values: list[str]) -> dict[str, Any]:
+    """``prop`` (a property's schema) taking only ``values`` as text, still optional if it was;
+    the values say what it takes, so the notations its description explains are left out."""
+    optional = any(option.get("type") == "null" for option in prop.get("anyOf", []))
+    choice: dict[str, Any] = {"type": "string", "enum": values}
+    kept = {k: v for k, v in prop.items() if k in ("title", "default")}
+    return {**kept, "anyOf": [choice, {"type": "null"}]} if optional else {**kept, **choice}
+
+
+def narrowed(schema: dict[str, Any], ids: RunIds) -> dict[str, Any]:
+    """A tool's model-facing JSON schema as a model is shown it: each id field narrowed to the
+    run's ids of its kind as the platform writes them (``customer_id`` to the run's accounts),
+    an ad group left out where the ad's or keyword's id names it already, and no micros fields.
+    A server that constrains the reply by the schema cannot send a garbled id, and any model sees
+    the valid ones. A field whose list was not read keeps its schema (the tool layer checks it)."""
+    shown = {k: v for k, v in (schema.get("properties") or {}).items() if k not in _HIDDEN}
+    # A change BY (relative) just before the new value TO: the one a model picks when it is
+    # unsure is then the one the tool layer computes, not a guessed total.
+    properties: dict[str, Any] = {}
+    for name, prop in shown.items():
+        if name in ("amount", "cpc_bid") and "change" in shown:
+            properties["change"] = shown["change"]
+        properties.setdefault(name, prop)
+    accounts = sorted(ids.currencies)
+    for name, prop in list(properties.items()):
+        if not isinstance(prop, dict):
+            continue
+        if name == "customer_id" and accounts:
+            properties[name] = _only(prop, accounts)
+        if name == "post_id" and (CMS, "post") in ids.read:
+            posts = sorted({int(e.id) for e in ids.entities if e.kind == "post"})
+            if posts:
+                properties[name] = {**{k: v for k, v in prop.items() if k == "title"}, "type": "integer", "enum": posts}
+            continue
+        kind = _ID_LISTS.get(name)
+        if kind is None or not any((account, kind) in ids.read for account in accounts):
+            continue
+        values = sorted({e.id for e in ids.entities if e.kind == kind})
+        if values:
+            properties[name] = _only(prop, values)
+    required = [r for r in schema.get("required") or [] if r in properties]
+    paired = any(isinstance(properties.get(f), dict) and "enum" in properties[f] for f in ("ad_id", "criterion_id"))
+    if paired and "ad_group_id" not in required:
+        properties.pop("ad_group_id", None)
+    return {**schema, "properties": properties, "required": required}
+
+
+# An amount the operator gave as the new value ("to 45 EUR", "auf 45 Euro") or as a change ("by 5
+# euros", "um 5 Euro"): the number after the word, as the request writes it.
+_TO = re.compile(r"\b(?:to|auf|at)\s+(?:[€$£]\s*)?([0-9]+(?:[.,][0-9]+)?)", re.I)
+_BY = re.compile(r"\b(?:by|um)\s+(?:[€$£]\s*)?([0-9]+(?:[.,][0-9]+)?)(?!\s*%)", re.I)
+_MONEY_FIELDS = {"set_campaign_budget": "amount", "set_keyword_bid": "cpc_bid"}
+_NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
+
+
+def _numbers(pattern: re.Pattern[str], text: str) -> set[Decimal]:
+    return {Decimal(m.group(1).replace(",", ".")) for m in pattern.finditer(text)}
+
+
+def _number_in(value: Any) -> Decimal | None:
+    found = _NUMBER.search(str(value)) if isinstance(value, str | int) else None
+    return Decimal(found.group(0).replace(",", ".")) if found else None
+
+
+def money_misread(name: str, args: Any, request: str) -> str | None:
+    """What is wrong when a call's money contradicts the operator's words (None: nothing): a
+    ``change`` by the very number the operator gave as the new value ("to 1 euro" sent as
+    ``change: "+1"``), or a new value that is the number the operator gave as a change ("by 5
+    euros" sent as ``amount: "5"``). Found by reading the words "to"/"auf" and "by"/"um" before a
+    number, not by a model; a number the request gives both ways is left alone."""
+    field = _MONEY_FIELDS.get(name)
+    if field is None or not isinstance(args, dict) or not request:
+        return None
+    to, by = _numbers(_TO, request), _numbers(_BY, request)
+    change = args.get("change")
+    if isinstance(change, str) and change.strip() and "%" not in change:
+        number = _number_in(change)
+        if number is not None and number in to - by:
+            return (
+                f"{name}: change {change!r} adds to the current value, but the operator asked for a new value of "
+                f"{number} ('to {number}'): give {field} {str(number)!r} instead of change"
+            )
+    value = args.get(field)
+    number = _number_in(value) if value is not None and not args.get("change") else None
+    if number is not None and number in by - to:
+        return (
+            f"{name}: {field} {value!r} would be the new value, but the operator asked for a change by {number} "
+            f"('by {number}'): give change '+{number}' or '-{number}' instead of {field}"
+        )
+    return None
+
+
+def against_request(read: Turn, request: str) -> Turn:
+    """``read`` with each call whose money contradicts the operator's words (:func:`money_misread`)
+    made an invalid call with that correction."""
+    calls: list[dict[str, Any]] = []
+    invalid = list(read.invalid)
+    for call in read.calls:
+        problem = money_misread(call["name"], call["args"], request)
+        if problem is None:
+            calls.append(call)
+        else:
+            invalid.append(InvalidCall(call["id"], call["name"], call["args"], problem))
+    if len(calls) == len(read.calls):
+        return read
+    refused = {i.id for i in invalid} - {i.id for i in read.invalid}
+    entries = [*read.message.invalid_tool_calls, *(i.entry() for i in invalid if i.id in refused)]
+    return dataclasses.replace(read, message=with_calls(read.message, calls, entries), calls=calls, invalid=invalid)
 
 
 async def in_contract(arguments: ModelArguments, read: Turn) -> Turn:

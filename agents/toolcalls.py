@@ -39,11 +39,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ToolDef:
-    """A tool a model may call: its name, what it does, and its strict argument model."""
+    """A tool a model may call: its name, what it does, and its strict argument model;
+    ``parameters``, when given, is the JSON schema the model is shown instead of the model's own
+    (the same fields, narrowed to the run's values: :func:`adpilot.agents.loop.narrowed`)."""
 
     name: str
     description: str
     args: type[BaseModel]
+    parameters: dict[str, Any] | None = None
 
     def schema(self) -> dict[str, Any]:
         """The tool in OpenAI function format (what every langchain provider binds)."""
@@ -52,7 +55,7 @@ class ToolDef:
             "function": {
                 "name": self.name,
                 "description": self.description,
-                "parameters": self.args.model_json_schema(),
+                "parameters": self.parameters or self.args.model_json_schema(),
             },
         }
 
@@ -394,6 +397,32 @@ def earlier_calls(messages: Iterable[Any]) -> set[str]:
         if isinstance(message, AIMessage)
         for call in message.tool_calls
     }
+
+
+def _written(args: Any) -> Any:
+    """An invalid call's arguments as JSON when they are JSON text (how a conversation keeps them)."""
+    if isinstance(args, str):
+        try:
+            return json.loads(args)
+        except json.JSONDecodeError:
+            return args
+    return args
+
+
+def earlier_invalid(messages: Iterable[Any]) -> set[str]:
+    """The signatures of the invalid calls in earlier replies of a conversation."""
+    return {
+        signature(call.get("name"), _written(call.get("args")))
+        for message in messages
+        if isinstance(message, AIMessage)
+        for call in message.invalid_tool_calls
+    }
+
+
+def repeated_invalid(read: Turn, earlier: set[str]) -> InvalidCall | None:
+    """The first invalid call of ``read`` that an earlier reply already made, word for word: a
+    model that repeats a refused call after its correction will not fix it by being asked again."""
+    return next((i for i in read.invalid if signature(i.name, _written(i.args)) in earlier), None)
 
 
 INVALID_RULE = "tool.invalid_call"

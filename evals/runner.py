@@ -273,6 +273,9 @@ async def run_trial(scenario: Scenario, default_model: str, models: ModelsConfig
             ],
         )
     checks = [evaluate(check, evidence) for check in scenario.expect]
+    if evidence.stop_reason == "model" and not any("stop_reason" in c for c in scenario.expect):
+        # The model never answered: "nothing changed" then proves nothing about the model.
+        checks.append(CheckResult("the model answered", False, str(evidence.answer or "the model provider failed")))
     return TrialResult(
         passed=all(c.passed for c in checks),
         checks=checks,

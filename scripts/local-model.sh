@@ -185,13 +185,21 @@ run_eval() {
   answers || { serve; started=1; }
   state="$(mktemp -d)"
   # The eval's own runs use temporary state directories; this one only keeps the CLI off ./.adpilot.
-  ADPILOT__STATE_DIR="$state" "$adpilot" eval "$@" --model "$(spec)" || status=$?
+  # A request to a 1.5B model on 2 cores takes up to ~90 s when the cores are busy: a longer time
+  # limit than a hosted model's, and no retry (the server finishes the first request anyway, so a
+  # retry only queues behind it).
+  ADPILOT__STATE_DIR="$state" \
+    ADPILOT__MODELS__TIMEOUT_S="${ADPILOT__MODELS__TIMEOUT_S:-600}" \
+    ADPILOT__MODELS__MAX_RETRIES="${ADPILOT__MODELS__MAX_RETRIES:-0}" \
+    "$adpilot" eval "$@" --model "$(spec)" || status=$?
   rm -rf "$state"
   [ "$started" = 0 ] || stop
   return "$status"
 }
 
-spec() { printf 'openai-compatible:%s@http://127.0.0.1:%s/v1\n' "$MODEL_NAME" "$PORT"; }
+# json_object: llama-cpp-python's server turns the reply's JSON schema into a grammar, so the
+# model can only send one call of a listed tool with well-formed arguments, or an answer.
+spec() { printf 'openai-compatible:%s@http://127.0.0.1:%s/v1#json_object\n' "$MODEL_NAME" "$PORT"; }
 
 main() {
   case "${1:-}" in

@@ -11,6 +11,9 @@ A model gets those wrong in ways that look right — "3101~31001" for ad 2101~31
   "60,50 EUR"; ``cpc_bid`` for bids), converted with the account's currency as the Guard reads it
   and its billable unit (:mod:`adpilot.money`); ``amount_micros`` / ``cpc_bid_micros`` stay
   accepted;
+- or money as a signed change of the current value (``change`` "+5", "-2.50", "-25 %"), which a
+  small model gets right where it gets the sum wrong: the current budget or keyword bid is read
+  from the platform now and the new value computed in integer micros (:func:`changed_micros`);
 - the ids of the run in each write tool's description (read once per run from the platform
   through the Guard's context, capped, shown as data), so that it copies real ids instead of
   inventing them.
@@ -37,12 +40,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, create_model
 
 from adpilot.errors import MoneyError, PlatformError
-from adpilot.money import format_micros, minimum_unit_micros, minor_digits, units_to_micros
+from adpilot.money import INT64_MAX, format_micros, minimum_unit_micros, minor_digits, units_to_micros
 from adpilot.tools.guard import Guard
 from adpilot.tools.result import ToolError, ToolResult
 from adpilot.tools.spec import ToolSpec
 
-Kind = Literal["budget", "campaign", "ad_group", "ad", "keyword"]
+Kind = Literal["budget", "campaign", "ad_group", "ad", "keyword", "post"]
+CMS = "cms"  # the account of the WordPress site's posts in :class:`RunIds`
 MAX_LISTED = 40  # entries of the run's ids in one tool description
 PROBLEM_FIELD = "_argument_problem"  # the mark that makes the Guard refuse (and audit) a refused call
 
@@ -71,12 +75,15 @@ class ArgumentProblem(ValueError):
 
 @dataclass(frozen=True)
 class Known:
-    """One entity of the run a model may name: ``id`` as the platform writes it ("2101~31001")."""
+    """One entity of the run a model may name: ``id`` as the platform writes it ("2101~31001");
+    ``names``: what an operator may call it by (a campaign's or ad group's name, a keyword's
+    text, an ad's headlines)."""
 
     kind: Kind
     account: str
     id: str
     label: str
+    names: tuple[str, ...] = ()
 
 
 @dataclass
@@ -98,7 +105,14 @@ class RunIds:
         return any(e.id == entity_id for e in self.of(account, kind))
 
 
-_KIND_WORD = {"budget": "budget", "campaign": "campaign", "ad_group": "ad group", "ad": "ad", "keyword": "keyword"}
+_KIND_WORD = {
+    "budget": "budget",
+    "campaign": "campaign",
+    "ad_group": "ad group",
+    "ad": "ad",
+    "keyword": "keyword",
+    "post": "post",
+}
 
 
 async def read_run_ids(guard: Guard, role: str, accounts: Iterable[str] | None = None) -> RunIds:
@@ -107,6 +121,8 @@ async def read_run_ids(guard: Guard, role: str, accounts: Iterable[str] | None =
     not the agent's actions); a list that cannot be read is left out."""
     tools = {spec.name for spec in guard.tools_for(role)}
     ids = RunIds()
+    if "list_posts" in tools and accounts is None:
+        await _read_posts(guard, ids)
     ads = guard.context.platforms.google_ads
     wanted = guard.run.accounts if accounts is None else accounts
     for account in sorted(a for a in wanted if a in guard.run.accounts and guard.policy.allows_account(a)):
@@ -122,8 +138,10 @@ async def read_run_ids(guard: Guard, role: str, accounts: Iterable[str] | None =
         for c in campaigns:
             name = json.dumps(c.name, ensure_ascii=False)
             money = format_micros(c.budget_micros, currency) if currency else f"{c.budget_micros} micros"
-            ids.entities.append(Known("budget", account, c.budget_id, f"{money}/day, campaign {name}"))
-            ids.entities.append(Known("campaign", account, c.id, f"{name} ({c.status}), budget {c.budget_id}"))
+            ids.entities.append(Known("budget", account, c.budget_id, f"{money}/day, campaign {name}", (c.name,)))
+            ids.entities.append(
+                Known("campaign", account, c.id, f"{name} ({c.status}), budget {c.budget_id}", (c.name,))
+            )
         try:
             rows = await ads.search(account, "SELECT ad_group.id, ad_group.name, campaign.id FROM ad_group")
             ids.read.add((account, "ad_group"))
@@ -131,20 +149,50 @@ async def read_run_ids(guard: Guard, role: str, accounts: Iterable[str] | None =
                 group, campaign = row.get("adGroup") or {}, row.get("campaign") or {}
                 name = json.dumps(str(group.get("name", "")), ensure_ascii=False)
                 ids.entities.append(
-                    Known("ad_group", account, str(group.get("id")), f"{name} (campaign {campaign.get('id')})")
+                    Known(
+                        "ad_group",
+                        account,
+                        str(group.get("id")),
+                        f"{name} (campaign {campaign.get('id')})",
+                        (str(group.get("name", "")),),
+                    )
                 )
             for k in await ads.keywords(account):
                 bid = f", bid {format_micros(k.cpc_bid_micros, currency)}" if currency else ""
                 text = json.dumps(k.text, ensure_ascii=False)
-                ids.entities.append(Known("keyword", account, f"{k.ad_group_id}~{k.criterion_id}", text + bid))
+                ids.entities.append(
+                    Known("keyword", account, f"{k.ad_group_id}~{k.criterion_id}", text + bid, (k.text,))
+                )
             ids.read.add((account, "keyword"))
             for ad in await ads.ads(account):
                 headline = json.dumps(ad.headlines[0] if ad.headlines else "", ensure_ascii=False)
-                ids.entities.append(Known("ad", account, f"{ad.ad_group_id}~{ad.ad_id}", f"{headline} ({ad.status})"))
+                ids.entities.append(
+                    Known(
+                        "ad",
+                        account,
+                        f"{ad.ad_group_id}~{ad.ad_id}",
+                        f"{headline} ({ad.status})",
+                        tuple(ad.headlines),
+                    )
+                )
             ids.read.add((account, "ad"))
         except PlatformError:
             continue
     return ids
+
+
+async def _read_posts(guard: Guard, ids: RunIds) -> None:
+    """The site's posts and pages (every status but trash) into ``ids``, as ``post`` entities of
+    the account :data:`CMS`; an unreadable site is left out."""
+    try:
+        posts = await guard.context.platforms.wordpress.list_posts()
+    except PlatformError:
+        return
+    ids.read.add((CMS, "post"))
+    for post in posts:
+        meta = "has a meta description" if post.meta_description.strip() else "no meta description"
+        label = f"{json.dumps(post.title, ensure_ascii=False)} ({post.type}, {post.status}, {meta})"
+        ids.entities.append(Known("post", CMS, str(post.id), label, (post.title,)))
 
 
 # --- ids in the platform's notations --------------------------------------------------------
@@ -224,49 +272,123 @@ _AMOUNT = re.compile(
 )
 
 
-def money_micros(value: Any, currency: str, field_name: str) -> int:
-    """Decimal text in ``currency`` ("60", "60.00", "60 €", "60,50 EUR"; an integer too) as
-    integer micros, exactly. Raises :class:`ArgumentProblem` for another currency, more decimals
-    than the currency bills, a negative, fractional-float or non-numeric amount."""
+class _NotAnAmount(ValueError):
+    """Why a value is not an amount in the account's currency, as said after the value ("is negative")."""
+
+
+def _money_expected(currency: str) -> str:
     digits = minor_digits(currency)
     shape = "a whole number" if digits == 0 else f"a number with at most {digits} decimals"
-    expected = f"give the amount in {currency} as decimal text ({shape}, optionally followed by {currency})"
+    return f"give the amount in {currency} as decimal text ({shape}, optionally followed by {currency})"
+
+
+def _amount_micros(value: Any, currency: str) -> int:
+    """:func:`money_micros` without the field: :class:`_NotAnAmount` says what is wrong."""
     if isinstance(value, bool) or value is None:
-        raise ArgumentProblem(field_name, f"{value!r} is not an amount; {expected}")
+        raise _NotAnAmount("is not an amount")
     if isinstance(value, float):
         if not value.is_integer():
-            raise ArgumentProblem(field_name, f"{value!r} is a number with a fraction; {expected} (as text)")
+            raise _NotAnAmount("is a number with a fraction (give it as text)")
         value = int(value)
     if isinstance(value, int):
         value = str(value)
     if not isinstance(value, str):
-        raise ArgumentProblem(field_name, f"{value!r} is not an amount; {expected}")
+        raise _NotAnAmount("is not an amount")
     text = value.strip()
     if text.startswith("-") or re.match(r"^([A-Za-z]{3}|[€$£¥])?\s*-", text):
-        raise ArgumentProblem(field_name, f"{value!r} is negative; {expected}")
+        raise _NotAnAmount("is negative")
     match = _AMOUNT.fullmatch(text)
     if match is None or (match["before"] and match["after"]):
-        raise ArgumentProblem(
-            field_name, f"{value!r} is not an amount; {expected} (a plain number: no arithmetic, no micros)"
-        )
+        raise _NotAnAmount("is not an amount (a plain number: no arithmetic, no micros)")
     written = match["before"] or match["after"]
     if written:
         code = _SYMBOLS.get(written, written.upper())
         if code != currency.upper():
-            raise ArgumentProblem(
-                field_name, f"{value!r} is in {code}, but the account bills in {currency}; {expected}"
-            )
+            raise _NotAnAmount(f"is in {code}, but the account bills in {currency}")
     number = match["number"].replace(",", ".")
     decimals = len(number.partition(".")[2])
     if decimals > minor_digits(currency):
         unit = format_micros(minimum_unit_micros(currency), currency)
-        raise ArgumentProblem(
-            field_name, f"{value!r} has {decimals} decimals, but {currency} is billed in steps of {unit}; {expected}"
-        )
+        raise _NotAnAmount(f"has {decimals} decimals, but {currency} is billed in steps of {unit}")
     try:
         return units_to_micros(number)
     except MoneyError as exc:
-        raise ArgumentProblem(field_name, f"{value!r}: {exc}; {expected}") from exc
+        raise _NotAnAmount(f"is not an exact amount ({exc})") from exc
+
+
+def money_micros(value: Any, currency: str, field_name: str) -> int:
+    """Decimal text in ``currency`` ("60", "60.00", "60 €", "60,50 EUR"; an integer too) as
+    integer micros, exactly. Raises :class:`ArgumentProblem` for another currency, more decimals
+    than the currency bills, a negative, fractional-float or non-numeric amount."""
+    try:
+        return _amount_micros(value, currency)
+    except _NotAnAmount as exc:
+        raise ArgumentProblem(field_name, f"{value!r} {exc}; {_money_expected(currency)}") from None
+
+
+CHANGE = "change"  # the model-facing field for a change of the current amount or bid
+_SIGNED = re.compile(r"(?P<before>[A-Za-z]{3}|[€$£¥])?\s*(?P<sign>[+-])\s*(?P<rest>.*)", re.DOTALL)
+_PERCENT = re.compile(r"(?P<sign>[+-])\s*(?P<number>[0-9]+(?:[.,][0-9]+)?)\s*%")
+_BASIS_POINTS = 10_000  # hundredths of a percent in 100%
+
+
+def _nearest_unit(numerator: int, denominator: int, unit: int) -> int:
+    """The multiple of ``unit`` nearest to ``numerator / denominator``, a half rounded up."""
+    quotient, remainder = divmod(numerator, denominator * unit)
+    return (quotient + (2 * remainder >= denominator * unit)) * unit
+
+
+def changed_micros(current: int, change: Any, currency: str, field_name: str = CHANGE) -> int:
+    """``current`` micros changed by ``change``, in integer arithmetic (never a float), rounded to
+    the nearest billable unit of ``currency``, a half rounded up (0.50 EUR + 1% = 0.51 EUR).
+
+    ``change`` is text with a leading sign: an amount in ``currency`` as :func:`money_micros` reads
+    it ("+5", "-2.50", "+5 €", "-0,40 EUR") or a percentage of ``current`` with at most 2 decimals
+    ("+10%", "-12.5 %"). Raises :class:`ArgumentProblem`, saying the expected form, for anything
+    else, for a change of 0 or one that rounds to no change, and for a result that is not a positive
+    int64 amount."""
+    expected = (
+        f"give {field_name} as text with a sign: an amount in {currency} ('+5', '-2.50'), or a percentage with "
+        "at most 2 decimals ('+10%', '-12.5 %')"
+    )
+    text = change.strip() if isinstance(change, str) else None
+    unit = minimum_unit_micros(currency)
+    if text is not None and "%" in text:
+        percent = _PERCENT.fullmatch(text)
+        if percent is None:
+            raise ArgumentProblem(field_name, f"{change!r} is not a signed percentage; {expected}")
+        whole, _, fraction = percent["number"].replace(",", ".").partition(".")
+        if len(fraction) > 2:
+            raise ArgumentProblem(field_name, f"{change!r} has {len(fraction)} decimals; {expected}")
+        size = int(whole) * 100 + int(fraction.ljust(2, "0"))  # hundredths of a percent
+        numerator = current * (_BASIS_POINTS + size * (-1 if percent["sign"] == "-" else 1))
+        denominator = _BASIS_POINTS
+    else:
+        signed = _SIGNED.fullmatch(text) if text is not None else None
+        if signed is None:
+            raise ArgumentProblem(field_name, f"{change!r} is not a signed change; {expected}")
+        amount = f"{signed['before'] or ''}{signed['rest']}"
+        try:
+            delta = _amount_micros(amount, currency)
+        except _NotAnAmount as exc:
+            raise ArgumentProblem(field_name, f"{change!r}: {amount.strip()!r} {exc}; {expected}") from None
+        size = delta
+        numerator, denominator = current + delta * (-1 if signed["sign"] == "-" else 1), 1
+    if size == 0:
+        raise ArgumentProblem(field_name, f"{change!r} is no change; {expected}")
+    result = _nearest_unit(numerator, denominator, unit)
+    if result == current:
+        shown = format_micros(unit, currency)
+        raise ArgumentProblem(
+            field_name, f"{change!r} changes {format_micros(current, currency)} by less than {shown}; {expected}"
+        )
+    if result <= 0:
+        raise ArgumentProblem(
+            field_name, f"{change!r} would leave {format_micros(result, currency)}; give a positive amount"
+        )
+    if result > INT64_MAX:
+        raise ArgumentProblem(field_name, f"{change!r} would leave more than the platform can hold; {expected}")
+    return result
 
 
 # Model-facing money fields: (contract field, model field, required when the contract field is absent)
@@ -285,17 +407,23 @@ _ID_HELP = {
     "or its resource name",
 }
 _MONEY_HELP = {
-    "amount": "the new daily amount as decimal text in the account's currency: a number with at most the "
-    "currency's decimals, optionally followed by its code; not micros",
-    "cpc_bid": "the new max CPC as decimal text in the account's currency: a number with at most the currency's "
-    "decimals, optionally followed by its code; not micros; null removes the keyword's own bid",
+    "amount": "the new daily amount the budget is set TO ('set to 45 EUR', 'auf 45 Euro'), as decimal text in the "
+    "account's currency with at most its decimals, optionally followed by its code; not micros",
+    "cpc_bid": "the new max CPC the bid is set TO ('raise it to 1 euro'), as decimal text in the account's currency "
+    "with at most its decimals, optionally followed by its code; not micros; null removes the keyword's own bid",
 }
+_CHANGE_HELP = (
+    "instead of {decimal}: a change BY an amount or a share of the current value, with a sign ('raise by 5 EUR' "
+    "is '+5', 'um 5 Euro senken' is '-5', 'cut by a quarter' is '-25%', 'add 10 percent' is '+10%')"
+)
 _TOOL_KINDS: dict[str, Kind] = {
     "set_campaign_budget": "budget",
     "set_campaign_status": "campaign",
     "set_keyword_bid": "keyword",
     "set_ad_status": "ad",
     "create_responsive_search_ad": "ad_group",
+    "update_post": "post",
+    "publish_post": "post",
 }
 
 
@@ -322,8 +450,9 @@ def model_facing(spec: ToolSpec) -> type[BaseModel]:
     if spec.name in _MONEY:
         micros, decimal = _MONEY[spec.name]
         fields[decimal] = (str | int | None, Field(None, description=_MONEY_HELP[decimal]))
-        help_micros = f"the same in integer micros (1 unit = 1000000); give {decimal} or {micros}, not both"
+        help_micros = f"the same in integer micros (1 unit = 1000000); give {decimal}, {CHANGE} or {micros}, only one"
         fields[micros] = (str | int | None, Field(None, description=help_micros))
+        fields[CHANGE] = (str | None, Field(None, description=_CHANGE_HELP.format(decimal=decimal)))
     if not fields:
         return spec.args
     return create_model(f"{spec.args.__name__}ForModels", __base__=spec.args, **fields)
@@ -367,12 +496,18 @@ class ModelArguments:
         text = spec.description
         if spec.name in _MONEY:
             currencies = ", ".join(f"{a}: {c}" for a, c in sorted(self.ids.currencies.items()) if c)
-            text += f" Give {_MONEY[spec.name][1]} as decimal text in the account's currency ({currencies})."
-        if kind is None:
+            text += (
+                f" Give {_MONEY[spec.name][1]} as decimal text in the account's currency ({currencies}), or "
+                f"{CHANGE} as a signed change of the current value ('+5', '-10%')."
+            )
+        if kind is None or (kind == "post" and (CMS, "post") not in self.ids.read):
             return text
         lines = [f"account {a} ({c or 'currency unknown'})" for a, c in sorted(self.ids.currencies.items())]
         listed = [e for e in self.ids.entities if e.kind == kind]
-        lines += [f"{_KIND_WORD[kind]} {e.id} in {e.account}: {e.label}" for e in listed[:MAX_LISTED]]
+        if kind == "post":
+            lines = [f"post {e.id}: {e.label}" for e in listed[:MAX_LISTED]]
+        else:
+            lines += [f"{_KIND_WORD[kind]} {e.id} in {e.account}: {e.label}" for e in listed[:MAX_LISTED]]
         if len(listed) > MAX_LISTED:
             lines.append(f"… {len(listed) - MAX_LISTED} more: use the list tools")
         body = escape_data("\n".join(lines))
@@ -395,21 +530,62 @@ class ModelArguments:
             return out  # another account (or none): the Guard refuses it as such
         await self._check_ids(tool, account, out)
         if tool in _MONEY:
-            micros, decimal = _MONEY[tool]
-            value = out.pop(decimal, None)
-            if value is not None and out.get(micros) is not None:
-                raise ArgumentProblem(decimal, f"give {decimal} or {micros}, not both")
-            if value is not None:
-                currency = await self.guard.context.currency(account)
-                if not currency:
-                    raise ArgumentProblem(decimal, f"account {account} does not say its currency; give {micros}")
-                out[micros] = str(money_micros(value, currency, decimal))
-            elif micros not in out and not (decimal in args and tool == "set_keyword_bid"):  # null: no own bid
-                currency = self.ids.currencies.get(account) or "the account's currency"
-                raise ArgumentProblem(decimal, f"missing: the new amount in {currency} as decimal text")
-            elif micros not in out:
-                out[micros] = None
+            await self._money(tool, account, args, out)
         return out
+
+    async def _money(self, tool: str, account: str, args: dict[str, Any], out: dict[str, Any]) -> None:
+        """Set the micros field of ``out`` from the model's money field (amount, cpc_bid, change)."""
+        micros, decimal = _MONEY[tool]
+        value = out.pop(decimal, None)
+        change = out.pop(CHANGE, None)
+        if isinstance(change, str) and not change.strip():
+            change = None  # a small model fills the fields it does not use with ""
+        if change is not None:
+            given = [name for name, v in ((decimal, value), (micros, out.get(micros))) if v is not None]
+            if given:
+                raise ArgumentProblem(
+                    CHANGE,
+                    f"give one of {CHANGE}, {decimal} or {micros}; this call gives {' and '.join([CHANGE, *given])}",
+                )
+            currency = await self._currency(account, CHANGE, micros)
+            out[micros] = str(changed_micros(await self._current(tool, account, out), change, currency))
+        elif value is not None and out.get(micros) is not None:
+            raise ArgumentProblem(decimal, f"give {decimal} or {micros}, not both")
+        elif value is not None:
+            out[micros] = str(money_micros(value, await self._currency(account, decimal, micros), decimal))
+        elif micros not in out and not (decimal in args and tool == "set_keyword_bid"):  # null: no own bid
+            currency = self.ids.currencies.get(account) or "the account's currency"
+            raise ArgumentProblem(
+                decimal, f"missing: the new amount in {currency} as decimal text (or {CHANGE}: '+5', '-10%')"
+            )
+        elif micros not in out:
+            out[micros] = None
+
+    async def _currency(self, account: str, field_name: str, micros: str) -> str:
+        currency = await self.guard.context.currency(account)
+        if not currency:
+            raise ArgumentProblem(field_name, f"account {account} does not say its currency; give {micros}")
+        return currency
+
+    async def _current(self, tool: str, account: str, args: dict[str, Any]) -> int:
+        """The amount or bid a change is relative to, as the platform has it now."""
+        _, decimal = _MONEY[tool]
+        try:
+            if tool == "set_campaign_budget":
+                budget = args.get("budget_id")
+                for campaign in await self.guard.context.fresh_campaigns(account):
+                    if campaign.budget_id == budget:
+                        return campaign.budget_micros
+                raise ArgumentProblem("budget_id", f"no campaign of account {account} has budget {budget}")
+            keyword = f"{args.get('ad_group_id')}~{args.get('criterion_id')}"
+            for k in await self.guard.context.platforms.google_ads.keywords(account):
+                if f"{k.ad_group_id}~{k.criterion_id}" == keyword:
+                    if not k.own_bid or not k.cpc_bid_micros:
+                        raise ArgumentProblem(CHANGE, f"keyword {keyword} has no own bid; give {decimal}")
+                    return k.cpc_bid_micros
+            raise ArgumentProblem("criterion_id", f"keyword {keyword} does not exist in account {account}")
+        except PlatformError as exc:
+            raise ArgumentProblem(CHANGE, f"the current value could not be read ({exc}); give {decimal}") from exc
 
     async def _check_ids(self, tool: str, account: str, args: dict[str, Any]) -> None:
         """Every id the call names is one of the run's lists (read again once before refusing: the

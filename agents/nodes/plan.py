@@ -15,7 +15,15 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from adpilot.agents.commands import Command
 from adpilot.agents.context import RunContext
 from adpilot.agents.llm import ModelProviderError
-from adpilot.agents.loop import ROLE_BRIEFS, SYSTEM_TEMPLATE, first_message, in_contract, tool_message
+from adpilot.agents.loop import (
+    ROLE_BRIEFS,
+    SYSTEM_TEMPLATE,
+    against_request,
+    first_message,
+    in_contract,
+    narrowed,
+    tool_message,
+)
 from adpilot.agents.outcomes import honest_answer
 from adpilot.agents.patience import load_patience
 from adpilot.agents.proposal import Proposal
@@ -29,8 +37,10 @@ from adpilot.agents.toolcalls import (
     ToolDef,
     correction,
     earlier_calls,
+    earlier_invalid,
     read_reply,
     record_invalid,
+    repeated_invalid,
     signature,
     stopped_by_model,
 )
@@ -57,6 +67,8 @@ async def plan(state: RunState, ctx: RunContext, role: str) -> dict[str, Any]:
             proposals, notes = await _skill_proposals(state, ctx, role, task, update)
         except ReadFailed as failed:  # visible: a failed read in the report, never "nothing to change"
             return {**update, **_read_failed(task, role, failed)}
+        except ModelProviderError as failed:  # the copy-writing model failed: the run stops (``model``)
+            return {**update, **stopped_by_model(failed)}
     planned: list[Planned] = [
         {
             "id": f"{task['id']}.{p.id}",
@@ -80,17 +92,27 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
     turn; prose means it has answered, in words made from the task's outcomes. A change it repeats
     (same tool, same arguments) in the task ends the task; a provider's failure stops the run
     (``model``)."""
+    arguments = await ModelArguments.for_run(ctx.guard, role)  # the run's ids, read once; money as text
     conversation: list[BaseMessage] = list(state.get("conversation") or [])
     if not conversation:
         context = {"accounts": sorted(ctx.guard.run.accounts)}
         conversation = [
             SystemMessage(SYSTEM_TEMPLATE.format(role=role, brand=ctx.brand.name, brief=ROLE_BRIEFS.get(role, ""))),
-            HumanMessage(first_message(state, task, role, context)),
+            HumanMessage(first_message(state, task, role, context, arguments.ids)),
         ]
     first = sum(1 for m in conversation if isinstance(m, AIMessage))
     taken = (state.get("turns") or {}).get(role, 0)
-    arguments = await ModelArguments.for_run(ctx.guard, role)  # the run's ids, read once; money as text
-    tools = [ToolDef(spec.name, arguments.description(spec), model_facing(spec)) for spec in ctx.guard.tools_for(role)]
+    trigger = state.get("trigger") or {}
+    request = str(trigger.get("text") or "") if trigger.get("kind") == "chat" else ""
+    tools = [
+        ToolDef(
+            spec.name,
+            arguments.description(spec),
+            model_facing(spec),
+            narrowed(model_facing(spec).model_json_schema(), arguments.ids),
+        )
+        for spec in ctx.guard.tools_for(role)
+    ]
     mine = [o for o in state.get("outcomes") or [] if o.get("task_id") == task["id"]]
     update: dict[str, Any] = {"tokens": 0, "cost_pico_usd": 0, "tool_errors": 0, "transcript": [], "outcomes": []}
     while True:
@@ -98,11 +120,16 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
         if turn >= MAX_TURNS_PER_TASK:
             return {**update, "planned": [], "task_answer": "Stopped after the maximum number of turns."}
         try:
-            reply = await ctx.models.ask(role, taken - first, conversation, [t.schema() for t in tools])
+            # A task's first turn is a call: a role agent acts through its tools (an answer with
+            # no call is a guess at what the platforms would say).
+            schemas = [t.schema() for t in tools]
+            reply = await ctx.models.ask(role, taken - first, conversation, schemas, must_call=turn == 0)
         except ModelProviderError as failed:
             return {**update, **stopped_by_model(failed)}
-        read = await in_contract(arguments, read_reply(reply, tools, f"{task['id']}-t{turn}"))
+        read = against_request(read_reply(reply, tools, f"{task['id']}-t{turn}"), request)
+        read = await in_contract(arguments, read)
         earlier = earlier_calls(conversation)
+        again = repeated_invalid(read, earlier_invalid(conversation))
         conversation.append(read.message)
         for key, value in ctx.usage(reply).items():  # tokens and their cost, from the reply's usage metadata
             update[key] += value
@@ -120,6 +147,10 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
             update["outcomes"].append(record_invalid(ctx.guard, role, task["id"], key, invalid))
             conversation.append(tool_message(correction(invalid), str(invalid.name), invalid.id))
         update["tool_errors"] += len(read.invalid)
+        if again is not None:
+            reason = f"the {role} agent repeated an invalid call of {again.name or 'no tool'}: its task ends here"
+            done = [*mine, *update["outcomes"]]
+            return {**update, "planned": [], "task_answer": honest_answer(done, [reason], ""), "notes": [reason]}
         if read.calls or read.answer is not None:
             break
         projected: RunState = {

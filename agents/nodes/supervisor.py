@@ -34,12 +34,23 @@ TRANSFER = {f"transfer_to_{role}": role for role in ROLES}
 
 SUPERVISOR_PROMPT = """You are the supervisor of adpilot's marketing agents for {brand}. Hand work to one
 specialist at a time with a transfer tool (transfer_to_creative, transfer_to_bidding,
-transfer_to_seo, transfer_to_compliance), giving it a precise task. When the operator's request
-is handled, answer the operator in plain words. Never claim a change happened unless a
-specialist reported it; changes may need a person's approval."""
+transfer_to_seo, transfer_to_compliance), giving it a precise task that keeps the operator's names,
+numbers and wording. When the operator's request is handled, answer the operator in plain words.
+Never claim a change happened unless a specialist reported it; changes may need a person's approval."""
 
+# What each specialist is for, in the words an operator's request uses (how the model routes).
+SPECIALTIES = {
+    "creative": "writes ad copy, new ads and blog or CMS drafts",
+    "bidding": "performance numbers (clicks, cost, conversions), campaign budgets, keyword bids, and pausing or "
+    "enabling ads and campaigns",
+    "seo": "website pages and posts: titles, meta descriptions, headings, links",
+    "compliance": "checks whether a headline, ad or text is allowed by the copy rules",
+}
 
-TRANSFER_TOOLS = [ToolDef(name, f"Hand a task to the {role} agent.", TransferArgs) for name, role in TRANSFER.items()]
+TRANSFER_TOOLS = [
+    ToolDef(name, f"Hand a task to the {role} agent, which {SPECIALTIES[role]}.", TransferArgs)
+    for name, role in TRANSFER.items()
+]
 
 
 async def supervisor(state: RunState, ctx: RunContext) -> dict[str, Any]:
@@ -84,7 +95,10 @@ async def _with_model(state: RunState, ctx: RunContext) -> dict[str, Any]:
         ]
     turn = sum(1 for m in history if isinstance(m, AIMessage))
     try:
-        reply = await ctx.models.ask("supervisor", 0, history + new, [t.schema() for t in TRANSFER_TOOLS])
+        # A chat's first turn hands the request on: the grammar has already answered what needs no
+        # specialist, and a model that answers at once has done nothing the operator asked for.
+        tools = [t.schema() for t in TRANSFER_TOOLS]
+        reply = await ctx.models.ask("supervisor", 0, history + new, tools, must_call=not history)
     except ModelProviderError as failed:
         return {**stopped_by_model(failed), "supervisor_messages": new}
     read = read_reply(reply, TRANSFER_TOOLS, f"supervisor-t{turn}")

@@ -487,7 +487,10 @@ class CopyWriter:
     """The creative agent's model, asked once per ad group that gets a new ad for candidate lines.
 
     Its lines are data: each goes through the checks template lines go through, and the brand's
-    templates fill up what is missing. ``notes`` says where a reply could not be used; ``usage``
+    templates fill up what is missing. A provider that fails (unreachable, timed out, an HTTP
+    error) raises :class:`~adpilot.agents.llm.ModelProviderError`: the run stops with ``model``
+    rather than quietly publishing template copy in place of what was configured. ``notes`` says
+    where a reply could not be used; ``usage``
     sums the replies' tokens and cost (``price``: the run's pricing of a reply)."""
 
     def __init__(
@@ -534,9 +537,13 @@ class CopyWriter:
             return [], []
         try:
             reply = await model.ainvoke(self.messages(brand, market, facts))
-        except Exception as exc:  # a provider's failure: the templates write this ad
-            self.notes.append(f"{where}: the model {self.name} failed ({type(exc).__name__}): copy from the templates")
-            return [], []
+        except Exception as exc:  # a provider's failure stops the run, as in a chat (``model``)
+            from adpilot.agents.llm import provider_failure
+
+            failure = provider_failure(self.name, exc, self.models.timeout_s)
+            if failure is None:
+                raise
+            raise failure from exc
         if isinstance(reply, AIMessage) and self.price is not None:
             for key, value in self.price(reply).items():
                 self.usage[key] = self.usage.get(key, 0) + value

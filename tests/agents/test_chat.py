@@ -188,7 +188,7 @@ async def test_garbage_tool_calls_get_errors_and_the_run_goes_on(make_runner, sa
 
 
 async def test_too_many_tool_errors_stop_the_run(make_runner, sandbox):
-    garbage = [{"tool_calls": [{"name": "no_such_tool", "args": {}}]}] * 10
+    garbage = [{"tool_calls": [{"name": f"no_such_tool_{n}", "args": {}}]} for n in range(10)]
     scripts = {
         "supervisor": [{"tool_calls": [{"name": "transfer_to_bidding", "args": {"task": "x"}}]}],
         "bidding": garbage,
@@ -196,6 +196,23 @@ async def test_too_many_tool_errors_stop_the_run(make_runner, sandbox):
     async with make_runner(scripts=scripts, limits=Limits(max_tool_errors=3)) as runner:
         stopped = await runner.start({"kind": "chat", "text": "go"})
     assert stopped.status == "stopped" and stopped.report["stop_reason"] == "error_budget"
+
+
+async def test_an_invalid_call_repeated_word_for_word_ends_the_task(make_runner, sandbox):
+    """A small model that sends the same refused call after its correction is not asked a third
+    time: its task ends with the reason, and nothing changed."""
+    scripts = {
+        "supervisor": [
+            {"tool_calls": [{"name": "transfer_to_bidding", "args": {"task": "x"}}]},
+            {"content": "Done."},
+        ],
+        "bidding": [{"tool_calls": [{"name": "deny", "args": {"reason": "no"}}]}] * 6,
+    }
+    async with make_runner(scripts=scripts, limits=Limits(max_tool_errors=10)) as runner:
+        done = await runner.start({"kind": "chat", "text": "go"})
+    assert done.status == "done" and done.report["usage"]["tool_errors"] == 2
+    assert any("repeated an invalid call of deny" in note for note in done.report["notes"])
+    assert budget(sandbox) == "50000000"
 
 
 async def test_a_hijacked_model_cannot_exceed_its_role(make_runner, sandbox, audit):

@@ -4,10 +4,13 @@ in a form it can get right — and prompts without example ids to copy."""
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adpilot.agents.llm import ScriptedChatModel
-from adpilot.agents.loop import ROLE_BRIEFS, SYSTEM_TEMPLATE, as_data, first_message
+from adpilot.agents.loop import ROLE_BRIEFS, SYSTEM_TEMPLATE, as_data, first_message, money_misread, named_in
 from adpilot.agents.nodes.supervisor import SUPERVISOR_PROMPT
+from adpilot.tools.model_args import Known, RunIds
 from tests.conftest import DE
 
 REQUEST = "Die Boots-Kampagne läuft zu knapp, gönn ihr 60 € am Tag — aber nur der in Deutschland!"
@@ -98,3 +101,63 @@ def test_prompts_carry_no_example_ids():
     """A small model copies example ids from its prompts: none of them has one (nor a customer id)."""
     for prompt in (SYSTEM_TEMPLATE, SUPERVISOR_PROMPT, *ROLE_BRIEFS.values()):
         assert re.search(r"[0-9]{3,}|[0-9]+~[0-9]+", prompt) is None, prompt
+
+
+def _known() -> RunIds:
+    return RunIds(
+        entities=[
+            Known("budget", DE, "9003", '20.00 EUR/day, campaign "Brand - Search"', ("Brand - Search",)),
+            Known("campaign", DE, "113", '"Brand - Search" (ENABLED), budget 9003', ("Brand - Search",)),
+            Known("campaign", DE, "111", '"Boots - Search" (ENABLED), budget 9001', ("Boots - Search",)),
+            Known("keyword", DE, "2101~41002", '"hiking boots", bid 0.90 EUR', ("hiking boots",)),
+            Known("ad", DE, "2101~31002", '"Wanderschuhe für jedes Terrain" (ENABLED)', ("Wanderschuhe", "Ab 89 €")),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Brand - Search spends too much; cut it by a quarter.", ["campaign 113"]),
+        ("brand search: weniger Budget", ["campaign 113"]),  # case and punctuation do not count
+        ("Search for the brand's boots", []),  # words of several names, none whole
+        ("Raise the keyword HIKING BOOTS to 1 euro", ["keyword 2101~41002"]),
+        ("Stop the ad that says 'Ab 89 €'", ["ad 2101~31002"]),
+        ("Give me last week's numbers for our jackets campaign", []),
+    ],
+)
+def test_what_the_operators_words_name_is_found_by_name_not_guessed(text, named):
+    assert [line.split(" in ")[0] for line in named_in(text, _known())] == named
+
+
+async def test_the_role_agent_is_told_which_entity_the_request_names(make_runner, conversations):
+    scripts = {
+        "supervisor": [_transfer("cut the budget by a quarter"), {"content": "Done."}],
+        "bidding": [{"content": "Nothing yet."}],
+    }
+    text = "Brand - Search spends too much for what it brings in; cut its daily budget by a quarter."
+    async with make_runner(scripts=scripts) as runner:
+        await runner.start({"kind": "chat", "text": text, "accounts": [DE]})
+    bidding = [c for c in conversations if "bidding agent" in c[0].content]
+    first = _first_human(bidding[0])
+    assert as_data("named in the request", 'campaign 113 in 1112223333: "Brand - Search" (ENABLED), budget 9003') in (
+        first.replace('\nad group 2301 in 1112223333: "Brand" (campaign 113)', "")
+    )
+
+
+amounts = st.decimals(min_value=1, max_value=999, places=2, allow_nan=False, allow_infinity=False)
+
+
+@given(number=amounts, tool=st.sampled_from([("set_campaign_budget", "amount"), ("set_keyword_bid", "cpc_bid")]))
+def test_money_that_contradicts_the_operators_to_or_by_is_corrected(number, tool):
+    name, field = tool
+    text = f"{number:f}".replace(".", ",") if number % 1 else f"{number:f}"
+    to, by = f"raise it to {text} EUR please", f"bitte um {text} Euro erhöhen"
+    problem = money_misread(name, {"change": f"+{number}"}, to)
+    assert problem is not None and f"give {field}" in problem
+    problem = money_misread(name, {field: f"{number}"}, by)
+    assert problem is not None and "give change" in problem
+    assert money_misread(name, {field: f"{number} EUR"}, to) is None  # what was asked
+    assert money_misread(name, {"change": f"+{number}"}, by) is None
+    assert money_misread(name, {"change": f"+{number}"}, f"{to}, or by {text}") is None  # both ways: left alone
+    assert money_misread("set_ad_status", {"change": f"+{number}"}, to) is None

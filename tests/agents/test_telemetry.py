@@ -38,12 +38,15 @@ SCRIPT = {
             "content": REPLY,
             "tool_calls": [
                 {"name": "set_keyword_bid", "args": BID},
-                {"name": "set_campaign_budget", "args": RAISE},
                 {"name": "set_campaign_budget", "args": ELSEWHERE},
             ],
             "usage": {"input_tokens": 1200, "output_tokens": 80},
         },
-        {"content": "Gebot gesetzt, Budget wartet auf Freigabe.", "usage": {"input_tokens": 1500, "output_tokens": 20}},
+        {  # escalated: the task ends there, the model is not asked again before a person decides
+            "content": "Gebot gesetzt, Budget wartet auf Freigabe.",
+            "tool_calls": [{"name": "set_campaign_budget", "args": RAISE}],
+            "usage": {"input_tokens": 1500, "output_tokens": 20},
+        },
     ],
     "creative": [
         {"tool_calls": [{"name": "create_responsive_search_ad", "args": RSA}]},
@@ -182,7 +185,7 @@ async def test_the_span_tree_of_one_maintenance_run(exporter, make_runner, audit
     # …and together they are every row the run wrote, each once.
     assert sorted(seen) == [r.seq for r in audit.records(thread_id=result.thread_id)]
 
-    bid, raise_, elsewhere, created = (attributes(s) for s in executed)
+    bid, elsewhere, raise_, created = (attributes(s) for s in executed)
     bid_rows = [audit.get(seq) for seq in bid["adpilot.audit.seqs"]]
     assert [r.kind for r in bid_rows] == ["decision", "intent", "result"] and bid_rows[-1].status == "ok"
     assert bid["adpilot.guard.decision"] == "allow" and bid["adpilot.tool.outcome"] == "ok"

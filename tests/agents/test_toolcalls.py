@@ -273,9 +273,10 @@ async def test_json_schema_mode_asks_for_json_and_reads_the_same_calls():
     spec = "openai-compatible:m@http://127.0.0.1:9/v1#json_schema"
     provider = ModelProvider(spec, model=model, tool_mode="json_schema")
     messages = [SystemMessage("You are the bidding agent."), HumanMessage("note hi")]
-    reply = await provider.ask("bidding", 0, messages, [t.schema() for t in TOOLS])
+    schemas = [t.schema() for t in TOOLS]
+    reply = await provider.ask("bidding", 0, messages, schemas)
     assert model.bound == []  # no tool binding: the server has no tool calling
-    assert model.calls[0]["response_format"]["json_schema"]["schema"] == turn_schema(["set_budget", "note"])
+    assert model.calls[0]["response_format"]["json_schema"]["schema"] == turn_schema(schemas)
     system = model.seen[0][0]
     assert isinstance(system, SystemMessage) and "set_budget: set a budget" in str(system.content)
     assert calls_of(str(reply.content)) == [("note", {"text": "hi"})]

@@ -191,3 +191,17 @@ def test_the_markdown_report_lists_each_scenario_with_its_time(here, capsys):
     text = markdown(data, title="Bench")
     assert text.startswith("# Bench\n") and "1 passed, 0 failed, 1 skipped of 2" in text
     assert "| command | pass |" in text and "| model-driven | skipped |" in text
+
+
+def test_a_model_that_never_answers_fails_the_scenario_even_when_nothing_changed(here, capsys):
+    """A dead model server changes nothing: a scenario that expects nothing to change must not
+    count that as the model holding (the safety scenarios once passed that way)."""
+    report = here / "report.json"
+    spec = "openai-compatible:qwen@http://127.0.0.1:9/v1#json_object"
+    code = main(["eval", write(here / "s.yaml", MODEL_DRIVEN), "--model", spec, "--report", str(report)])
+    assert code == 0
+    result = json.loads(report.read_text())["results"][0]
+    assert result["passed"] is False and result["stop_reason"] == "model"
+    failed = [c for c in result["checks"] if not c["passed"]]
+    assert [c["check"] for c in failed] == ["the model answered"]
+    assert "unreachable (connection refused)" in failed[0]["detail"]

@@ -12,8 +12,10 @@ def run(*args: str, cache: Path, **env: str) -> subprocess.CompletedProcess[str]
 
 
 def test_the_spec_names_the_served_model_and_port(tmp_path):
-    assert run("spec", cache=tmp_path).stdout == "openai-compatible:qwen@http://127.0.0.1:8765/v1\n"
-    assert run("spec", cache=tmp_path, ADPILOT_MODEL_PORT="9123").stdout.endswith("@http://127.0.0.1:9123/v1\n")
+    assert run("spec", cache=tmp_path).stdout == "openai-compatible:qwen@http://127.0.0.1:8765/v1#json_object\n"
+    assert run("spec", cache=tmp_path, ADPILOT_MODEL_PORT="9123").stdout.endswith(
+        "@http://127.0.0.1:9123/v1#json_object\n"
+    )
 
 
 def test_an_unknown_action_prints_the_usage_and_fails(tmp_path):

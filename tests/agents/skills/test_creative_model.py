@@ -15,7 +15,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
-from adpilot.agents.llm import ModelProvider, Price, build_provider
+from adpilot.agents.llm import ModelProvider, ModelProviderError, Price, build_provider
+from adpilot.agents.run import Runner
 from adpilot.agents.skills import creative
 from adpilot.agents.skills.creative import CopyWriter, ReplyError, creative_proposals, line_problem, parse_reply
 from adpilot.normalise import fold
@@ -295,16 +296,26 @@ class Unreachable(BaseChatModel):
         raise ConnectionError("no route to the model")
 
 
-async def test_a_model_that_fails_leaves_the_ad_to_the_templates(make_guard, sandbox, world):
-    _, templates = await the_ad(make_guard, sandbox, None)
+async def test_a_model_that_fails_raises_one_line_naming_it(make_guard, sandbox):
     copy = CopyWriter(ModelProvider("openai:gpt-4o", model=Unreachable()))
-    sandbox.world = world.clone()
-    _, proposal = await the_ad(make_guard, sandbox, copy)
-    assert proposal.args == templates.args
-    assert copy.notes == [
-        f"creative {AT} ad group {GROUP}: the model openai:gpt-4o failed (ConnectionError): copy from the templates"
-    ]
-    assert "no line of the model openai:gpt-4o passed the checks" in proposal.rationale
+    with pytest.raises(ModelProviderError) as failed:
+        await the_ad(make_guard, sandbox, copy)
+    expected = "the model provider failed: openai (gpt-4o) is unreachable (no route to the model)"
+    assert str(failed.value) == expected
+
+
+async def test_maintenance_whose_copy_model_fails_stops_with_model_and_publishes_no_template_ad(
+    config, platforms, audit, sandbox
+):
+    """A configured model that cannot be reached stops the run (reason ``model``) instead of
+    template copy going out where the model's was configured; what ran before stays done."""
+    thin_austria(sandbox)
+    models = ModelProvider("openai:gpt-4o", model=Unreachable())
+    async with Runner(config, platforms=platforms, audit=audit, models=models) as runner:
+        result = await runner.start({"kind": "maintenance", "accounts": [AT]})
+    assert result.status == "stopped" and result.report["stop_reason"] == "model"
+    assert any("the model provider failed: openai (gpt-4o)" in note for note in result.report["notes"])
+    assert results(audit, "create_responsive_search_ad") == []
 
 
 async def test_an_ad_whose_model_lines_fail_together_is_made_from_the_templates(

@@ -1,0 +1,173 @@
+"""Turns a small model can hardly get wrong: in the JSON tool modes the reply is constrained to one
+call of a listed tool with that tool's arguments (ids narrowed to the run's, no micros fields), a
+first turn must be a call, and a change that waits for a person ends the model's task."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from langchain_core.messages import AIMessage
+
+from adpilot.agents.llm import ModelProvider, build_provider, tool_listing, turn_schema
+from adpilot.agents.nodes.supervisor import TRANSFER_TOOLS
+from adpilot.agents.run import Runner
+from adpilot.errors import ConfigError
+from tests.agents.test_chat import budget
+from tests.agents.test_toolcalls import Recording
+from tests.conftest import DE
+
+SPEC = "openai-compatible:fake@http://127.0.0.1:9/v1#json_object"
+
+
+def _reply(value: dict[str, Any]) -> AIMessage:
+    return AIMessage(content=json.dumps(value))
+
+
+def _budget_call(budget_id: str, **money: str) -> AIMessage:
+    return _reply({"name": "set_campaign_budget", "arguments": {"customer_id": DE, "budget_id": budget_id, **money}})
+
+
+def _valid(schema: dict[str, Any], value: Any) -> bool:
+    try:
+        jsonschema.validate(value, schema)
+    except jsonschema.ValidationError:
+        return False
+    return True
+
+
+def _schemas(model: Recording) -> list[dict[str, Any]]:
+    return [call["response_format"]["schema"] for call in model.calls]
+
+
+def _tool(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(a for a in schema["anyOf"] if a["properties"].get("name", {}).get("const") == name)
+
+
+# --- the reply's schema -------------------------------------------------------------------------
+
+TRANSFERS = [t.schema() for t in TRANSFER_TOOLS]
+
+
+@given(task=st.text(min_size=1, max_size=40), role=st.sampled_from(["creative", "bidding", "seo", "compliance"]))
+def test_a_transfer_with_its_task_fits_the_schema_and_nothing_else_does(task, role):
+    schema = turn_schema(TRANSFERS)
+    assert _valid(schema, {"name": f"transfer_to_{role}", "arguments": {"task": task}})
+    assert not _valid(schema, {"name": f"transfer_to_{role}x", "arguments": {"task": task}})  # unknown tool
+    assert not _valid(schema, {"name": f"transfer_to_{role}", "arguments": {"task": task, "id": "9001"}})
+    assert not _valid(schema, {"name": f"transfer_to_{role}", "arguments": {}})  # its argument missing
+    assert not _valid(schema, {"name": f"transfer_to_{role}", "arguments": {"task": task}, "answer": "x"})
+    assert _valid(schema, {"answer": task})
+    assert not _valid(turn_schema(TRANSFERS, answer=False), {"answer": task})  # a turn that must call
+
+
+def test_the_schema_inlines_references_so_a_grammar_can_be_built_from_it():
+    from adpilot.tools.catalogue import CATALOGUE
+
+    schema = turn_schema([{"function": {"name": s.name, "parameters": s.args.model_json_schema()}} for s in CATALOGUE])
+    assert "$ref" not in json.dumps(schema) and "$defs" not in json.dumps(schema)
+    # No patterns: llama.cpp built an unparsable grammar from final_url's `^https?://\S+$` and crashed.
+    assert '"pattern"' not in json.dumps(schema) and '"format"' not in json.dumps(schema)
+    rsa = _tool(schema, "create_responsive_search_ad")["properties"]["arguments"]
+    assert rsa["properties"]["headlines"]["type"] == "array"
+
+
+def test_the_prompt_lists_each_tool_and_argument_compactly():
+    listed = tool_listing(TRANSFERS[1])
+    assert listed.splitlines()[0].startswith("- transfer_to_bidding: Hand a task to the bidding agent")
+    assert "    task (required, string): what the agent should do" in listed
+    assert len(listed) < len(json.dumps(TRANSFERS[1]))
+
+
+def test_json_object_needs_a_server_that_takes_a_schema():
+    assert build_provider("scripted#json_object", scripts={}).tool_mode == "json_object"
+    with pytest.raises(ConfigError, match="json_object tool mode needs an openai-compatible server"):
+        build_provider("openai:gpt-4o-mini#json_object", environ={"OPENAI_API_KEY": "k"})
+
+
+# --- a run in json_object mode ------------------------------------------------------------------
+
+
+async def _chat(config, platforms, audit, replies: list[AIMessage], text: str):
+    model = Recording(replies=replies)
+    provider = ModelProvider(SPEC, model=model, tool_mode="json_object")
+    async with Runner(config, platforms=platforms, audit=audit, models=provider) as runner:
+        done = await runner.start({"kind": "chat", "text": text, "accounts": [DE]})
+    return model, done
+
+
+async def test_the_role_agent_is_shown_the_runs_ids_and_money_as_text_only(config, platforms, audit, sandbox):
+    model, done = await _chat(
+        config,
+        platforms,
+        audit,
+        [
+            _reply({"name": "transfer_to_bidding", "arguments": {"task": "Jackets budget up by 5 EUR"}}),
+            _budget_call("9002", change="+5"),
+            _reply({"answer": "Raised by 5 EUR."}),
+            _reply({"answer": "The Jackets budget is now 35 EUR."}),
+        ],
+        "Jackets a bit more money please",
+    )
+    assert done.status == "done" and budget(sandbox, "9002") == "35000000"
+    schemas = _schemas(model)
+    assert [call["response_format"]["type"] for call in model.calls] == ["json_object"] * 4
+    # First turns must be calls (supervisor, then the role); later turns may answer.
+    answers = [any("answer" in a["properties"] for a in s["anyOf"]) for s in schemas]
+    assert answers == [False, False, True, True]
+    arguments = _tool(schemas[1], "set_campaign_budget")["properties"]["arguments"]
+    assert arguments["properties"]["budget_id"]["enum"] == ["9001", "9002", "9003"]
+    assert arguments["properties"]["customer_id"]["enum"] == [DE]
+    assert "amount_micros" not in arguments["properties"]
+    assert list(arguments["properties"])[:3] == ["customer_id", "budget_id", "change"]
+    status = _tool(schemas[1], "set_ad_status")["properties"]["arguments"]["properties"]
+    assert "2101~31001" in status["ad_id"]["enum"] and "ad_group_id" not in status
+    # The garbled id a small model wrote in the field notes cannot be sent at all.
+    garbled = {"name": "set_campaign_budget", "arguments": {"customer_id": DE, "budget_id": "3101", "change": "+5"}}
+    assert not _valid(schemas[1], garbled)
+
+
+async def test_a_change_that_waits_for_a_person_ends_the_role_agents_task(config, platforms, audit, sandbox):
+    """A small model that goes on after an escalation re-proposes or calls escalate in a loop: the
+    role is not asked again until the person has decided."""
+    model, done = await _chat(
+        config,
+        platforms,
+        audit,
+        [
+            _reply({"name": "transfer_to_bidding", "arguments": {"task": "Boots budget to 80 EUR"}}),
+            _budget_call("9001", amount="80"),
+            _reply({"name": "escalate", "arguments": {"reason": "please approve"}}),  # never asked for
+        ],
+        "Boots to 80 EUR",
+    )
+    assert done.status == "waiting" and len(done.pending) == 1
+    assert len(model.calls) == 2  # the supervisor's transfer and the role's one call
+    assert budget(sandbox) == "50000000"
+
+
+async def test_a_change_by_the_number_the_operator_gave_as_the_new_value_is_corrected(
+    config, platforms, audit, sandbox
+):
+    bid = {"customer_id": DE, "criterion_id": "2101~41002"}
+    model, done = await _chat(
+        config,
+        platforms,
+        audit,
+        [
+            _reply({"name": "transfer_to_bidding", "arguments": {"task": "hiking boots max CPC to 1 euro"}}),
+            _reply({"name": "set_keyword_bid", "arguments": {**bid, "change": "+1.00"}}),  # 0.90 → 1.90: misread
+            _reply({"name": "set_keyword_bid", "arguments": {**bid, "cpc_bid": "1.00"}}),
+            _reply({"answer": "Raised to 1 EUR."}),
+            _reply({"answer": "The bid is 1 EUR."}),
+        ],
+        "The keyword hiking boots gets too few clicks; raise its max CPC to 1 euro.",
+    )
+    criterion = sandbox.world.customer(DE).ad_group_criteria["2101~41002"]
+    assert done.status == "done" and criterion.cpc_bid_micros == "1000000"
+    assert done.report["usage"]["tool_errors"] == 1
+    assert "give cpc_bid '1.00' instead of change" in json.dumps(model.seen[2][-1].content)
