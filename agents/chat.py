@@ -81,6 +81,7 @@ T: dict[str, dict[str, str]] = {
         "done": "Done",
         "waiting": "Waiting for your approval",
         "not_done": "Not done",
+        "invalid": "Invalid call by the {role} agent, nothing done",
         "per_day": "per day",
         "per_click": "per click",
         "PAUSED": "paused",
@@ -139,6 +140,7 @@ T: dict[str, dict[str, str]] = {
         "done": "Erledigt",
         "waiting": "Wartet auf Ihre Freigabe",
         "not_done": "Nicht erledigt",
+        "invalid": "Ungültiger Aufruf des Agenten {role}, nichts getan",
         "per_day": "pro Tag",
         "per_click": "pro Klick",
         "PAUSED": "pausiert",
@@ -295,15 +297,13 @@ def _approvals(ctx: RunContext, language: Language) -> str:
     registry = RunRegistry(StateDir(ctx.config.state_dir).registry)
     try:
         lines = []
-        for record in registry.with_status("waiting"):
-            for item in record.pending:
-                asked = registry.asked(item["id"])
-                tool, args = proposed_call(item)
-                currency = str((asked.detail if asked is not None else {}).get("currency") or "")
-                state = s["expired"] if asked is not None and asked.expired() else ""
-                change = _change(tool, args, currency, language)
-                reason = str(item["reason"]).removeprefix("needs a person's approval: ")
-                lines.append(f"  {item['id']}  {change} — {reason} ({s['run']} {record.thread_id}{state})")
+        for record, item, asked in registry.waiting_items():
+            tool, args = proposed_call(item)
+            currency = str((asked.detail if asked is not None else {}).get("currency") or "")
+            state = s["expired"] if asked is not None and asked.expired() else ""
+            change = _change(tool, args, currency, language)
+            reason = str(item["reason"]).removeprefix("needs a person's approval: ")
+            lines.append(f"  {item['id']}  {change} — {reason} ({s['run']} {record.thread_id}{state})")
     finally:
         registry.close()
     if not lines:
@@ -535,7 +535,9 @@ async def answer_after(state: RunState, ctx: RunContext) -> str:
         currency = await ctx.guard.context.currency(account) if account else ""
         change = _change(outcome["tool"], dict(outcome.get("args") or {}), currency, language)
         message = (outcome.get("error") or {}).get("message")
-        if outcome["decision"] == "allow" and outcome["ok"]:
+        if (outcome.get("error") or {}).get("type") == "invalid_call":
+            lines.append(f"{s['invalid'].format(role=outcome['role'])}: {outcome['tool']} — {message}")
+        elif outcome["decision"] == "allow" and outcome["ok"]:
             lines.append(f"{s['done']}: {change}")
         elif outcome["decision"] == "escalate":
             lines.append(f"{s['waiting']}: {change} — {message or ''}".rstrip(" —"))

@@ -300,15 +300,39 @@ class ModelProvider:
         if self.tool_mode == "native":
             return model.bind_tools([dict(tool) for tool in tools], tool_choice="auto")
         if self.tool_mode in JSON_MODES:
-            schema = turn_schema(tools, answer=not must_call)
-            if self.spec.startswith("ollama:"):
-                return model.bind(format=schema)
-            if self.tool_mode == "json_object":
-                return model.bind(response_format={"type": "json_object", "schema": schema})
-            return model.bind(
-                response_format={"type": "json_schema", "json_schema": {"name": "adpilot_turn", "schema": schema}}
-            )
+            return self._constrained(model, turn_schema(tools, answer=not must_call))
         return model
+
+    def _constrained(self, model: BaseChatModel, schema: dict[str, Any]) -> Any:
+        """``model`` asked for a reply that fits ``schema``, as the tool mode's server takes it."""
+        if self.spec.startswith("ollama:"):
+            return model.bind(format=schema)
+        if self.tool_mode == "json_object":
+            return model.bind(response_format={"type": "json_object", "schema": schema})
+        return model.bind(
+            response_format={"type": "json_schema", "json_schema": {"name": "adpilot_turn", "schema": schema}}
+        )
+
+    async def ask_json(
+        self, agent: str, offset: int, messages: Sequence[BaseMessage], schema: dict[str, Any]
+    ) -> AIMessage:
+        """One reply of ``agent``'s model that should be JSON fitting ``schema``: constrained to it
+        in the JSON tool modes, asked for in words otherwise (the caller reads and checks it); a
+        provider's failure is a :class:`ModelProviderError`."""
+        model = self.for_agent(agent, offset)
+        if model is None:
+            raise ConfigError(f"agent {agent} has no model (model: {self.spec})")
+        bound = self._constrained(model, schema) if self.tool_mode in JSON_MODES else model
+        try:
+            reply = await bound.ainvoke(list(messages))
+        except Exception as exc:
+            failure = provider_failure(self.spec, exc, self.timeout_s)
+            if failure is None:
+                raise
+            raise failure from exc
+        if not isinstance(reply, AIMessage):
+            raise ModelProviderError(f"the model provider failed: {self.spec} sent no chat message")
+        return reply
 
     async def ask(
         self,
@@ -349,6 +373,12 @@ class ModelProvider:
     @property
     def scripted(self) -> bool:
         return self.spec.startswith("scripted")
+
+    @property
+    def explains(self) -> bool:
+        """Whether maintenance asks this model to explain the skills' proposals: a real model
+        does; a scripted one when its script has turns for the ``explainer``."""
+        return self._model is not None or "explainer" in self._scripts
 
     def for_agent(self, agent: str, offset: int = 0) -> BaseChatModel | None:
         model: BaseChatModel | None = self._model

@@ -207,21 +207,22 @@ def _number_in(value: Any) -> Decimal | None:
 
 def money_misread(name: str, args: Any, request: str) -> str | None:
     """What is wrong when a call's money contradicts the operator's words (None: nothing): a
-    ``change`` by the very number the operator gave as the new value ("to 1 euro" sent as
-    ``change: "+1"``), or a new value that is the number the operator gave as a change ("by 5
-    euros" sent as ``amount: "5"``). Found by reading the words "to"/"auf" and "by"/"um" before a
-    number, not by a model; a number the request gives both ways is left alone."""
+    ``change`` when the operator gave only a new value ("to 1 euro" sent as ``change: "+1"`` or
+    ``"+10%"``), or a new value that is the number the operator gave as a change ("by 5 euros" sent
+    as ``amount: "5"``). Found by reading the words "to"/"auf" and "by"/"um" before a number, not
+    by a model; a request that gives numbers both ways is left alone for a change."""
     field = _MONEY_FIELDS.get(name)
     if field is None or not isinstance(args, dict) or not request:
         return None
     to, by = _numbers(_TO, request), _numbers(_BY, request)
     change = args.get("change")
-    if isinstance(change, str) and change.strip() and "%" not in change:
-        number = _number_in(change)
-        if number is not None and number in to - by:
+    if isinstance(change, str) and change.strip() and to and not by:
+        number = _number_in(change) if "%" not in change else None
+        wanted = number if number in to else min(to) if len(to) == 1 else None
+        if wanted is not None:
             return (
-                f"{name}: change {change!r} adds to the current value, but the operator asked for a new value of "
-                f"{number} ('to {number}'): give {field} {str(number)!r} instead of change"
+                f"{name}: change {change!r} changes the current value, but the operator asked for a new value of "
+                f"{wanted} ('to {wanted}'): give {field} {str(wanted)!r} instead of change"
             )
     value = args.get(field)
     number = _number_in(value) if value is not None and not args.get("change") else None
@@ -233,22 +234,65 @@ def money_misread(name: str, args: Any, request: str) -> str | None:
     return None
 
 
-def against_request(read: Turn, request: str) -> Turn:
-    """``read`` with each call whose money contradicts the operator's words (:func:`money_misread`)
-    made an invalid call with that correction."""
+def the_new_value(name: str, args: Any, request: str) -> dict[str, Any] | None:
+    """A money call's arguments as the operator's words fix them, or None: a ``change`` where the
+    operator gave exactly one new value and no change ("raise its max CPC to 1 euro" sent as
+    ``change: "+10%"``) becomes that value — the words leave no doubt, and a small model that is
+    told so tends to send its change again. The Guard decides on the result as on any call."""
+    field = _MONEY_FIELDS.get(name)
+    if field is None or not isinstance(args, dict) or not request:
+        return None
+    change = args.get("change")
+    to, by = _numbers(_TO, request), _numbers(_BY, request)
+    if not (isinstance(change, str) and change.strip()) or len(to) != 1 or by:
+        return None
+    (value,) = to
+    return {**{k: v for k, v in args.items() if k != "change"}, field: str(value)}
+
+
+def existing_post(name: str, args: Any, ids: RunIds | None) -> str | None:
+    """What is wrong with a new draft that has the title of an existing post or page (None:
+    nothing): the operator meant that post, and a copy of it would compete with it in search."""
+    if name != "create_draft" or not isinstance(args, dict) or ids is None:
+        return None
+    title = normal(str(args.get("title") or ""))
+    same = next((e for e in ids.entities if e.kind == "post" and any(normal(n) == title for n in e.names)), None)
+    if not title or same is None:
+        return None
+    return (
+        f"create_draft: post {same.id} already has the title {str(args.get('title'))!r}: to change it (its meta "
+        f"description, say), call update_post with post_id {same.id}; a new draft is for a new article only"
+    )
+
+
+def against_request(read: Turn, request: str, ids: RunIds | None = None) -> tuple[Turn, list[str]]:
+    """``read`` checked against the operator's words and the run's data: a change where the words
+    give one new value is carried out as that value (:func:`the_new_value`, with a note saying
+    so); a call whose money contradicts the words (:func:`money_misread`) or a draft copying an
+    existing post's title (:func:`existing_post`) becomes an invalid call with that correction."""
     calls: list[dict[str, Any]] = []
     invalid = list(read.invalid)
+    notes: list[str] = []
+    changed = False
     for call in read.calls:
-        problem = money_misread(call["name"], call["args"], request)
+        fixed = the_new_value(call["name"], call["args"], request)
+        if fixed is not None:
+            notes.append(
+                f"{call['name']}: the model sent change {call['args'].get('change')!r}; the operator asked for a "
+                f"new value ({_MONEY_FIELDS[call['name']]} {fixed[_MONEY_FIELDS[call['name']]]}), which was used"
+            )
+            call, changed = {**call, "args": fixed}, True
+        problem = money_misread(call["name"], call["args"], request) or existing_post(call["name"], call["args"], ids)
         if problem is None:
             calls.append(call)
         else:
             invalid.append(InvalidCall(call["id"], call["name"], call["args"], problem))
-    if len(calls) == len(read.calls):
-        return read
+    if len(calls) == len(read.calls) and not changed:
+        return read, notes
     refused = {i.id for i in invalid} - {i.id for i in read.invalid}
     entries = [*read.message.invalid_tool_calls, *(i.entry() for i in invalid if i.id in refused)]
-    return dataclasses.replace(read, message=with_calls(read.message, calls, entries), calls=calls, invalid=invalid)
+    message = with_calls(read.message, calls, entries)
+    return dataclasses.replace(read, message=message, calls=calls, invalid=invalid), notes
 
 
 async def in_contract(arguments: ModelArguments, read: Turn) -> Turn:

@@ -34,7 +34,8 @@ def summarise(state: RunState) -> str:
     return "\n".join(p for p in (text, notes) if p) or "Nothing to do."
 
 
-def _quoted(agent: str, said: str) -> str:
+def quoted(agent: str, said: str) -> str:
+    """A model's words as a quote the operator can tell from what the outcomes show."""
     words = " ".join(said.split())
     return f"The {agent} adds: “{words[:600]}{'…' if len(words) > 600 else ''}”"
 
@@ -44,7 +45,7 @@ def honest_answer(outcomes: list[Outcome], notes: list[str], said: str, agent: s
     model's words as a quote; without any outcome or note, that nothing was changed."""
     text = outcome_text(outcomes)
     shown = "\n".join(p for p in (text, "\n".join(notes)) if p) or "No change was made."
-    return f"{shown}\n{_quoted(agent, said)}" if said.strip() else shown
+    return f"{shown}\n{quoted(agent, said)}" if said.strip() else shown
 
 
 def invalid_call_notes(outcomes: list[Outcome]) -> list[str]:

@@ -179,6 +179,13 @@ class RunRegistry:
         marks = ", ".join("?" * len(statuses))
         return self._rows(f"WHERE status IN ({marks})", statuses)
 
+    def waiting_items(self) -> list[tuple[RunRecord, dict[str, Any], Asked | None]]:
+        """Every approval waiting in the registry: its run, the pending item, and how it was asked
+        (None for an item recorded before approvals were asked in the registry)."""
+        return [
+            (record, item, self.asked(item["id"])) for record in self.with_status("waiting") for item in record.pending
+        ]
+
     def mark_running(self, thread_id: str) -> None:
         """The run is being driven again (its pending list is rewritten when it pauses or ends)."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -190,6 +190,13 @@ def _values(snippet: str) -> tuple[list[Any], list[str]]:
     return values, problems
 
 
+def json_values(text: str) -> list[Any]:
+    """The JSON values written in ``text``: inside fences or tags, else the text itself, read as
+    tolerantly as calls are (doubled braces, prose around them)."""
+    snippets = [m.group(1) for m in _TAG.finditer(text)] or [m.group(1) for m in _FENCE.finditer(text)] or [text]
+    return [value for snippet in snippets for value in _values(snippet)[0]]
+
+
 def _shaped(value: Any) -> bool:
     """Whether a JSON value has the shape of one or more calls."""
     if isinstance(value, list):

@@ -520,29 +520,27 @@ def list_rows(config: Config) -> list[dict[str, Any]]:
     registry = RunRegistry(StateDir(config.state_dir).registry)
     try:
         rows = []
-        for record in registry.with_status("waiting"):
-            for item in record.pending:
-                asked = registry.asked(item["id"])
-                tool, args = proposed_call(item)
-                detail = asked.detail if asked is not None else {}
-                rows.append(
-                    {
-                        **item,
-                        "thread_id": record.thread_id,
-                        "run_kind": record.kind,
-                        "call": {"tool": tool, "args": args},
-                        "currency": detail.get("currency") or "",
-                        "rule": detail.get("rule"),
-                        "before": detail.get("before"),
-                        "after": detail.get("after"),
-                        "asked_at": asked.asked_at if asked is not None else record.created,
-                        "expires_at": asked.expires_at if asked is not None else None,
-                        "expired": bool(asked is not None and asked.expired()),
-                        "approvers": list(asked.approvers) if asked is not None else [],
-                        "needed": asked.needed if asked is not None else 1,
-                        "requester": asked.requester if asked is not None else None,
-                    }
-                )
+        for record, item, asked in registry.waiting_items():
+            tool, args = proposed_call(item)
+            detail = asked.detail if asked is not None else {}
+            rows.append(
+                {
+                    **item,
+                    "thread_id": record.thread_id,
+                    "run_kind": record.kind,
+                    "call": {"tool": tool, "args": args},
+                    "currency": detail.get("currency") or "",
+                    "rule": detail.get("rule"),
+                    "before": detail.get("before"),
+                    "after": detail.get("after"),
+                    "asked_at": asked.asked_at if asked is not None else record.created,
+                    "expires_at": asked.expires_at if asked is not None else None,
+                    "expired": bool(asked is not None and asked.expired()),
+                    "approvers": list(asked.approvers) if asked is not None else [],
+                    "needed": asked.needed if asked is not None else 1,
+                    "requester": asked.requester if asked is not None else None,
+                }
+            )
         return rows
     finally:
         registry.close()

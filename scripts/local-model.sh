@@ -115,21 +115,26 @@ build_llama() {
   fi
 }
 
+# answers [SECONDS]: whether the server answers /v1/models within SECONDS (2). A server busy with a
+# request on 2 cores can take a minute or more to answer anything else.
 answers() {
-  "$VENV/bin/python" - "$PORT" <<'PY' 2>/dev/null
+  "$VENV/bin/python" - "$PORT" "${1:-2}" <<'PY' 2>/dev/null
 import sys
 import urllib.request
 
-with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v1/models", timeout=2) as r:
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v1/models", timeout=float(sys.argv[2])) as r:
     sys.exit(0 if r.status == 200 else 1)
 PY
 }
 
+# Whether the server this script started is still alive (it may be busy).
+alive() { [ -s "$CACHE/server.pid" ] && kill -0 "$(cat "$CACHE/server.pid")" 2>/dev/null; }
+
 serve() {
   [ -s "$GGUF" ] || die "no model at $GGUF: run '$0 build' first"
   [ -x "$VENV/bin/python" ] || die "no server venv at $VENV: run '$0 build' first"
-  if [ -s "$CACHE/server.pid" ] && kill -0 "$(cat "$CACHE/server.pid")" 2>/dev/null; then
-    if answers; then
+  if alive; then
+    if answers 2 || answers 300; then
       log "server already running (pid $(cat "$CACHE/server.pid")) on port $PORT"
       return
     fi
@@ -182,7 +187,8 @@ stop() {
 run_eval() {
   local adpilot="${ADPILOT_BIN:-$HERE/../.venv/bin/adpilot}" started=0 status=0 state
   [ -x "$adpilot" ] || die "no adpilot at $adpilot (run 'make install', or set ADPILOT_BIN)"
-  answers || { serve; started=1; }
+  # A server that is already up (perhaps busy with another eval's request) is shared, not stopped.
+  if alive; then serve; elif ! answers; then serve; started=1; fi
   state="$(mktemp -d)"
   # The eval's own runs use temporary state directories; this one only keeps the CLI off ./.adpilot.
   # A request to a 1.5B model on 2 cores takes up to ~90 s when the cores are busy: a longer time

@@ -1074,7 +1074,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
     ToolSpec("get_post", "Read one CMS post or page with its text.", GetPost, "cms:read", "read", _get_post),
     ToolSpec(
         "create_draft",
-        "Create a draft post (not published).",
+        "Create a NEW draft article (not published); to change an existing post or page, use update_post.",
         CreateDraft,
         "cms:write:draft",
         "create",
@@ -1085,7 +1085,7 @@ CATALOGUE: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "update_post",
-        "Change a post's title, content, excerpt or meta description.",
+        "Change an EXISTING post or page: its title, content, excerpt or meta description (write a missing one).",
         UpdatePost,
         "cms:write:draft",
         "set",

@@ -44,7 +44,11 @@ async def execute(state: RunState, ctx: RunContext) -> dict[str, Any]:
     pending: list[Pending] = []
     replies: list[BaseMessage] = []
     errors = 0
-    for call in state.get("planned") or []:
+    planned = state.get("planned") or []
+    currencies = await account_currencies(
+        guard, [c["args"].get("customer_id") for c in planned if isinstance(c["args"], dict)]
+    )
+    for call in planned:
         result = await guard.call(call["role"], call["tool"], call["args"], proposal_id=call["id"])
         if result.error is not None and result.error.type in COUNTED_ERRORS:
             errors += 1
@@ -64,7 +68,9 @@ async def execute(state: RunState, ctx: RunContext) -> dict[str, Any]:
             if waiting is not None:
                 pending.append(waiting)
         if call.get("tool_call_id"):
-            replies.append(tool_message(result.for_model(), call["tool"], str(call["tool_call_id"])))
+            account = call["args"].get("customer_id") if isinstance(call["args"], dict) else None
+            currency = currencies.get(account) if isinstance(account, str) else None
+            replies.append(tool_message(result.for_model(currency), call["tool"], str(call["tool_call_id"])))
     update: dict[str, Any] = {
         "steps": 1,
         "planned": [],
@@ -72,9 +78,6 @@ async def execute(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "pending": list(state.get("pending") or []) + pending,
         "tool_errors": errors,
     }
-    currencies = await account_currencies(
-        guard, [c["args"].get("customer_id") for c in state.get("planned") or [] if isinstance(c["args"], dict)]
-    )
     if currencies:
         update["currencies"] = currencies
     if replies:

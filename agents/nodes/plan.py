@@ -8,12 +8,15 @@ result replays the very same calls instead of re-planning from the state the run
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from adpilot.agents.commands import Command
 from adpilot.agents.context import RunContext
+from adpilot.agents.explain import AGENT as EXPLAINER
+from adpilot.agents.explain import explain, explained
 from adpilot.agents.llm import ModelProviderError
 from adpilot.agents.loop import (
     ROLE_BRIEFS,
@@ -65,6 +68,8 @@ async def plan(state: RunState, ctx: RunContext, role: str) -> dict[str, Any]:
     elif state["trigger"]["kind"] == "maintenance" and ctx.skills:
         try:
             proposals, notes = await _skill_proposals(state, ctx, role, task, update)
+            proposals, unexplained = await _explained(state, ctx, role, proposals, update)
+            notes = [*notes, *unexplained]
         except ReadFailed as failed:  # visible: a failed read in the report, never "nothing to change"
             return {**update, **_read_failed(task, role, failed)}
         except ModelProviderError as failed:  # the copy-writing model failed: the run stops (``model``)
@@ -121,12 +126,15 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
             return {**update, "planned": [], "task_answer": "Stopped after the maximum number of turns."}
         try:
             # A task's first turn is a call: a role agent acts through its tools (an answer with
-            # no call is a guess at what the platforms would say).
+            # no call is a guess at what the platforms would say); so is the turn after a
+            # correction (answering then gives up on the task; a repeat ends it).
             schemas = [t.schema() for t in tools]
-            reply = await ctx.models.ask(role, taken - first, conversation, schemas, must_call=turn == 0)
+            must_call = turn == 0 or _only_invalid(conversation[-1:])
+            reply = await ctx.models.ask(role, taken - first, conversation, schemas, must_call=must_call)
         except ModelProviderError as failed:
             return {**update, **stopped_by_model(failed)}
-        read = against_request(read_reply(reply, tools, f"{task['id']}-t{turn}"), request)
+        read, read_notes = against_request(read_reply(reply, tools, f"{task['id']}-t{turn}"), request, arguments.ids)
+        update["notes"] = [*update.get("notes", []), *read_notes]
         read = await in_contract(arguments, read)
         earlier = earlier_calls(conversation)
         again = repeated_invalid(read, earlier_invalid(conversation))
@@ -150,7 +158,8 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
         if again is not None:
             reason = f"the {role} agent repeated an invalid call of {again.name or 'no tool'}: its task ends here"
             done = [*mine, *update["outcomes"]]
-            return {**update, "planned": [], "task_answer": honest_answer(done, [reason], ""), "notes": [reason]}
+            notes = [*update.get("notes", []), reason]
+            return {**update, "planned": [], "task_answer": honest_answer(done, [reason], ""), "notes": notes}
         if read.calls or read.answer is not None:
             break
         projected: RunState = {
@@ -174,7 +183,8 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
     )
     if repeated is not None:
         reason = f"the {role} agent repeated {repeated['name']} with the same arguments: its task ends here"
-        return {**update, "planned": [], "task_answer": honest_answer(done, [reason], ""), "notes": [reason]}
+        notes = [*update.get("notes", []), reason]
+        return {**update, "planned": [], "task_answer": honest_answer(done, [reason], ""), "notes": notes}
     planned: list[Planned] = []
     for index, call in enumerate(read.calls):
         args = call["args"]
@@ -193,6 +203,12 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
     if read.answer is not None:
         update["task_answer"] = honest_answer(done, [], read.answer, f"{role} agent")
     return {**update, "planned": planned, "conversation": conversation}
+
+
+def _only_invalid(last: list[BaseMessage]) -> bool:
+    """Whether the conversation's last message is the result of a call that was refused as
+    invalid (the correction the model reads next)."""
+    return bool(last) and isinstance(last[0], ToolMessage) and '"type": "invalid_call"' in str(last[0].content)
 
 
 async def _command_proposals(task: Task, guard: Guard) -> tuple[list[Proposal], list[str]]:
@@ -301,6 +317,26 @@ async def _skill_proposals(
         accounts = [] if scope == "cms" else sorted(ctx.guard.run.accounts)
         return await sweep(ctx.guard, accounts, include_cms=scope in ("all", "cms"))
     return [], []
+
+
+async def _explained(
+    state: RunState, ctx: RunContext, role: str, proposals: list[Proposal], update: dict[str, Any]
+) -> tuple[list[Proposal], list[str]]:
+    """``proposals`` with the model's explanation quoted in each rationale (:mod:`adpilot.agents.
+    explain`; the changes themselves untouched), and notes where it could not be used. Its usage
+    counts toward the run's limits like any model turn."""
+    offset = (state.get("turns") or {}).get(EXPLAINER, 0)
+    found = await explain(
+        ctx.models, proposals, brand=ctx.brand.name, role=role, language=ctx.config.locale, offset=offset
+    )
+    for reply in found.replies:
+        for key, value in ctx.usage(reply).items():
+            update[key] = update.get(key, 0) + value
+    if found.replies:
+        update["turns"] = {**update.get("turns", {}), EXPLAINER: offset + len(found.replies)}
+    spec = ctx.models.spec
+    pairs = zip(proposals, found.lines, strict=True)
+    return [dataclasses.replace(p, rationale=explained(p.rationale, spec, line)) for p, line in pairs], found.notes
 
 
 async def _patiently(

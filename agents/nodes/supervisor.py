@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from adpilot.agents import chat
 from adpilot.agents.context import RunContext
 from adpilot.agents.llm import ModelProviderError
-from adpilot.agents.outcomes import honest_answer
+from adpilot.agents.outcomes import honest_answer, quoted
 from adpilot.agents.state import RunState
 from adpilot.agents.toolcalls import (
     ToolDef,
@@ -127,7 +127,7 @@ async def _with_model(state: RunState, ctx: RunContext) -> dict[str, Any]:
         if signature(call["name"], call["args"]) in earlier:
             reason = f"the supervisor repeated {call['name']} with the same task: the chat ends here"
             notes = [*(state.get("notes") or []), reason]
-            update.update(answer=honest_answer(done, notes, ""), notes=[reason])
+            update.update(answer=await _answer(state, ctx, done, notes, ""), notes=[reason])
             break
         if update.get("current"):
             errors += 1
@@ -145,7 +145,18 @@ async def _with_model(state: RunState, ctx: RunContext) -> dict[str, Any]:
     if update.get("answer") is not None:
         update.pop("current", None)
     if read.answer is not None:
-        update["answer"] = honest_answer(done, list(state.get("notes") or []), read.answer)
+        update["answer"] = await _answer(state, ctx, done, list(state.get("notes") or []), read.answer)
     update["supervisor_messages"] = new
     update["tool_errors"] = errors
     return update
+
+
+async def _answer(state: RunState, ctx: RunContext, outcomes: list[Any], notes: list[str], said: str) -> str:
+    """The operator's answer at the end of a chat with a model: each outcome in the operator's
+    words and language, as a command's answer gives them (money in the account's currency, never
+    micros), the notes, then the model's words as a quote; nothing recorded → that no change was
+    made. Made from the outcomes, so it can claim nothing they do not show."""
+    if not outcomes and not notes:
+        return honest_answer([], [], said)
+    words = await chat.answer_after({**state, "outcomes": outcomes, "notes": notes}, ctx)
+    return f"{words}\n{quoted('assistant', said)}" if said.strip() else words

@@ -143,7 +143,8 @@ async def test_each_role_through_a_scripted_chat(make_runner, sandbox, audit):
         done = await runner.start({"kind": "chat", "text": "Prepare the winter sale."})
     # The answer is made from the outcomes; the supervisor's own words follow as a quote.
     assert done.status == "done" and done.answer.endswith("The assistant adds: “All four done.”")
-    assert "done: set_keyword_bid" in done.answer and "done: create_draft" in done.answer
+    assert "Done: keyword 2101~41002 → €0.80 per click (set_keyword_bid)" in done.answer
+    assert "(create_draft)" in done.answer
     assert {a["role"] for a in done.report["applied"]} == {"creative", "seo", "bidding"}
     assert any(p.title == "Wintersale Regenjacken" and p.status == "draft" for p in sandbox.world.cms.posts.values())
     assert sandbox.world.cms.posts["503"].meta_description.startswith("Der Wintersale")

@@ -129,6 +129,9 @@ async def test_the_role_agent_is_shown_the_runs_ids_and_money_as_text_only(confi
     # The garbled id a small model wrote in the field notes cannot be sent at all.
     garbled = {"name": "set_campaign_budget", "arguments": {"customer_id": DE, "budget_id": "3101", "change": "+5"}}
     assert not _valid(schemas[1], garbled)
+    # The result the role reads shows money as it writes it, never micros.
+    result = str(model.seen[2][-1].content)
+    assert '"amount": "35.00 EUR"' in result and "micros" not in result
 
 
 async def test_a_change_that_waits_for_a_person_ends_the_role_agents_task(config, platforms, audit, sandbox):
@@ -150,18 +153,17 @@ async def test_a_change_that_waits_for_a_person_ends_the_role_agents_task(config
     assert budget(sandbox) == "50000000"
 
 
-async def test_a_change_by_the_number_the_operator_gave_as_the_new_value_is_corrected(
+async def test_a_change_where_the_operator_gave_one_new_value_is_carried_out_as_that_value(
     config, platforms, audit, sandbox
 ):
     bid = {"customer_id": DE, "criterion_id": "2101~41002"}
-    model, done = await _chat(
+    _, done = await _chat(
         config,
         platforms,
         audit,
         [
             _reply({"name": "transfer_to_bidding", "arguments": {"task": "hiking boots max CPC to 1 euro"}}),
-            _reply({"name": "set_keyword_bid", "arguments": {**bid, "change": "+1.00"}}),  # 0.90 → 1.90: misread
-            _reply({"name": "set_keyword_bid", "arguments": {**bid, "cpc_bid": "1.00"}}),
+            _reply({"name": "set_keyword_bid", "arguments": {**bid, "change": "+10%"}}),  # 0.90 → 0.99: misread
             _reply({"answer": "Raised to 1 EUR."}),
             _reply({"answer": "The bid is 1 EUR."}),
         ],
@@ -169,5 +171,41 @@ async def test_a_change_by_the_number_the_operator_gave_as_the_new_value_is_corr
     )
     criterion = sandbox.world.customer(DE).ad_group_criteria["2101~41002"]
     assert done.status == "done" and criterion.cpc_bid_micros == "1000000"
+    assert done.report["usage"]["tool_errors"] == 0
+    used = "the model sent change '+10%'; the operator asked for a new value (cpc_bid 1)"
+    assert any(used in note for note in done.report["notes"])
+
+
+async def test_a_new_value_that_is_the_operators_change_is_corrected_and_the_next_turn_must_call(
+    config, platforms, audit, sandbox
+):
+    model, done = await _chat(
+        config,
+        platforms,
+        audit,
+        [
+            _reply({"name": "transfer_to_bidding", "arguments": {"task": "Jackets budget up by 5 EUR"}}),
+            _budget_call("9002", amount="5.00"),  # 30 → 5: the change taken as the new value
+            _budget_call("9002", change="+5"),
+            _reply({"answer": "Raised by 5 EUR."}),
+            _reply({"answer": "The Jackets budget is 35 EUR."}),
+        ],
+        "Kannst du das Tagesbudget der Jacken-Kampagne bitte um 5 Euro erhöhen?",
+    )
+    assert done.status == "done" and budget(sandbox, "9002") == "35000000"
     assert done.report["usage"]["tool_errors"] == 1
-    assert "give cpc_bid '1.00' instead of change" in json.dumps(model.seen[2][-1].content)
+    assert "give change '+5.00' or '-5.00' instead of amount" in json.dumps(model.seen[2][-1].content)
+    # the turn after a correction must be a call too: answering then would give up on the task
+    answers = [any("answer" in a["properties"] for a in s["anyOf"]) for s in _schemas(model)]
+    assert answers == [False, False, False, True, True]
+
+
+def test_a_draft_with_an_existing_posts_title_is_sent_to_that_post():
+    from adpilot.agents.loop import existing_post
+    from adpilot.tools.model_args import Known, RunIds
+
+    ids = RunIds(entities=[Known("post", "cms", "501", "…", ("Wasserdichte Wanderschuhe: Kaufberatung",))])
+    problem = existing_post("create_draft", {"title": "wasserdichte wanderschuhe – kaufberatung", "content": "x"}, ids)
+    assert problem is not None and "call update_post with post_id 501" in problem
+    assert existing_post("create_draft", {"title": "Regenjacken für den Herbst", "content": "x"}, ids) is None
+    assert existing_post("update_post", {"title": "Wasserdichte Wanderschuhe: Kaufberatung"}, ids) is None

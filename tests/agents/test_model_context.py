@@ -158,6 +158,7 @@ def test_money_that_contradicts_the_operators_to_or_by_is_corrected(number, tool
     problem = money_misread(name, {field: f"{number}"}, by)
     assert problem is not None and "give change" in problem
     assert money_misread(name, {field: f"{number} EUR"}, to) is None  # what was asked
+    assert f"give {field} '{number}'" in (money_misread(name, {"change": "+10%"}, to) or "")  # a guessed share
     assert money_misread(name, {"change": f"+{number}"}, by) is None
     assert money_misread(name, {"change": f"+{number}"}, f"{to}, or by {text}") is None  # both ways: left alone
     assert money_misread("set_ad_status", {"change": f"+{number}"}, to) is None

@@ -79,9 +79,9 @@ async def test_a_sloppy_model_still_completes_its_task(make_runner, sandbox, aud
     # the answer is made from the outcomes: the change that happened, the calls that failed
     answer = done.answer or ""
     lines = answer.splitlines()
-    assert sum(line.startswith("done: set_campaign_budget") for line in lines) == 1
+    assert sum(line == "Done: budget 9001 → €55.00 per day (set_campaign_budget)" for line in lines) == 1
     assert lines[-1] == "The assistant adds: “Budget 9001 is 55 EUR per day now.”"
-    assert answer.count("invalid call by the bidding agent, nothing done") == 5
+    assert answer.count("Invalid call by the bidding agent, nothing done") == 5
     # the first task's prose reached the supervisor as a quote under its outcomes, not as a fact
     transfer_results = [m for m in done.state["supervisor_messages"] if m.type == "tool"]
     first_summary = json.loads(transfer_results[0].content.split("\n", 1)[1].rsplit("\n", 1)[0])["summary"]
@@ -106,7 +106,7 @@ async def test_an_answer_never_claims_a_change_the_guard_denied(make_runner, san
     assert done.status == "done" and budget(sandbox) == "50000000"
     answer = done.answer or ""
     first, *rest = answer.splitlines()
-    assert first.startswith("not done: set_campaign_budget — ")
+    assert first.startswith("Not done: budget 9001 → €900.00 per day (set_campaign_budget) — ")
     assert rest[-1] == "The assistant adds: “I raised the budget to 900 EUR.”"
     assert done.report["denied"][0]["tool"] == "set_campaign_budget"
 
