@@ -323,8 +323,12 @@ class ModelProvider:
         if model is None:
             raise ConfigError(f"agent {agent} has no model (model: {self.spec})")
         bound = self._constrained(model, schema) if self.tool_mode in JSON_MODES else model
+        return await self._reply(bound, list(messages))
+
+    async def _reply(self, runnable: Any, sent: list[BaseMessage]) -> AIMessage:
+        """``runnable``'s reply to ``sent``; a provider's failure as a :class:`ModelProviderError`."""
         try:
-            reply = await bound.ainvoke(list(messages))
+            reply = await runnable.ainvoke(sent)
         except Exception as exc:
             failure = provider_failure(self.spec, exc, self.timeout_s)
             if failure is None:
@@ -355,16 +359,7 @@ class ModelProvider:
             if self.tool_mode == "native"
             else tools_in_prompt(messages, tools, self.tool_mode)
         )
-        try:
-            reply = await self.bind(model, tools, must_call=must_call).ainvoke(sent)
-        except Exception as exc:
-            failure = provider_failure(self.spec, exc, self.timeout_s)
-            if failure is None:
-                raise
-            raise failure from exc
-        if not isinstance(reply, AIMessage):
-            raise ModelProviderError(f"the model provider failed: {self.spec} sent no chat message")
-        return reply
+        return await self._reply(self.bind(model, tools, must_call=must_call), sent)
 
     @property
     def enabled(self) -> bool:
