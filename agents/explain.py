@@ -69,10 +69,16 @@ def read_explanations(text: str, count: int) -> list[str] | str:
         return "explanations is not a list of texts"
     if len(lines) != count:
         return f"it explains {len(lines)} change(s), not {count}"
-    shown = [" ".join(line.split()[:MAX_WORDS]) for line in lines]
+    shown = [_shortened(line) for line in lines]
     if not all(shown):
         return "an explanation is empty"
     return shown
+
+
+def _shortened(line: str) -> str:
+    """``line`` in at most :data:`MAX_WORDS` words, an ellipsis saying where it was cut."""
+    words = line.split()
+    return " ".join(words[:MAX_WORDS]) + ("…" if len(words) > MAX_WORDS else "")
 
 
 def _change(proposal: Proposal) -> dict[str, Any]:
@@ -105,6 +111,7 @@ async def explain(
     return Explanations(list(read), [], [reply])
 
 
-def explained(rationale: str, spec: str, line: str | None) -> str:
-    """A proposal's rationale with the model's explanation quoted after it."""
-    return f"{rationale} — {spec} explains: “{line}”" if line else rationale
+def explained(rationale: str, line: str | None) -> str:
+    """A proposal's rationale with the model's explanation quoted after it (the run's report
+    names the model)."""
+    return f"{rationale} — the model explains: “{line}”" if line else rationale

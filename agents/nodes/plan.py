@@ -334,9 +334,8 @@ async def _explained(
             update[key] = update.get(key, 0) + value
     if found.replies:
         update["turns"] = {**update.get("turns", {}), EXPLAINER: offset + len(found.replies)}
-    spec = ctx.models.spec
     pairs = zip(proposals, found.lines, strict=True)
-    return [dataclasses.replace(p, rationale=explained(p.rationale, spec, line)) for p, line in pairs], found.notes
+    return [dataclasses.replace(p, rationale=explained(p.rationale, line)) for p, line in pairs], found.notes
 
 
 async def _patiently(

@@ -46,10 +46,10 @@ async def test_each_proposal_carries_the_models_explanation_and_the_changes_are_
     # … each with its explanation quoted after what the skill found
     applied = explained.report["applied"]
     assert all(
-        "scripted explains: “bidding explanation" in a["rationale"] for a in applied if a["tool"] == "set_keyword_bid"
+        "the model explains: “bidding explanation" in a["rationale"] for a in applied if a["tool"] == "set_keyword_bid"
     )
     assert all(a["rationale"].startswith("bid for ") for a in applied if a["tool"] == "set_keyword_bid")
-    assert all("scripted explains: “seo explanation" in p["rationale"] for p in explained.pending)
+    assert all("the model explains: “seo explanation" in p["rationale"] for p in explained.pending)
     assert not [n for n in explained.report["notes"] if "explanations" in n]
 
 
@@ -84,3 +84,5 @@ def test_the_schema_asks_for_exactly_one_explanation_per_change():
     assert (items["minItems"], items["maxItems"]) == (3, 3)
     assert read_explanations('```json\n{"explanations": ["a", "b"]}\n```', 2) == ["a", "b"]
     assert read_explanations('{"explanations": ["a", ""]}', 2) == "an explanation is empty"
+    (long,) = read_explanations(json.dumps({"explanations": [" ".join(["word"] * 50)]}), 1)
+    assert long == " ".join(["word"] * 40) + "…"
