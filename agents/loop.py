@@ -21,7 +21,7 @@ from langchain_core.messages import ToolMessage
 from adpilot.agents.resolve import normal
 from adpilot.agents.state import Outcome, Pending, RunState, Task
 from adpilot.agents.toolcalls import InvalidCall, Turn, with_calls
-from adpilot.tools.model_args import CMS, ArgumentProblem, ModelArguments, RunIds
+from adpilot.tools.model_args import CMS, FIELD_KIND, KIND_WORD, MONEY, ArgumentProblem, ModelArguments, RunIds
 from adpilot.tools.model_args import escape_data as escape_data  # the tool layer escapes the same way
 from adpilot.tools.result import ToolResult
 
@@ -68,7 +68,6 @@ def earlier_attempts(outcomes: Sequence[Outcome], role: str, task_id: str) -> li
     return [_attempt(o) for o in mine[-MAX_EARLIER:]]
 
 
-_KIND_WORDS = {"campaign": "campaign", "ad_group": "ad group", "ad": "ad", "keyword": "keyword", "post": "post"}
 _COMPACT = 8  # the least length of a name found inside a word run ("trail runners" in "trailrunners")
 _PREFIX = 12  # a long name's first letters that name it ("Trailrunning Schuhe" in "our trail running ad")
 
@@ -94,13 +93,13 @@ def named_in(text: str, ids: RunIds) -> list[str]:
     request = normal(text)
     lines = []
     for entity in ids.entities:
-        if entity.kind not in _KIND_WORDS:
+        if entity.kind == "budget":
             continue  # a budget is named by its campaign, whose line gives the budget's id
         hit = next((n for n in entity.names if _names_it(n, request)), None)
         if hit is None:
             continue
         by = f" (named by {json.dumps(hit, ensure_ascii=False)})" if entity.kind == "ad" else ""
-        lines.append(f"{_KIND_WORDS[entity.kind]} {entity.id} in {entity.account}: {entity.label}{by}")
+        lines.append(f"{KIND_WORD[entity.kind]} {entity.id} in {entity.account}: {entity.label}{by}")
     return lines
 
 
@@ -126,19 +125,9 @@ def first_message(state: RunState, task: Task, role: str, context: dict[str, Any
     return "\n\n".join(parts)
 
 
-# Which of the run's lists an id field of a model-facing tool takes its values from.
-_ID_LISTS = {
-    "budget_id": "budget",
-    "campaign_id": "campaign",
-    "ad_group_id": "ad_group",
-    "ad_id": "ad",
-    "criterion_id": "keyword",
-}
-
-
 # Fields a model is not shown: money goes as decimal text (or a signed change), never as micros;
 # a scripted or sloppy model that sends them anyway is still understood (tools/model_args.py).
-_HIDDEN = frozenset({"amount_micros", "cpc_bid_micros"})
+_HIDDEN = frozenset(micros for micros, _ in MONEY.values())
 
 
 def _only(prop: dict[str, Any], values: list[str]) -> dict[str, Any]:
@@ -161,7 +150,7 @@ def narrowed(schema: dict[str, Any], ids: RunIds) -> dict[str, Any]:
     # unsure is then the one the tool layer computes, not a guessed total.
     properties: dict[str, Any] = {}
     for name, prop in shown.items():
-        if name in ("amount", "cpc_bid") and "change" in shown:
+        if name in _DECIMAL and "change" in shown:
             properties["change"] = shown["change"]
         properties.setdefault(name, prop)
     accounts = sorted(ids.currencies)
@@ -175,7 +164,7 @@ def narrowed(schema: dict[str, Any], ids: RunIds) -> dict[str, Any]:
             if posts:
                 properties[name] = {**{k: v for k, v in prop.items() if k == "title"}, "type": "integer", "enum": posts}
             continue
-        kind = _ID_LISTS.get(name)
+        kind = FIELD_KIND.get(name)
         if kind is None or not any((account, kind) in ids.read for account in accounts):
             continue
         values = sorted({e.id for e in ids.entities if e.kind == kind})
@@ -192,7 +181,8 @@ def narrowed(schema: dict[str, Any], ids: RunIds) -> dict[str, Any]:
 # euros", "um 5 Euro"): the number after the word, as the request writes it.
 _TO = re.compile(r"\b(?:to|auf|at)\s+(?:[€$£]\s*)?([0-9]+(?:[.,][0-9]+)?)", re.I)
 _BY = re.compile(r"\b(?:by|um)\s+(?:[€$£]\s*)?([0-9]+(?:[.,][0-9]+)?)(?!\s*%)", re.I)
-_MONEY_FIELDS = {"set_campaign_budget": "amount", "set_keyword_bid": "cpc_bid"}
+_MONEY_FIELDS = {tool: decimal for tool, (_, decimal) in MONEY.items()}
+_DECIMAL = frozenset(_MONEY_FIELDS.values())
 _NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
 
 
@@ -289,10 +279,7 @@ def against_request(read: Turn, request: str, ids: RunIds | None = None) -> tupl
             invalid.append(InvalidCall(call["id"], call["name"], call["args"], problem))
     if len(calls) == len(read.calls) and not changed:
         return read, notes
-    refused = {i.id for i in invalid} - {i.id for i in read.invalid}
-    entries = [*read.message.invalid_tool_calls, *(i.entry() for i in invalid if i.id in refused)]
-    message = with_calls(read.message, calls, entries)
-    return dataclasses.replace(read, message=message, calls=calls, invalid=invalid), notes
+    return _rewritten(read, calls, invalid), notes
 
 
 async def in_contract(arguments: ModelArguments, read: Turn) -> Turn:
@@ -308,6 +295,12 @@ async def in_contract(arguments: ModelArguments, read: Turn) -> Turn:
             calls.append({**call, "args": await arguments.contract(call["name"], call["args"])})
         except ArgumentProblem as problem:
             invalid.append(InvalidCall(call["id"], call["name"], call["args"], problem.message))
+    return _rewritten(read, calls, invalid)
+
+
+def _rewritten(read: Turn, calls: list[dict[str, Any]], invalid: list[InvalidCall]) -> Turn:
+    """``read`` with ``calls`` as its valid calls and ``invalid`` (its own invalid calls first)
+    as its invalid ones; the reply in the conversation carries both, so each gets its result."""
     refused = {i.id for i in invalid} - {i.id for i in read.invalid}
     entries = [*read.message.invalid_tool_calls, *(i.entry() for i in invalid if i.id in refused)]
     message = with_calls(read.message, calls, entries)

@@ -105,7 +105,7 @@ class RunIds:
         return any(e.id == entity_id for e in self.of(account, kind))
 
 
-_KIND_WORD = {
+KIND_WORD = {
     "budget": "budget",
     "campaign": "campaign",
     "ad_group": "ad group",
@@ -208,7 +208,7 @@ _RESOURCE_FIELD = {
 _DASHED_CUSTOMER = re.compile(r"([0-9]{3})-([0-9]{3})-([0-9]{4})")
 _PAIR = re.compile(r"([0-9]+)~([0-9]+)")
 ID_FIELDS = ("customer_id", "budget_id", "campaign_id", "ad_group_id", "ad_id", "criterion_id")
-_FIELD_KIND: dict[str, Kind] = {
+FIELD_KIND: dict[str, Kind] = {
     "budget_id": "budget",
     "campaign_id": "campaign",
     "ad_group_id": "ad_group",
@@ -391,8 +391,8 @@ def changed_micros(current: int, change: Any, currency: str, field_name: str = C
     return result
 
 
-# Model-facing money fields: (contract field, model field, required when the contract field is absent)
-_MONEY = {"set_campaign_budget": ("amount_micros", "amount"), "set_keyword_bid": ("cpc_bid_micros", "cpc_bid")}
+# The money tools: (the contract's field in micros, the model-facing field as decimal text).
+MONEY = {"set_campaign_budget": ("amount_micros", "amount"), "set_keyword_bid": ("cpc_bid_micros", "cpc_bid")}
 
 
 # --- the model-facing schema and description -------------------------------------------------
@@ -447,8 +447,8 @@ def model_facing(spec: ToolSpec) -> type[BaseModel]:
                 Field(..., description=help_text),
             )
         )
-    if spec.name in _MONEY:
-        micros, decimal = _MONEY[spec.name]
+    if spec.name in MONEY:
+        micros, decimal = MONEY[spec.name]
         fields[decimal] = (str | int | None, Field(None, description=_MONEY_HELP[decimal]))
         help_micros = f"the same in integer micros (1 unit = 1000000); give {decimal}, {CHANGE} or {micros}, only one"
         fields[micros] = (str | int | None, Field(None, description=help_micros))
@@ -494,10 +494,10 @@ class ModelArguments:
         """``spec``'s description, with the run's ids it may name (write tools) shown as data."""
         kind = _TOOL_KINDS.get(spec.name)
         text = spec.description
-        if spec.name in _MONEY:
+        if spec.name in MONEY:
             currencies = ", ".join(f"{a}: {c}" for a, c in sorted(self.ids.currencies.items()) if c)
             text += (
-                f" Give {_MONEY[spec.name][1]} as decimal text in the account's currency ({currencies}), or "
+                f" Give {MONEY[spec.name][1]} as decimal text in the account's currency ({currencies}), or "
                 f"{CHANGE} as a signed change of the current value ('+5', '-10%')."
             )
         if kind is None or (kind == "post" and (CMS, "post") not in self.ids.read):
@@ -507,7 +507,7 @@ class ModelArguments:
         if kind == "post":
             lines = [f"post {e.id}: {e.label}" for e in listed[:MAX_LISTED]]
         else:
-            lines += [f"{_KIND_WORD[kind]} {e.id} in {e.account}: {e.label}" for e in listed[:MAX_LISTED]]
+            lines += [f"{KIND_WORD[kind]} {e.id} in {e.account}: {e.label}" for e in listed[:MAX_LISTED]]
         if len(listed) > MAX_LISTED:
             lines.append(f"… {len(listed) - MAX_LISTED} more: use the list tools")
         body = escape_data("\n".join(lines))
@@ -529,13 +529,13 @@ class ModelArguments:
         if not isinstance(account, str) or account not in self.guard.run.accounts:
             return out  # another account (or none): the Guard refuses it as such
         await self._check_ids(tool, account, out)
-        if tool in _MONEY:
+        if tool in MONEY:
             await self._money(tool, account, args, out)
         return out
 
     async def _money(self, tool: str, account: str, args: dict[str, Any], out: dict[str, Any]) -> None:
         """Set the micros field of ``out`` from the model's money field (amount, cpc_bid, change)."""
-        micros, decimal = _MONEY[tool]
+        micros, decimal = MONEY[tool]
         value = out.pop(decimal, None)
         change = out.pop(CHANGE, None)
         if isinstance(change, str) and not change.strip():
@@ -569,7 +569,7 @@ class ModelArguments:
 
     async def _current(self, tool: str, account: str, args: dict[str, Any]) -> int:
         """The amount or bid a change is relative to, as the platform has it now."""
-        _, decimal = _MONEY[tool]
+        _, decimal = MONEY[tool]
         try:
             if tool == "set_campaign_budget":
                 budget = args.get("budget_id")
@@ -591,7 +591,7 @@ class ModelArguments:
         """Every id the call names is one of the run's lists (read again once before refusing: the
         run may have created it); an id of a list the role could not read is left to the Guard."""
         wanted: list[tuple[str, Kind, str]] = []
-        for name, kind in _FIELD_KIND.items():
+        for name, kind in FIELD_KIND.items():
             value = args.get(name)
             if not isinstance(value, str) or not value:
                 continue
@@ -615,7 +615,7 @@ class ModelArguments:
             shown = "; ".join(valid) if valid else "none"
             raise ArgumentProblem(
                 name,
-                f"{_KIND_WORD[kind]} {value} does not exist in account {account}; the valid {_KIND_WORD[kind]} ids "
+                f"{KIND_WORD[kind]} {value} does not exist in account {account}; the valid {KIND_WORD[kind]} ids "
                 f"are: {shown}",
             )
 

@@ -118,6 +118,7 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
         )
         for spec in ctx.guard.tools_for(role)
     ]
+    schemas = [t.schema() for t in tools]
     mine = [o for o in state.get("outcomes") or [] if o.get("task_id") == task["id"]]
     update: dict[str, Any] = {"tokens": 0, "cost_pico_usd": 0, "tool_errors": 0, "transcript": [], "outcomes": []}
     while True:
@@ -128,7 +129,6 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
             # A task's first turn is a call: a role agent acts through its tools (an answer with
             # no call is a guess at what the platforms would say); so is the turn after a
             # correction (answering then gives up on the task; a repeat ends it).
-            schemas = [t.schema() for t in tools]
             must_call = turn == 0 or _only_invalid(conversation[-1:])
             reply = await ctx.models.ask(role, taken - first, conversation, schemas, must_call=must_call)
         except ModelProviderError as failed:
