@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, Concatenate, ParamSpec, cast
 
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
 from adpilot import telemetry
+from adpilot.agents.checkpoints import open_checkpoints
 from adpilot.agents.context import RunContext
 from adpilot.agents.graph import build_graph
 from adpilot.agents.llm import ModelProvider, build_provider, price_for
@@ -247,9 +247,7 @@ class Runner:
     async def __aenter__(self) -> Runner:
         if self._owns_deployment:
             await self._stack.enter_async_context(self.deployment)
-        self.checkpointer = await self._stack.enter_async_context(
-            AsyncSqliteSaver.from_conn_string(str(self.paths.checkpoints))
-        )
+        self.checkpointer = await self._stack.enter_async_context(open_checkpoints(self.paths.checkpoints))
         self.registry = RunRegistry(self.paths.registry)
         self.leases = self.deployment.leases
         return self

@@ -15,6 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from adpilot.agents.checkpoints import last_checkpoint
 from adpilot.agents.registry import RunRecord, RunRegistry
 from adpilot.app.web.api.store import ApiStore, ApiThread
 from adpilot.config import Config
@@ -109,20 +110,6 @@ def _pending_view(registry: RunRegistry, pending: list[dict[str, Any]]) -> list[
     return shown
 
 
-async def _checkpoint(config: Config, thread_id: str) -> tuple[dict[str, Any], str | None]:
-    """The run's last checkpointed values and the checkpoint's id (nothing saved yet: {}, None)."""
-    paths = StateDir(config.state_dir)
-    if not paths.checkpoints.exists():
-        return {}, None
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    async with AsyncSqliteSaver.from_conn_string(str(paths.checkpoints)) as saver:
-        saved = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
-    if saved is None:
-        return {}, None
-    return dict(saved.checkpoint.get("channel_values", {})), str(saved.checkpoint.get("id"))
-
-
 def _values(record: RunRecord | None, saved: dict[str, Any], pending: list[dict[str, Any]]) -> dict[str, Any]:
     settings = saved.get("settings") or {}
     trigger = saved.get("trigger") or {}
@@ -154,7 +141,9 @@ async def load(config: Config, store: ApiStore, thread_id: str, *, busy: bool) -
         pending = _pending_view(registry, record.pending) if record is not None and waiting else []
     finally:
         registry.close()
-    saved, checkpoint_id = await _checkpoint(config, thread_id) if record is not None else ({}, None)
+    saved, checkpoint_id = (
+        await last_checkpoint(StateDir(config.state_dir).checkpoints, thread_id) if record is not None else ({}, None)
+    )
     values = _values(record, saved, pending)
     interrupts = []
     if waiting and record is not None:

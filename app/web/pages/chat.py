@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from adpilot.agents.checkpoints import last_checkpoint
 from adpilot.agents.registry import RunRegistry
 from adpilot.app.web.core import HEADERS, SESSION_COOKIE, Ctx, Refused, page, respond
 from adpilot.app.web.html import Markup, hidden, tag
@@ -128,17 +129,6 @@ class Thread:
     following: bool  # driven by this process right now: the events stream follows it
 
 
-async def _saved(config: Config, thread: str) -> dict[str, Any]:
-    paths = StateDir(config.state_dir)
-    if not paths.checkpoints.exists():
-        return {}
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    async with AsyncSqliteSaver.from_conn_string(str(paths.checkpoints)) as saver:
-        saved = await saver.aget_tuple({"configurable": {"thread_id": thread}})
-    return dict(saved.checkpoint.get("channel_values", {})) if saved is not None else {}
-
-
 async def _currencies(ctx: Ctx) -> dict[str, str]:
     hub = hub_of(ctx.request)
     if hub.currencies is None:
@@ -214,7 +204,7 @@ async def load(ctx: Ctx, thread: str) -> Thread | None:
             return None
         if record is not None and record.kind != "chat":
             return None
-        saved = await _saved(ctx.config, thread)
+        saved, _ = await last_checkpoint(StateDir(ctx.config.state_dir).checkpoints, thread)
         audit = open_audit(ctx.config)
         try:
             rows = audit.records(thread_id=thread, exclude_tools=read_tools())
