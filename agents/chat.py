@@ -28,7 +28,7 @@ from adpilot.agents.commands import (
 )
 from adpilot.agents.context import RunContext
 from adpilot.agents.resolve import Entity, Kind, Resolution, catalogue, resolve
-from adpilot.agents.state import RunState, Task
+from adpilot.agents.state import Outcome, RunState, Task
 from adpilot.money import format_money
 
 _ALL = frozenset({"es", "it", "alles", "everything", "all", "das konto", "the account", "die kampagnen"})
@@ -87,6 +87,8 @@ T: dict[str, dict[str, str]] = {
         "PAUSED": "paused",
         "ENABLED": "enabled",
         "nothing": "Nothing to do.",
+        "no_change": "No change was made.",
+        "adds": "The assistant adds",
     },
     "de": {
         "campaign": "Kampagne",
@@ -146,6 +148,8 @@ T: dict[str, dict[str, str]] = {
         "PAUSED": "pausiert",
         "ENABLED": "aktiv",
         "nothing": "Nichts zu tun.",
+        "no_change": "Es wurde nichts geändert.",
+        "adds": "Der Assistent ergänzt",
     },
 }
 
@@ -526,11 +530,17 @@ async def _worst(ctx: RunContext, command: Command) -> dict[str, Any]:
 
 
 async def answer_after(state: RunState, ctx: RunContext) -> str:
-    """The answer once a command's task is done: each outcome in words, then the notes."""
+    """The answer once a command's task is done: the notes, then each outcome in words."""
     language = language_of(state, ctx)
+    lines = [*(state.get("notes") or []), *await outcome_lines(list(state.get("outcomes") or []), ctx, language)]
+    return "\n".join(lines) or T[language]["nothing"]
+
+
+async def outcome_lines(outcomes: list[Outcome], ctx: RunContext, language: Language) -> list[str]:
+    """Each outcome in words: what became of it, the change with money in the account's currency."""
     s = T[language]
     lines = []
-    for outcome in state.get("outcomes") or []:
+    for outcome in outcomes:
         account = str(outcome.get("account") or (outcome.get("args") or {}).get("customer_id") or "")
         currency = await ctx.guard.context.currency(account) if account else ""
         change = _change(outcome["tool"], dict(outcome.get("args") or {}), currency, language)
@@ -543,5 +553,4 @@ async def answer_after(state: RunState, ctx: RunContext) -> str:
             lines.append(f"{s['waiting']}: {change} — {message or ''}".rstrip(" —"))
         else:
             lines.append(f"{s['not_done']}: {change} — {message or outcome['decision']}")
-    lines = [*(state.get("notes") or []), *lines]
-    return "\n".join(lines) or s["nothing"]
+    return lines

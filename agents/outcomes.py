@@ -1,51 +1,22 @@
-"""Outcomes in words: what a task did, for the operator and for the supervisor model.
+"""Outcomes as data: for reports, approvals and the supervisor model.
 
-With a model, what the operator reads is made from the recorded outcomes (:func:`honest_answer`):
-the model's own words are added as a quote, so they can never claim a change that no outcome
-shows nor hide one that failed.
+With a model, what the operator reads is made from the recorded outcomes (``chat.outcome_lines``);
+the model's own words are added as a quote (:func:`quoted`), so they can never claim a change that
+no outcome shows nor hide one that failed.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from adpilot.agents.state import Outcome, Pending, RunState
+from adpilot.agents.state import Outcome, Pending
 
 
-def outcome_text(outcomes: list[Outcome]) -> str:
-    parts = []
-    for o in outcomes:
-        message = (o.get("error") or {}).get("message")
-        if (o.get("error") or {}).get("type") == "invalid_call":
-            parts.append(f"invalid call by the {o['role']} agent, nothing done: {o['tool']} — {message}")
-        elif o["decision"] == "allow" and o["ok"]:
-            parts.append(f"done: {o['tool']} {json.dumps(o['args'], ensure_ascii=False)}")
-        elif o["decision"] == "escalate":
-            parts.append(f"waiting for approval: {o['tool']} ({message or ''})")
-        else:
-            parts.append(f"not done: {o['tool']} — {message or o['decision']}")
-    return "\n".join(parts)
-
-
-def summarise(state: RunState) -> str:
-    text = outcome_text(list(state.get("outcomes") or []))
-    notes = "\n".join(state.get("notes") or [])
-    return "\n".join(p for p in (text, notes) if p) or "Nothing to do."
-
-
-def quoted(agent: str, said: str) -> str:
-    """A model's words as a quote the operator can tell from what the outcomes show."""
+def quoted(lead: str, said: str) -> str:
+    """A model's words as a quote the operator can tell from what the outcomes show:
+    ``The assistant adds: “…”`` (``lead`` in the operator's language)."""
     words = " ".join(said.split())
-    return f"The {agent} adds: “{words[:600]}{'…' if len(words) > 600 else ''}”"
-
-
-def honest_answer(outcomes: list[Outcome], notes: list[str], said: str, agent: str = "assistant") -> str:
-    """What the operator reads at the end: what the outcomes show (and the notes), then the
-    model's words as a quote; without any outcome or note, that nothing was changed."""
-    text = outcome_text(outcomes)
-    shown = "\n".join(p for p in (text, "\n".join(notes)) if p) or "No change was made."
-    return f"{shown}\n{quoted(agent, said)}" if said.strip() else shown
+    return f"{lead}: “{words[:600]}{'…' if len(words) > 600 else ''}”"
 
 
 def invalid_call_notes(outcomes: list[Outcome]) -> list[str]:

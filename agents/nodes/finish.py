@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from adpilot.agents import chat
 from adpilot.agents.context import RunContext
-from adpilot.agents.outcomes import invalid_call_notes, summarise
+from adpilot.agents.outcomes import invalid_call_notes
 from adpilot.agents.report import Judging, build_report
 from adpilot.agents.state import RunState
 from adpilot.logs import get_logger
@@ -24,7 +25,7 @@ async def finalize(state: RunState, ctx: RunContext) -> dict[str, Any]:
     _remember(state, ctx)
     answer = state.get("answer")
     if state["trigger"]["kind"] == "chat" and answer is None:
-        answer = summarise(noted)
+        answer = await chat.answer_after(noted, ctx)
     return {"report": report, "answer": answer, "steps": 1, "notes": notes}
 
 
@@ -38,7 +39,8 @@ async def stop(state: RunState, ctx: RunContext) -> dict[str, Any]:
     final: RunState = {**state, "stop_reason": reason, "notes": [*(state.get("notes") or []), *notes]}
     answer = state.get("answer")
     if answer is None:
-        answer = f"The run stopped: {reason}." + (f"\n{summarise(final)}" if state.get("outcomes") else "")
+        done = f"\n{await chat.answer_after(final, ctx)}" if state.get("outcomes") else ""
+        answer = f"The run stopped: {reason}.{done}"
     return {
         "stop_reason": reason,
         "report": build_report(final, stop=reason, judging=_judging(ctx)),

@@ -27,7 +27,7 @@ from adpilot.agents.loop import (
     narrowed,
     tool_message,
 )
-from adpilot.agents.outcomes import honest_answer
+from adpilot.agents.outcomes import quoted
 from adpilot.agents.patience import load_patience
 from adpilot.agents.proposal import Proposal
 from adpilot.agents.skills import bidding as bidding_skills
@@ -119,7 +119,6 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
         for spec in ctx.guard.tools_for(role)
     ]
     schemas = [t.schema() for t in tools]
-    mine = [o for o in state.get("outcomes") or [] if o.get("task_id") == task["id"]]
     update: dict[str, Any] = {"tokens": 0, "cost_pico_usd": 0, "tool_errors": 0, "transcript": [], "outcomes": []}
     while True:
         turn = sum(1 for m in conversation if isinstance(m, AIMessage))
@@ -157,9 +156,8 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
         update["tool_errors"] += len(read.invalid)
         if again is not None:
             reason = f"the {role} agent repeated an invalid call of {again.name or 'no tool'}: its task ends here"
-            done = [*mine, *update["outcomes"]]
             notes = [*update.get("notes", []), reason]
-            return {**update, "planned": [], "task_answer": honest_answer(done, [reason], ""), "notes": notes}
+            return {**update, "planned": [], "task_answer": reason, "notes": notes}
         if read.calls or read.answer is not None:
             break
         projected: RunState = {
@@ -170,7 +168,6 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
         }
         if ctx.stopped(projected):  # the edge after this node stops the run
             return {**update, "planned": [], "conversation": conversation}
-    done = [*mine, *update["outcomes"]]
     repeated = next(
         (
             c
@@ -184,7 +181,7 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
     if repeated is not None:
         reason = f"the {role} agent repeated {repeated['name']} with the same arguments: its task ends here"
         notes = [*update.get("notes", []), reason]
-        return {**update, "planned": [], "task_answer": honest_answer(done, [reason], ""), "notes": notes}
+        return {**update, "planned": [], "task_answer": reason, "notes": notes}
     planned: list[Planned] = []
     for index, call in enumerate(read.calls):
         args = call["args"]
@@ -201,7 +198,8 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
             }
         )
     if read.answer is not None:
-        update["task_answer"] = honest_answer(done, [], read.answer, f"{role} agent")
+        said = quoted(f"The {role} agent adds", read.answer) if read.answer.strip() else ""
+        update["task_answer"] = said or f"The {role} agent ended its task."
     return {**update, "planned": planned, "conversation": conversation}
 
 

@@ -1,7 +1,8 @@
 """Review: the compliance agent's look at what a task attempted, and the task's wrap-up.
 
-Whatever the copy rules blocked becomes a note for the operator; the task's summary goes back
-to the supervisor model (when a transfer started it); the task's working state is cleared.
+Whatever the copy rules blocked becomes a note for the operator; the task's summary — its outcomes
+in the operator's words, then how it ended — goes back to the supervisor model (when a transfer
+started it); the task's working state is cleared.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from typing import Any
 
 from langchain_core.messages import ToolMessage
 
+from adpilot.agents import chat
 from adpilot.agents.context import RunContext
 from adpilot.agents.loop import as_data
-from adpilot.agents.outcomes import brief, outcome_text
+from adpilot.agents.outcomes import brief
 from adpilot.agents.state import RunState
 
 
@@ -30,7 +32,9 @@ async def review(state: RunState, ctx: RunContext) -> dict[str, Any]:
         if str(error.get("rule", "")).startswith("content.")
     ]
     if task.get("tool_call_id"):
-        summary = state.get("task_answer") or outcome_text(mine) or "nothing to change"
+        # In the operator's words (money in the account's currency): the supervisor model quotes it.
+        done = await chat.outcome_lines(mine, ctx, chat.language_of(state, ctx))
+        summary = "\n".join([*done, *filter(None, [state.get("task_answer")])]) or "nothing to change"
         update["supervisor_messages"] = [
             ToolMessage(
                 as_data(f"{task['role']} agent", {"summary": summary, "results": [brief(o) for o in mine]}),

@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from adpilot.agents import chat
 from adpilot.agents.context import RunContext
 from adpilot.agents.llm import ModelProviderError
-from adpilot.agents.outcomes import honest_answer, quoted
+from adpilot.agents.outcomes import quoted
 from adpilot.agents.state import RunState
 from adpilot.agents.toolcalls import (
     ToolDef,
@@ -156,7 +156,10 @@ async def _answer(state: RunState, ctx: RunContext, outcomes: list[Any], notes: 
     words and language, as a command's answer gives them (money in the account's currency, never
     micros), the notes, then the model's words as a quote; nothing recorded → that no change was
     made. Made from the outcomes, so it can claim nothing they do not show."""
-    if not outcomes and not notes:
-        return honest_answer([], [], said)
-    words = await chat.answer_after({**state, "outcomes": outcomes, "notes": notes}, ctx)
-    return f"{words}\n{quoted('assistant', said)}" if said.strip() else words
+    s = chat.T[chat.language_of(state, ctx)]
+    words = (
+        await chat.answer_after({**state, "outcomes": outcomes, "notes": notes}, ctx)
+        if outcomes or notes
+        else s["no_change"]
+    )
+    return f"{words}\n{quoted(s['adds'], said)}" if said.strip() else words

@@ -85,8 +85,12 @@ async def test_a_sloppy_model_still_completes_its_task(make_runner, sandbox, aud
     # the first task's prose reached the supervisor as a quote under its outcomes, not as a fact
     transfer_results = [m for m in done.state["supervisor_messages"] if m.type == "tool"]
     first_summary = json.loads(transfer_results[0].content.split("\n", 1)[1].rsplit("\n", 1)[0])["summary"]
-    assert first_summary.startswith("invalid call by the bidding agent")
-    assert "The bidding agent adds: “I have set budget 9001 to 55 EUR per day.”" in first_summary
+    assert first_summary.startswith("Invalid call by the bidding agent, nothing done: set_campaign_budget")
+    assert first_summary.endswith("The bidding agent adds: “I have set budget 9001 to 55 EUR per day.”")
+    # the second task's change, as the operator says money, not in micros the model would echo
+    second_summary = json.loads(transfer_results[1].content.split("\n", 1)[1].rsplit("\n", 1)[0])["summary"]
+    assert "Done: budget 9001 → €55.00 per day (set_campaign_budget)" in second_summary.splitlines()
+    assert "55000000" not in second_summary
 
 
 async def test_an_answer_never_claims_a_change_the_guard_denied(make_runner, sandbox):
