@@ -434,7 +434,7 @@ class Runner:
         and the leases it needs (its run, and for maintenance its accounts and/or the CMS)."""
         record = self.registry.get(thread_id)
         if record is None:
-            raise UsageError(f"no run {thread_id!r} (see `adpilot approvals list`)")
+            raise UsageError(f"no run {thread_id!r} (see `adpilot runs list`)")
         snapshot = await self.checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
         values: dict[str, Any] = dict(snapshot.checkpoint.get("channel_values", {})) if snapshot else {}
         settings: Settings = values.get("settings") or Settings(accounts=record.accounts)
@@ -626,7 +626,7 @@ class Runner:
             raise UsageError(f"stopping run {thread_id} needs a reason")
         record = self.registry.get(thread_id)
         if record is None and not starting:
-            raise UsageError(f"no run {thread_id!r} (see `adpilot approvals list` or the console's Runs page)")
+            raise UsageError(f"no run {thread_id!r} (see `adpilot runs list` or the console's Runs page)")
         if (
             record is not None
             and self.registry.stop_request(thread_id) is None

@@ -272,6 +272,33 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    from adpilot.app.runs_view import list_runs, render_runs
+
+    rows = list_runs(config, args.status)
+    if args.json:
+        _print_json(rows)
+    else:
+        print(render_runs(rows))
+    return EXIT_OK
+
+
+def cmd_runs_stop(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    import asyncio
+
+    from adpilot.app.runs import approver_identity
+    from adpilot.app.runs_view import stop_run
+    from adpilot.errors import UsageError
+
+    if not (args.reason or "").strip():
+        raise UsageError("stopping a run needs a reason: --reason TEXT (it is audited with your name)")
+    by = approver_identity(config, args.by)
+    print(asyncio.run(stop_run(config, args.thread, by=by, reason=args.reason)))
+    return EXIT_OK
+
+
 def cmd_hold(args: argparse.Namespace) -> int:
     """Hold an entity (the maintenance skills leave it alone), or list the holds."""
     config = _load_config(args)
@@ -1008,6 +1035,18 @@ def build_parser() -> argparse.ArgumentParser:
     stop = add("stop", cmd_stop, "engage the kill switch: every run stops, no further changes")
     stop.add_argument("--reason", default=None)
     add("resume", cmd_resume, "release the kill switch")
+
+    runs = sub.add_parser("runs", help="the runs adpilot knows: list them, stop one")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    runs_list = add("list", cmd_runs_list, "every run, newest first, with its status and what it waits for", runs_sub)
+    runs_list.add_argument(
+        "--status", action="append", default=[], metavar="S", help="only runs with this status (repeatable)"
+    )
+    runs_list.add_argument("--json", action="store_true")
+    runs_stop = add("stop", cmd_runs_stop, "stop one run: it makes no further change (audited)", runs_sub)
+    runs_stop.add_argument("thread", metavar="RUN", help="the run's id, as `adpilot runs list` shows it")
+    runs_stop.add_argument("--reason", default=None, help="why (required; audited with your name)")
+    runs_stop.add_argument("--by", default=None, help="who stops it (default: `approver` of the config, else OS user)")
 
     hold = add("hold", cmd_hold, "hold an entity: the maintenance skills leave it alone (--list: the holds)")
     hold.add_argument("entity", nargs="?", help="ad:GROUP~AD, keyword:GROUP~ID, budget:ID, campaign:ID, ad_group:ID, …")

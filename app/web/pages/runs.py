@@ -24,36 +24,16 @@ from adpilot.app.audit_view import (
     read_currencies,
     read_tools,
 )
+from adpilot.app.runs_view import STATUSES, shown_statuses
 from adpilot.app.web.core import Ctx, Refused, page, reason_and_confirmation, refused, respond
 from adpilot.app.web.html import Markup, table, tag
 from adpilot.config import Config
 from adpilot.errors import AdpilotError
-from adpilot.leases import LeaseStore
 from adpilot.statedir import StateDir
-
-STATUSES = ("running", "waiting", "interrupted", "stopped", "failed", "done")
 
 
 def _when(iso: str) -> str:
     return iso.replace("T", " ")[:19]
-
-
-def _shown(config: Config, records: list[RunRecord]) -> dict[str, str]:
-    """Each run's status as a person reads it: a run registered as running that nobody drives
-    (no live lease on it) is ``interrupted``."""
-    from adpilot.agents.run import run_resource
-
-    running = [r for r in records if r.status == "running"]
-    shown = {r.thread_id: r.status for r in records}
-    if running:
-        leases = LeaseStore(StateDir(config.state_dir).leases, ttl_s=config.guard.lease_ttl_s)
-        try:
-            for record in running:
-                if leases.holder(run_resource(record.thread_id)) is None:
-                    shown[record.thread_id] = "interrupted"
-        finally:
-            leases.close()
-    return shown
 
 
 def _lookup(config: Config, thread: str) -> tuple[RunRecord | None, StopRequest | None]:
@@ -81,7 +61,7 @@ async def runs(ctx: Ctx) -> Response:
         registry.close()
     if not records:
         return respond(ctx, t["runs.title"], tag("p", t["runs.none"]))
-    status = _shown(ctx.config, records)
+    status = shown_statuses(ctx.config, records)
     rows = [
         [
             tag("a", r.thread_id, href=f"/runs/{r.thread_id}"),
@@ -105,7 +85,7 @@ async def run(ctx: Ctx) -> Response:
     record, stop = _lookup(ctx.config, thread)
     if record is None:
         raise Refused(404, ctx.t["not_found"])
-    status = _shown(ctx.config, [record])[thread]
+    status = shown_statuses(ctx.config, [record])[thread]
     audit = open_audit(ctx.config)
     try:
         records = audit.records(thread_id=thread, exclude_tools=read_tools())
@@ -224,7 +204,7 @@ async def resume_run(ctx: Ctx) -> Response:
     record, _ = _lookup(ctx.config, thread)
     if record is None:
         raise Refused(404, t["not_found"])
-    if _shown(ctx.config, [record])[thread] != "interrupted":
+    if shown_statuses(ctx.config, [record])[thread] != "interrupted":
         raise Refused(409, t["runs.resume.refused"].format(thread=thread, status=record.status))
     try:
         async with _web_runner(ctx) as runner:
