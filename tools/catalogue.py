@@ -47,10 +47,11 @@ _INT64_MAX = 2**63 - 1
 
 def _canonical(value: Any, pattern: re.Pattern[str], what: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{what} is a string of digits such as '9001', got {type(value).__name__} {value!r}")
+        # No example id in the message: a model reads it as a correction, and copies what it reads.
+        raise ValueError(f"{what} is a string of ASCII digits, got {type(value).__name__} {value!r}")
     text = str(value)
     if not pattern.fullmatch(text) or int(text) > _INT64_MAX:
-        raise ValueError(f"{what} must be ASCII digits without a leading zero or spaces, e.g. '9001'; got {text!r}")
+        raise ValueError(f"{what} must be ASCII digits without a leading zero or spaces; got {text!r}")
     return text
 
 

@@ -83,3 +83,13 @@ def test_a_post_id_is_a_positive_integer(value):
         assert got == (value if 0 < value <= INT64_MAX else None)
     else:
         assert got == (int(value) if canonical_id(value) else None)
+
+
+@given(value=st.one_of(ID_TEXT, st.booleans(), st.floats(allow_nan=False), st.none()))
+def test_a_refused_id_is_explained_without_an_example_id(value: object) -> None:
+    """The message is a model's correction: an example id in it ("9001") is what a model copies."""
+    try:
+        SetCampaignBudget.model_validate({**BASE, "budget_id": value})
+    except ValidationError as exc:
+        message = str(exc)
+        assert "9001" not in message.replace(repr(value), "") and "ASCII digits" in message
