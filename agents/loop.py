@@ -255,11 +255,44 @@ def existing_post(name: str, args: Any, ids: RunIds | None) -> str | None:
     )
 
 
+# The words that name a post's text field in an operator's request (English and German).
+_POST_FIELDS = {
+    "meta_description": re.compile(r"\bmeta[\s-]*(?:descriptions?|beschreibung(?:en)?)\b|\bmetabeschreibung", re.I),
+    "title": re.compile(r"\b(?:titles?|titel|überschrift|headline)\b", re.I),
+    "excerpt": re.compile(r"\b(?:excerpts?|auszug|teaser)\b", re.I),
+    "json_ld": re.compile(r"\bjson[\s-]*ld\b|\bstructured data\b|\bstrukturierte\w* daten\b", re.I),
+    "content": re.compile(r"\b(?:content|inhalt|body|article text|artikeltext)\b", re.I),
+}
+
+
+def fields_not_asked(name: str, args: Any, request: str) -> str | None:
+    """What is wrong with a post update measured against the operator's words (None: nothing):
+    where the words name the fields to change ("write a meta description"), a call that changes
+    others too, or sends a named one empty. Where they name none, any field may change."""
+    if name != "update_post" or not isinstance(args, dict):
+        return None
+    asked = sorted(field for field, words in _POST_FIELDS.items() if words.search(request))
+    if not asked:
+        return None
+    sent = {field for field in _POST_FIELDS if args.get(field) is not None}
+    empty = sorted(field for field in sent & set(asked) if not str(args.get(field)).strip())
+    if empty:
+        return f"update_post: {', '.join(empty)} is empty: write the text the operator asked for"
+    extra = sorted(sent - set(asked))
+    if not extra:
+        return None
+    return (
+        f"update_post: the operator asked to change {' and '.join(asked)}; this call also changes "
+        f"{', '.join(extra)}, which they did not ask for: send post_id and {' and '.join(asked)} only"
+    )
+
+
 def against_request(read: Turn, request: str, ids: RunIds | None = None) -> tuple[Turn, list[str]]:
     """``read`` checked against the operator's words and the run's data: a change where the words
     give one new value is carried out as that value (:func:`the_new_value`, with a note saying
-    so); a call whose money contradicts the words (:func:`money_misread`) or a draft copying an
-    existing post's title (:func:`existing_post`) becomes an invalid call with that correction."""
+    so); a call whose money contradicts the words (:func:`money_misread`), a draft copying an
+    existing post's title (:func:`existing_post`) or a post update changing fields the words do
+    not name (:func:`fields_not_asked`) becomes an invalid call with that correction."""
     calls: list[dict[str, Any]] = []
     invalid = list(read.invalid)
     notes: list[str] = []
@@ -272,7 +305,11 @@ def against_request(read: Turn, request: str, ids: RunIds | None = None) -> tupl
                 f"new value ({_MONEY_FIELDS[call['name']]} {fixed[_MONEY_FIELDS[call['name']]]}), which was used"
             )
             call, changed = {**call, "args": fixed}, True
-        problem = money_misread(call["name"], call["args"], request) or existing_post(call["name"], call["args"], ids)
+        problem = (
+            money_misread(call["name"], call["args"], request)
+            or existing_post(call["name"], call["args"], ids)
+            or fields_not_asked(call["name"], call["args"], request)
+        )
         if problem is None:
             calls.append(call)
         else:

@@ -209,3 +209,63 @@ def test_a_draft_with_an_existing_posts_title_is_sent_to_that_post():
     assert problem is not None and "call update_post with post_id 501" in problem
     assert existing_post("create_draft", {"title": "Regenjacken für den Herbst", "content": "x"}, ids) is None
     assert existing_post("update_post", {"title": "Wasserdichte Wanderschuhe: Kaufberatung"}, ids) is None
+
+
+META_REQUEST = "Our buying guide for waterproof hiking boots has no meta description yet. Please write one."
+META = "Wasserdichte Wanderschuhe finden: worauf es bei Membran, Sohle und Passform ankommt."
+
+
+@pytest.mark.parametrize(
+    ("request_text", "args", "problem"),
+    [
+        (META_REQUEST, {"post_id": 501, "meta_description": META}, None),
+        (META_REQUEST, {"post_id": 501, "content": "<p>neu</p>", "meta_description": META}, "also changes content"),
+        (META_REQUEST, {"post_id": 501, "content": "<p>neu</p>"}, "also changes content"),
+        (META_REQUEST, {"post_id": 501, "meta_description": "  "}, "meta_description is empty"),
+        ("Schreib bitte eine Meta-Beschreibung für Beitrag 501", {"post_id": 501, "title": "x"}, "also changes title"),
+        ("New title and meta description for post 501", {"post_id": 501, "title": "x", "meta_description": META}, None),
+        ("Make post 501 better for search", {"post_id": 501, "content": "<p>neu</p>", "title": "x"}, None),
+        ("Take post 501 offline, its title is wrong", {"post_id": 501, "status": "draft"}, None),
+    ],
+)
+def test_a_post_update_changes_the_fields_the_operator_named(request_text, args, problem):
+    from adpilot.agents.loop import fields_not_asked
+
+    found = fields_not_asked("update_post", args, request_text)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+    assert fields_not_asked("create_draft", {"title": "x", "content": "y"}, META_REQUEST) is None
+
+
+async def test_a_meta_description_request_changes_the_meta_description_only(make_runner, sandbox, audit):
+    """What the local model did: asked for a meta description, it rewrote the post's content (and
+    sent the meta description empty). The call is refused with a correction; the next one is
+    what was asked, and it waits for a person (the post is live)."""
+    before = sandbox.world.cms.posts["501"].content
+    scripts = {
+        "supervisor": [
+            {"tool_calls": [{"name": "transfer_to_seo", "args": {"task": "write a meta description for post 501"}}]},
+            {"content": "The meta description waits for your approval."},
+        ],
+        "seo": [
+            {
+                "tool_calls": [
+                    {
+                        "name": "update_post",
+                        "args": {"post_id": 501, "content": "<p>Alles über Wanderschuhe.</p>", "meta_description": ""},
+                    }
+                ]
+            },
+            {"tool_calls": [{"name": "update_post", "args": {"post_id": 501, "meta_description": META}}]},
+            {"content": "Done."},
+        ],
+    }
+    async with make_runner(scripts=scripts) as runner:
+        waiting = await runner.start({"kind": "chat", "text": META_REQUEST})
+        assert waiting.status == "waiting"
+        (item,) = waiting.pending
+        assert item["tool"] == "update_post" and item["args"] == {"post_id": 501, "meta_description": META}
+        await runner.resume(waiting.thread_id, {item["id"]: {"decision": "approve", "approver": "lena"}})
+    post = sandbox.world.cms.posts["501"]
+    assert post.meta_description == META and post.content == before
+    refused = [r for r in audit.records(kind="decision") if r.tool == "update_post" and r.decision == "deny"]
+    assert len(refused) == 1 and "meta_description is empty" in (refused[0].reason or "")
