@@ -79,6 +79,10 @@ T: dict[str, dict[str, str]] = {
         "approvals.head": "Approvals waiting:",
         "approvals.hint": "Decide with /approve ID or /reject ID in the console, or adpilot approvals approve ID.",
         "done": "Done",
+        "copy_check": "Copy check of {copy}: {verdict}",
+        "verdict.pass": "passes the copy rules",
+        "verdict.needs_review": "needs a person's review",
+        "verdict.fail": "breaks the copy rules",
         "waiting": "Waiting for your approval",
         "not_done": "Not done",
         "invalid": "Invalid call by the {role} agent, nothing done",
@@ -140,6 +144,10 @@ T: dict[str, dict[str, str]] = {
         "approvals.hint": "Entscheiden mit /approve ID oder /reject ID in der Konsole, "
         "oder adpilot approvals approve ID.",
         "done": "Erledigt",
+        "copy_check": "Textprüfung von {copy}: {verdict}",
+        "verdict.pass": "entspricht den Textregeln",
+        "verdict.needs_review": "braucht die Prüfung durch eine Person",
+        "verdict.fail": "verstößt gegen die Textregeln",
         "waiting": "Wartet auf Ihre Freigabe",
         "not_done": "Nicht erledigt",
         "invalid": "Ungültiger Aufruf des Agenten {role}, nichts getan",
@@ -367,6 +375,24 @@ def _outcome(record: Any, decision: Any, s: dict[str, str]) -> str:
         return s["outcome.unknown"]
     message = record.result.get("message") if isinstance(record.result, dict) else record.result
     return f"{s['outcome.failed']}: {message or record.status}"
+
+
+def copy_check_note(args: dict[str, Any], data: Any, language: Language) -> str:
+    """A copy check's verdict in words, with each rule that fired: the operator reads the verdict
+    from the check itself, never from a model's account of it."""
+    s = T[language]
+    quote = "„{}“" if language == "de" else "“{}”"
+    texts = [str(t) for key in ("headlines", "descriptions", "texts") for t in args.get(key) or []]
+    copy = ", ".join(quote.format(t) for t in texts[:3]) + (" …" if len(texts) > 3 else "")
+    result = data if isinstance(data, dict) else {}
+    verdict = str(result.get("verdict") or "")
+    fired = [
+        f"{f.get('rule')}: {f.get('message')} ({quote.format(f.get('text'))})"
+        for f in result.get("findings") or []
+        if isinstance(f, dict)
+    ]
+    line = s["copy_check"].format(copy=copy, verdict=s.get(f"verdict.{verdict}", verdict))
+    return f"{line} — {'; '.join(fired)}" if fired else line
 
 
 def _change(tool: str, args: dict[str, Any], currency: str, language: Language) -> str:

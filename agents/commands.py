@@ -74,8 +74,16 @@ _ENGLISH = frozenset(
 )
 
 
+# Quoted text — a headline to check, an ad's words, a name — is what the operator talks about, not
+# the language they talk in. A single quote opens only after a non-word character ("isn't" stays).
+_QUOTED = re.compile(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"|„[^“”]+[“”]|“[^”]+”|‚[^‘’]+[‘’]|‘[^’]+’|«[^»]+»|»[^«]+«")
+
+
 def detect_language(text: str, default: Language = "en") -> Language:
-    """German or English, by the words of ``text`` (umlauts and ß count for German); a tie: ``default``."""
+    """German or English, by the words of ``text`` outside quotes (umlauts and ß count for German);
+    a text that is all quote is read whole; a tie: ``default``."""
+    unquoted = _QUOTED.sub(" ", text)
+    text = unquoted if unquoted.strip() else text
     words = re.findall(r"[\wäöüß']+", text.casefold())
     german = sum(w in _GERMAN for w in words) + sum(ch in "äöüß" for ch in text.casefold())
     english = sum(w in _ENGLISH for w in words)

@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
+from adpilot.agents import chat
 from adpilot.agents.context import RunContext
 from adpilot.agents.loop import record, tool_message
 from adpilot.agents.state import Outcome, Pending, RunState
@@ -44,6 +45,7 @@ async def execute(state: RunState, ctx: RunContext) -> dict[str, Any]:
     pending: list[Pending] = []
     replies: list[BaseMessage] = []
     errors = 0
+    notes: list[str] = []  # what a read found that the operator must read from the tool, not a model
     planned = state.get("planned") or []
     currencies = await account_currencies(
         guard, [c["args"].get("customer_id") for c in planned if isinstance(c["args"], dict)]
@@ -67,6 +69,9 @@ async def execute(state: RunState, ctx: RunContext) -> dict[str, Any]:
             outcomes.append(outcome)
             if waiting is not None:
                 pending.append(waiting)
+        if call["tool"] == "check_copy" and result.decision == "allow" and result.ok:
+            args = call["args"] if isinstance(call["args"], dict) else {}
+            notes.append(chat.copy_check_note(args, result.data, chat.language_of(state, ctx)))
         if call.get("tool_call_id"):
             account = call["args"].get("customer_id") if isinstance(call["args"], dict) else None
             currency = currencies.get(account) if isinstance(account, str) else None
@@ -78,6 +83,8 @@ async def execute(state: RunState, ctx: RunContext) -> dict[str, Any]:
         "pending": list(state.get("pending") or []) + pending,
         "tool_errors": errors,
     }
+    if notes:
+        update["notes"] = notes
     if currencies:
         update["currencies"] = currencies
     if replies:

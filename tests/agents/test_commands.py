@@ -142,3 +142,23 @@ def test_a_suggestion_names_the_closest_commands_in_the_language():
     assert "Did you mean: pause campaign Boots - Search" in suggest("pause campain Boots - Search", "en")
     german = suggest("pausire kampagne Boots - Search", "de")
     assert "Meinten Sie: pausiere kampagne Boots - Search" in german
+
+
+QUOTES = [("'", "'"), ('"', '"'), ("„", "“"), ("“", "”"), ("«", "»")]
+
+
+@given(
+    quoted=st.text(alphabet=st.characters(blacklist_characters="'\"„“”«»\n"), min_size=1, max_size=60),
+    marks=st.sampled_from(QUOTES),
+)
+def test_the_language_is_the_operators_not_the_quoted_copys(quoted, marks):
+    """ "Would the headline 'Garantiert die beste Regenjacke' be okay?" is asked in English: the
+    answer must be English whatever the quoted copy's language."""
+    opening, closing = marks
+    assert detect_language(f"Would the headline {opening}{quoted}{closing} be okay for our ads?", "de") == "en"
+    assert detect_language(f"Ist die Überschrift {opening}{quoted}{closing} für unsere Anzeigen in Ordnung?") == "de"
+
+
+def test_apostrophes_are_not_quotes_and_a_text_that_is_all_quote_is_read_whole():
+    assert detect_language("Our trail running ad isn't showing anymore. Let's switch it back on", "de") == "en"
+    assert detect_language("'Wie läuft die Kampagne für Wanderschuhe?'") == "de"

@@ -152,3 +152,25 @@ async def test_a_repeated_change_ends_the_task(make_runner, sandbox, audit):
         in (done.report["notes"])
     )
     assert done.state["turns"]["bidding"] == 2
+
+
+async def test_a_copy_check_answer_gives_the_checks_verdict_not_the_models(make_runner):
+    """The model called a headline that breaks the rules fine; the operator reads the check's verdict
+    and the rule that fired first, and the model's words only as a quote under them."""
+    headline = "Garantiert die beste Regenjacke der Welt"
+    scripts = {
+        "supervisor": [
+            {"tool_calls": [{"name": "transfer_to_compliance", "args": {"task": f"check the headline '{headline}'"}}]},
+            {"content": "The headline is fine."},
+        ],
+        "compliance": [
+            {"tool_calls": [{"name": "check_copy", "args": {"headlines": [headline]}}]},
+            {"content": "It passes."},
+        ],
+    }
+    async with make_runner(scripts=scripts) as runner:
+        done = await runner.start({"kind": "chat", "text": f"Would the headline '{headline}' be okay for our ads?"})
+    first, *rest = (done.answer or "").splitlines()
+    assert first.startswith(f"Copy check of “{headline}”: breaks the copy rules — ")  # then the rules that fired
+    assert rest == ["The assistant adds: “The headline is fine.”"]
+    assert first in done.report["notes"]
