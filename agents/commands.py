@@ -79,6 +79,11 @@ _ENGLISH = frozenset(
 _QUOTED = re.compile(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"|„[^“”]+[“”]|“[^”]+”|‚[^‘’]+[‘’]|‘[^’]+’|«[^»]+»|»[^«]+«")
 
 
+def quoted_texts(text: str) -> list[str]:
+    """The quoted passages of ``text``, without their quotation marks."""
+    return [m.group(0)[1:-1].strip() for m in _QUOTED.finditer(text)]
+
+
 def detect_language(text: str, default: Language = "en") -> Language:
     """German or English, by the words of ``text`` outside quotes (umlauts and ß count for German);
     a text that is all quote is read whole; a tie: ``default``."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from langchain_core.messages import ToolMessage
 
+from adpilot.agents.commands import quoted_texts
 from adpilot.agents.resolve import normal
 from adpilot.agents.state import Outcome, Pending, RunState, Task
 from adpilot.agents.toolcalls import InvalidCall, Turn, with_calls
@@ -287,12 +288,31 @@ def fields_not_asked(name: str, args: Any, request: str) -> str | None:
     )
 
 
-def against_request(read: Turn, request: str, ids: RunIds | None = None) -> tuple[Turn, list[str]]:
+def copy_not_asked(name: str, args: Any, request: str, role: str) -> str | None:
+    """What is wrong with the compliance agent's copy check measured against the operator's words
+    (None: nothing): where they quote the copy to check ("Would the headline 'X' be okay?"), a
+    check of other copy — a model's own variant — answers a question nobody asked, and its verdict
+    would be read as the quoted copy's. (A creative agent checks the whole ad it writes: not it.)"""
+    if name != "check_copy" or role != "compliance" or not isinstance(args, dict):
+        return None
+    asked = {normal(q) for q in quoted_texts(request) if q}
+    if not asked:
+        return None
+    sent = [str(t) for key in ("headlines", "descriptions", "texts") for t in args.get(key) or []]
+    other = [t for t in sent if normal(t) not in asked]
+    if not other:
+        return None
+    wanted = ", ".join(repr(q) for q in quoted_texts(request) if q)
+    return f"check_copy: the operator asked about {wanted} only; check exactly that, not {other[0]!r}"
+
+
+def against_request(read: Turn, request: str, ids: RunIds | None = None, role: str = "") -> tuple[Turn, list[str]]:
     """``read`` checked against the operator's words and the run's data: a change where the words
     give one new value is carried out as that value (:func:`the_new_value`, with a note saying
     so); a call whose money contradicts the words (:func:`money_misread`), a draft copying an
-    existing post's title (:func:`existing_post`) or a post update changing fields the words do
-    not name (:func:`fields_not_asked`) becomes an invalid call with that correction."""
+    existing post's title (:func:`existing_post`), a post update changing fields the words do
+    not name (:func:`fields_not_asked`) or a copy check of other copy than they quote
+    (:func:`copy_not_asked`) becomes an invalid call with that correction."""
     calls: list[dict[str, Any]] = []
     invalid = list(read.invalid)
     notes: list[str] = []
@@ -309,6 +329,7 @@ def against_request(read: Turn, request: str, ids: RunIds | None = None) -> tupl
             money_misread(call["name"], call["args"], request)
             or existing_post(call["name"], call["args"], ids)
             or fields_not_asked(call["name"], call["args"], request)
+            or copy_not_asked(call["name"], call["args"], request, role)
         )
         if problem is None:
             calls.append(call)

@@ -132,7 +132,9 @@ async def _model_turn(state: RunState, ctx: RunContext, role: str, task: Task) -
             reply = await ctx.models.ask(role, taken - first, conversation, schemas, must_call=must_call)
         except ModelProviderError as failed:
             return {**update, **stopped_by_model(failed)}
-        read, read_notes = against_request(read_reply(reply, tools, f"{task['id']}-t{turn}"), request, arguments.ids)
+        read, read_notes = against_request(
+            read_reply(reply, tools, f"{task['id']}-t{turn}"), request, arguments.ids, role
+        )
         update["notes"] = [*update.get("notes", []), *read_notes]
         read = await in_contract(arguments, read)
         earlier = earlier_calls(conversation)

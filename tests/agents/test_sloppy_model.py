@@ -174,3 +174,37 @@ async def test_a_copy_check_answer_gives_the_checks_verdict_not_the_models(make_
     assert first.startswith(f"Copy check of “{headline}”: breaks the copy rules — ")  # then the rules that fired
     assert rest == ["The assistant adds: “The headline is fine.”"]
     assert first in done.report["notes"]
+
+
+async def test_the_copy_the_operator_quoted_is_the_copy_checked(make_runner, audit):
+    """What the local model did: asked about 'Regenjacken für jedes Wetter', it checked a long
+    variant of its own too, and read the variant's verdict as the quoted headline's."""
+    asked, variant = "Regenjacken für jedes Wetter", "Regenjacken für Damen und Herren – Die große Übersicht"
+    scripts = {
+        "supervisor": [
+            {"tool_calls": [{"name": "transfer_to_compliance", "args": {"task": f"check '{asked}'"}}]},
+            {"content": "It is too long."},
+        ],
+        "compliance": [
+            {"tool_calls": [{"name": "check_copy", "args": {"headlines": [variant, asked]}}]},
+            {"tool_calls": [{"name": "check_copy", "args": {"headlines": [asked]}}]},
+            {"content": "It passes."},
+        ],
+    }
+    async with make_runner(scripts=scripts) as runner:
+        done = await runner.start({"kind": "chat", "text": f"Would the headline '{asked}' be okay for our Google ads?"})
+    (refused,) = [r for r in audit.records(kind="decision") if r.tool == "check_copy" and r.decision == "deny"]
+    assert f"the operator asked about {asked!r} only" in (refused.reason or "")
+    checks = [line for line in (done.answer or "").splitlines() if line.startswith("Copy check")]
+    assert checks == [f"Copy check of “{asked}”: passes the copy rules"]
+
+
+def test_only_the_compliance_agent_is_held_to_the_quoted_copy():
+    from adpilot.agents.loop import copy_not_asked
+
+    request = "Create a new ad in Rain Jackets with the headline 'Regenjacken für jedes Wetter'."
+    ad = {"headlines": ["Regenjacken für jedes Wetter", "Alpine Outfitters", "Jetzt entdecken"]}
+    assert copy_not_asked("check_copy", ad, request, "creative") is None  # it checks the whole ad it writes
+    assert copy_not_asked("check_copy", ad, request, "compliance") is not None
+    assert copy_not_asked("check_copy", {"headlines": ["regenjacken  für jedes wetter"]}, request, "compliance") is None
+    assert copy_not_asked("check_copy", ad, "Check the Brand ads against our rules", "compliance") is None
