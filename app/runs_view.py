@@ -76,12 +76,12 @@ def render_runs(rows: list[dict[str, Any]]) -> str:
             ", ".join(r["accounts"]),
             r["status"],
             _when(r["started"]),
-            _when(r["updated"]),
             r["waiting"] or "",
         ]
         for r in rows
     ]
-    return table(["run", "kind", "accounts", "status", "started (UTC)", "updated (UTC)", "waiting"], body)
+    # Within 120 columns with maintenance run ids; --json adds when each run last changed.
+    return table(["run", "kind", "accounts", "status", "started (UTC)", "waiting"], body)
 
 
 async def stop_run(config: Config, thread_id: str, *, by: str, reason: str) -> str:
@@ -99,4 +99,4 @@ async def stop_run(config: Config, thread_id: str, *, by: str, reason: str) -> s
 
 
 def _when(iso: str) -> str:
-    return iso.replace("T", " ")[:19]
+    return iso.replace("T", " ")[:16]
