@@ -508,23 +508,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_tool_list(args: argparse.Namespace) -> int:
     config = _load_config(args)
+    import textwrap
+
     from adpilot.app.governed import list_tools
-    from adpilot.tables import table
+    from adpilot.tables import terminal_width
 
     rows = list_tools(config, args.role)
     if args.json:
         _print_json(rows)
-    else:
-
-        def signature(arguments: list[dict[str, Any]]) -> str:
-            return ", ".join(a["name"] if a["required"] else f"[{a['name']}]" for a in arguments)
-
-        print(
-            table(
-                ["tool", "roles", "arguments ([optional])", "description"],
-                [[r["tool"], ", ".join(r["roles"]), signature(r["arguments"]), r["description"]] for r in rows],
-            )
-        )
+        return EXIT_OK
+    # One block per tool, wrapped to the terminal: a table of four columns was 428 characters wide.
+    width = terminal_width()
+    print("Each tool as TOOL(arguments, [optional ones]), what it does, and the roles that may call it.")
+    for r in rows:
+        arguments = ", ".join(a["name"] if a["required"] else f"[{a['name']}]" for a in r["arguments"])
+        print()
+        print(textwrap.fill(f"{r['tool']}({arguments})", width, subsequent_indent="    "))
+        print(textwrap.fill(r["description"], width, initial_indent="    ", subsequent_indent="    "))
+        print(textwrap.fill(f"roles: {', '.join(r['roles'])}", width, initial_indent="    ", subsequent_indent="    "))
     return EXIT_OK
 
 

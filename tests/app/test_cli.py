@@ -155,7 +155,8 @@ def test_tool_list_shows_each_tool_s_arguments_and_unknown_roles_are_named(capsy
         ("amount_micros", True),
     ]
     code, out = run(capsys, config_file, "tool", "list")
-    assert "customer_id, level, [days]" in out.out
+    assert "get_performance(customer_id, level, [days])" in out.out
+    assert max(len(line) for line in out.out.splitlines()) <= 120  # readable in a terminal
     code, out = run(capsys, config_file, "tool", "call", "boss", "set_campaign_budget", "{}")
     assert code == 2 and "unknown role 'boss'" in out.err and "bidding" in out.err
     code, out = run(capsys, config_file, "tool", "list", "--role", "boss")
