@@ -1,16 +1,16 @@
 """The operator's command grammar: what the chat understands without a model, in German and English.
 
-pause campaign Boots - Search           pausiere kampagne Boots - Search
-enable ad 2101~31001                    aktiviere anzeige 2101~31001
-pause the worst ad in Hiking Boots      pausiere die schlechteste anzeige in Boots - Search
-which is the worst ad in Boots - Search welche ist die schlechteste anzeige in Boots - Search
-set budget of Boots - Search to 60 €    setze budget von Boots - Search auf 60 €
-set bid of hiking boots to 1.30         setze gebot von hiking boots in Hiking Boots auf 1,30 €
-how is Boots - Search doing             wie läuft die kampagne Boots - Search
-show performance 1112223333             zeige leistung 1112223333
-what changed today and why              was hat sich heute geändert und warum
-approvals                               freigaben
-help                                    hilfe
+pause campaign Boots - Search             pausiere kampagne Boots - Search
+enable ad 2101~31001                      aktiviere anzeige 2101~31001
+pause the worst ad in Hiking Boots        pausiere die schlechteste anzeige in Boots - Search
+which is the worst ad in Boots - Search   welche ist die schlechteste anzeige in Boots - Search
+set budget of Boots - Search to 60 €      setze budget von Boots - Search auf 60 €
+set bid of hiking boots to 1.30           setze gebot von hiking boots in Hiking Boots auf 1,30 €
+how is Boots - Search doing               wie läuft die kampagne Boots - Search
+show performance 1112223333               zeige leistung 1112223333
+what changed today and why                was hat sich heute geändert und warum
+approvals                                 freigaben
+help                                      hilfe
 """
 
 from __future__ import annotations
@@ -205,7 +205,8 @@ _APPROVALS = _rx(
     r"(?:approvals|freigaben|pending|approval|freigabe)|what(?:'s| is) waiting|was wartet"
 )
 _HELP = _rx(r"/?help|hilfe|\?|what can you do|was kannst du|commands|befehle")
-_EXAMPLES = [line.strip()[:40].strip() for line in _HELP_LINES] + [line[40:].strip() for line in _HELP_LINES]
+_COLUMNS = [re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in _HELP_LINES]  # English, German
+_EXAMPLES = [english for english, _ in _COLUMNS] + [german for _, german in _COLUMNS]
 
 
 def _normal(text: str) -> str:

@@ -162,3 +162,18 @@ def test_the_language_is_the_operators_not_the_quoted_copys(quoted, marks):
 def test_apostrophes_are_not_quotes_and_a_text_that_is_all_quote_is_read_whole():
     assert detect_language("Our trail running ad isn't showing anymore. Let's switch it back on", "de") == "en"
     assert detect_language("'Wie läuft die Kampagne für Wanderschuhe?'") == "de"
+
+
+def test_every_help_example_is_a_command_in_its_column_language():
+    """The help lists each command in English and German: both columns must be what the grammar
+    understands, and the columns stay apart (two spaces at least) however long an example is."""
+    from adpilot.agents.commands import HELP
+
+    for line in HELP.splitlines():
+        if not line.strip():
+            continue
+        english, german = line.split("  ", 1)[0].strip(), line.split("  ", 1)[1].strip()
+        assert english and german, line
+        for text, language in ((english, "en"), (german, "de")):
+            command = parse_command(text)
+            assert command is not None and command.language == language, text
