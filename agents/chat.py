@@ -566,7 +566,11 @@ async def outcome_lines(outcomes: list[Outcome], ctx: RunContext, language: Lang
     """Each outcome in words: what became of it, the change with money in the account's currency."""
     s = T[language]
     lines = []
+    # A change that waited for a person and was then decided in the same run is said once, as decided.
+    decided = {o.get("proposal_id") for o in outcomes if o["decision"] != "escalate" and o.get("proposal_id")}
     for outcome in outcomes:
+        if outcome["decision"] == "escalate" and outcome.get("proposal_id") in decided:
+            continue
         account = str(outcome.get("account") or (outcome.get("args") or {}).get("customer_id") or "")
         currency = await ctx.guard.context.currency(account) if account else ""
         change = _change(outcome["tool"], dict(outcome.get("args") or {}), currency, language)

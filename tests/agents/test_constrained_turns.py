@@ -264,7 +264,10 @@ async def test_a_meta_description_request_changes_the_meta_description_only(make
         assert waiting.status == "waiting"
         (item,) = waiting.pending
         assert item["tool"] == "update_post" and item["args"] == {"post_id": 501, "meta_description": META}
-        await runner.resume(waiting.thread_id, {item["id"]: {"decision": "approve", "approver": "lena"}})
+        done = await runner.resume(waiting.thread_id, {item["id"]: {"decision": "approve", "approver": "lena"}})
+    # said once, as it ended: not also as "waiting for your approval"
+    changes = [line for line in (done.answer or "").splitlines() if "(update_post)" in line]
+    assert changes == ["Done: post 501: meta_description (update_post)"], done.answer
     post = sandbox.world.cms.posts["501"]
     assert post.meta_description == META and post.content == before
     refused = [r for r in audit.records(kind="decision") if r.tool == "update_post" and r.decision == "deny"]
