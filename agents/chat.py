@@ -93,6 +93,7 @@ T: dict[str, dict[str, str]] = {
         "nothing": "Nothing to do.",
         "no_change": "No change was made.",
         "adds": "The assistant adds",
+        "quote": "“{}”",
     },
     "de": {
         "campaign": "Kampagne",
@@ -158,6 +159,7 @@ T: dict[str, dict[str, str]] = {
         "nothing": "Nichts zu tun.",
         "no_change": "Es wurde nichts geändert.",
         "adds": "Der Assistent ergänzt",
+        "quote": "„{}“",
     },
 }
 
@@ -567,7 +569,11 @@ async def outcome_lines(outcomes: list[Outcome], ctx: RunContext, language: Lang
     s = T[language]
     lines = []
     # A change that waited for a person and was then decided in the same run is said once, as decided.
-    decided = {o.get("proposal_id") for o in outcomes if o["decision"] != "escalate" and o.get("proposal_id")}
+    decided = {
+        str(o.get("proposal_id")).removesuffix(".edit")
+        for o in outcomes
+        if o["decision"] != "escalate" and o.get("proposal_id")
+    }
     for outcome in outcomes:
         if outcome["decision"] == "escalate" and outcome.get("proposal_id") in decided:
             continue

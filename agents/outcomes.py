@@ -12,11 +12,11 @@ from typing import Any
 from adpilot.agents.state import Outcome, Pending
 
 
-def quoted(lead: str, said: str) -> str:
+def quoted(lead: str, said: str, marks: str = "“{}”") -> str:
     """A model's words as a quote the operator can tell from what the outcomes show:
-    ``The assistant adds: “…”`` (``lead`` in the operator's language)."""
+    ``The assistant adds: “…”`` (``lead`` and the quotation ``marks`` in the operator's language)."""
     words = " ".join(said.split())
-    return f"{lead}: “{words[:600]}{'…' if len(words) > 600 else ''}”"
+    return f"{lead}: " + marks.format(f"{words[:600]}{'…' if len(words) > 600 else ''}")
 
 
 def invalid_call_notes(outcomes: list[Outcome]) -> list[str]:

@@ -830,7 +830,10 @@ class Guard:
                 return Ruling("deny", "approval.edit_entity", reason)
         stale = approval.before_shown and assessment.before != approval.before
         if ruling.decision == "allow" and not stale:
-            return ruling
+            # Within policy without an approval, carried out on one all the same: the audit row names
+            # the person (an edit is their value, not the agent's).
+            made = "edited and approved" if approval.edited_from is not None else "approved"
+            return Ruling("allow", ruling.rule, f"{made} by {approval.approver}; within policy: {ruling.reason}")
         if stale:
             # The entity changed since the person was shown it: they approved another change.
             _log.warning("guard.approval_stale", tool=call.tool, entity=assessment.entity)

@@ -162,4 +162,4 @@ async def _answer(state: RunState, ctx: RunContext, outcomes: list[Any], notes: 
         if outcomes or notes
         else s["no_change"]
     )
-    return f"{words}\n{quoted(s['adds'], said)}" if said.strip() else words
+    return f"{words}\n{quoted(s['adds'], said, s['quote'])}" if said.strip() else words

@@ -163,6 +163,13 @@ async def test_an_edit_goes_through_the_guard_again(make_runner, sandbox, audit,
     last = [r for r in audit.records(kind="decision") if r.tool == "set_campaign_budget"][-1]
     assert str(last.args["amount_micros"]) == edited
     assert (last.decision, last.rule if last.decision == "deny" else None) == expected, last
+    if last.decision == "allow":
+        # within policy even without an approval: the row still names whose value it is
+        assert (last.reason or "").startswith("edited and approved by lena; within policy: "), last.reason
+        # and the answer says the change once, as edited and carried out
+        assert [line for line in (done.answer or "").splitlines() if "9001" in line] == [
+            "Erledigt: Budget 9001 → 55,00 € pro Tag (set_campaign_budget)"  # "raise": the configured locale
+        ], done.answer
 
 
 async def test_an_edit_that_still_needs_four_eyes_waits_again(make_runner, sandbox, audit):

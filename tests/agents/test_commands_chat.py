@@ -130,4 +130,4 @@ async def test_with_a_model_the_grammar_answers_first_and_the_rest_goes_to_the_m
         free = await runner.start({"kind": "chat", "text": "Schreib mir ein Gedicht über Wanderschuhe"})
     assert known.answer.startswith("Done: budget 9001") and budget(sandbox) == "60000000"
     # the model's words come as a quote under what the run did (here: nothing), in the operator's language
-    assert free.answer == "Es wurde nichts geändert.\nDer Assistent ergänzt: “Gern — ein Gedicht über Wanderschuhe.”"
+    assert free.answer == "Es wurde nichts geändert.\nDer Assistent ergänzt: „Gern — ein Gedicht über Wanderschuhe.“"
