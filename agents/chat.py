@@ -13,6 +13,7 @@ language writes it, never as micros.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from typing import Any
 
@@ -29,6 +30,7 @@ from adpilot.agents.commands import (
 from adpilot.agents.context import RunContext
 from adpilot.agents.resolve import Entity, Kind, Resolution, catalogue, resolve
 from adpilot.agents.state import Outcome, RunState, Task
+from adpilot.errors import AdpilotError
 from adpilot.money import format_money
 
 _ALL = frozenset({"es", "it", "alles", "everything", "all", "das konto", "the account", "die kampagnen"})
@@ -92,6 +94,7 @@ T: dict[str, dict[str, str]] = {
         "ENABLED": "enabled",
         "nothing": "Nothing to do.",
         "no_change": "No change was made.",
+        "stopped": "The run stopped: {reason}.",
         "adds": "The assistant adds",
         "quote": "“{}”",
     },
@@ -158,6 +161,7 @@ T: dict[str, dict[str, str]] = {
         "ENABLED": "aktiv",
         "nothing": "Nichts zu tun.",
         "no_change": "Es wurde nichts geändert.",
+        "stopped": "Der Lauf wurde angehalten: {reason}.",
         "adds": "Der Assistent ergänzt",
         "quote": "„{}“",
     },
@@ -351,7 +355,7 @@ async def _changes(ctx: RunContext, language: Language) -> str:
     for record in shown:
         account = str((record.args or {}).get("customer_id") or "")
         if account and account not in currencies:
-            currencies[account] = await ctx.guard.context.currency(account)
+            currencies[account] = await _currency(ctx, account)
         change = _change(record.tool, dict(record.args or {}), currencies.get(account, ""), language)
         decision = decided.get(record.idempotency_key or "") if record.kind == "result" else record
         lines.append(f"  {record.ts[11:16]} #{record.seq} {record.role}: {change} — {_outcome(record, decision, s)}")
@@ -377,6 +381,32 @@ def _outcome(record: Any, decision: Any, s: dict[str, str]) -> str:
         return s["outcome.unknown"]
     message = record.result.get("message") if isinstance(record.result, dict) else record.result
     return f"{s['outcome.failed']}: {message or record.status}"
+
+
+_ROUND = re.compile(r"\.r[0-9]+$")
+
+
+def _latest(outcomes: list[Outcome]) -> list[Outcome]:
+    """Each change once, as it ended in this run: a change that waited for a person and was then
+    decided, edited (``….edit``), asked again (``….r2``) or re-escalated keeps its last outcome."""
+
+    def base(outcome: Outcome) -> str | None:
+        proposal = outcome.get("proposal_id")
+        return _ROUND.sub("", str(proposal).removesuffix(".edit")) if proposal else None
+
+    last = {base(o): index for index, o in enumerate(outcomes) if base(o) is not None}
+    return [o for index, o in enumerate(outcomes) if base(o) is None or last[base(o)] == index]
+
+
+async def _currency(ctx: RunContext, account: str) -> str:
+    """The currency of one of this run's accounts ("" for any other — a model may name one — or
+    when it cannot be read: the amount is then shown in micros, never in a guessed currency)."""
+    if not account or account not in ctx.guard.run.accounts:
+        return ""
+    try:
+        return await ctx.guard.context.currency(account)
+    except AdpilotError:
+        return ""
 
 
 def copy_check_note(args: dict[str, Any], data: Any, language: Language) -> str:
@@ -568,17 +598,9 @@ async def outcome_lines(outcomes: list[Outcome], ctx: RunContext, language: Lang
     """Each outcome in words: what became of it, the change with money in the account's currency."""
     s = T[language]
     lines = []
-    # A change that waited for a person and was then decided in the same run is said once, as decided.
-    decided = {
-        str(o.get("proposal_id")).removesuffix(".edit")
-        for o in outcomes
-        if o["decision"] != "escalate" and o.get("proposal_id")
-    }
-    for outcome in outcomes:
-        if outcome["decision"] == "escalate" and outcome.get("proposal_id") in decided:
-            continue
+    for outcome in _latest(outcomes):
         account = str(outcome.get("account") or (outcome.get("args") or {}).get("customer_id") or "")
-        currency = await ctx.guard.context.currency(account) if account else ""
+        currency = await _currency(ctx, account)
         change = _change(outcome["tool"], dict(outcome.get("args") or {}), currency, language)
         message = (outcome.get("error") or {}).get("message")
         if (outcome.get("error") or {}).get("type") == "invalid_call":

@@ -49,6 +49,11 @@ async def last_checkpoint(path: Path, thread: str) -> tuple[dict[str, Any], str 
         saver = AsyncSqliteSaver(conn)
         saver.is_setup = True  # set up by the runner; a reader must not write
         try:
+            # A file an older LangGraph wrote has no writes.task_path until a runner migrates it;
+            # the saver's setup would notice, and a reader skips setup: it asks the file itself.
+            async with conn.execute("PRAGMA table_info(writes)") as cursor:
+                columns = {row[1] async for row in cursor}
+            saver._has_task_path = "task_path" in columns or not columns
             saved = await saver.aget_tuple({"configurable": {"thread_id": thread}})
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # the runner has not set the file up yet

@@ -79,6 +79,11 @@ _ENGLISH = frozenset(
 _QUOTED = re.compile(r"(?<!\w)'[^']+'(?!\w)|\"[^\"]+\"|„[^“”]+[“”]|“[^”]+”|‚[^‘’]+[‘’]|‘[^’]+’|«[^»]+»|»[^«]+«")
 
 
+def unquoted(text: str) -> str:
+    """``text`` with its quoted passages blanked out."""
+    return _QUOTED.sub(" ", text)
+
+
 def quoted_texts(text: str) -> list[str]:
     """The quoted passages of ``text``, without their quotation marks."""
     return [m.group(0)[1:-1].strip() for m in _QUOTED.finditer(text)]
@@ -87,10 +92,11 @@ def quoted_texts(text: str) -> list[str]:
 def detect_language(text: str, default: Language = "en") -> Language:
     """German or English, by the words of ``text`` outside quotes (umlauts and ß count for German);
     a text that is all quote is read whole; a tie: ``default``."""
-    unquoted = _QUOTED.sub(" ", text)
-    text = unquoted if unquoted.strip() else text
+    opened = text.count("„")  # German quotation marks are a German clue, even round a quote
+    outside = unquoted(text)
+    text = outside if outside.strip() else text
     words = re.findall(r"[\wäöüß']+", text.casefold())
-    german = sum(w in _GERMAN for w in words) + sum(ch in "äöüß" for ch in text.casefold())
+    german = sum(w in _GERMAN for w in words) + sum(ch in "äöüß" for ch in text.casefold()) + opened
     english = sum(w in _ENGLISH for w in words)
     if german == english:
         return default

@@ -18,7 +18,7 @@ from typing import Any
 
 from langchain_core.messages import ToolMessage
 
-from adpilot.agents.commands import quoted_texts
+from adpilot.agents.commands import quoted_texts, unquoted
 from adpilot.agents.resolve import normal
 from adpilot.agents.state import Outcome, Pending, RunState, Task
 from adpilot.agents.toolcalls import InvalidCall, Turn, with_calls
@@ -259,51 +259,87 @@ def existing_post(name: str, args: Any, ids: RunIds | None) -> str | None:
 # The words that name a post's text field in an operator's request (English and German).
 _POST_FIELDS = {
     "meta_description": re.compile(r"\bmeta[\s-]*(?:descriptions?|beschreibung(?:en)?)\b|\bmetabeschreibung", re.I),
-    "title": re.compile(r"\b(?:titles?|titel|überschrift|headline)\b", re.I),
-    "excerpt": re.compile(r"\b(?:excerpts?|auszug|teaser)\b", re.I),
+    "title": re.compile(r"\b(?:titles?|titel|überschrift(?:en)?|headlines?)\b", re.I),
+    "excerpt": re.compile(r"\b(?:excerpts?|auszug|auszüge|teaser)\b", re.I),
     "json_ld": re.compile(r"\bjson[\s-]*ld\b|\bstructured data\b|\bstrukturierte\w* daten\b", re.I),
-    "content": re.compile(r"\b(?:content|inhalt|body|article text|artikeltext)\b", re.I),
+    "content": re.compile(r"\b(?:content|text|inhalte?|body|beitragstext|artikeltext)\b", re.I),
 }
+# A field named to be left alone: "keep the title", "leave the title as it is", "Titel nicht ändern".
+_KEEP_BEFORE = re.compile(
+    r"\b(?:keep|leave|don'?t (?:change|touch)|do not (?:change|touch)|without (?:changing|touching)|"
+    r"behalte|belasse|lass)\W+(?:\w+\W+){0,3}$",
+    re.I,
+)
+_KEEP_AFTER = re.compile(
+    r"^\W*(?:\w+\W+){0,2}(?:as it is|as is|alone|unchanged|unverändert|nicht (?:ändern|anfassen)|bleibt|bleiben)\b",
+    re.I,
+)
+# Words that ask for the whole post (its SEO, its quality): then any field may change.
+_WHOLE_POST = re.compile(r"\bseo\b|\bsearch\b|suchmaschin|\bimprov|\bbetter\b|verbesser|optimi[sz]|überarbeit", re.I)
+_REMOVE = re.compile(r"\b(?:remove|delete|clear|drop|empty|entfern|lösch|leere)", re.I)
+
+
+def _named_fields(request: str) -> tuple[set[str], set[str]]:
+    """The post fields the words ask to change, and those they ask to keep (quoted text left out:
+    a quoted name is not an instruction)."""
+    words = unquoted(request)
+    asked: set[str] = set()
+    kept: set[str] = set()
+    for field, pattern in _POST_FIELDS.items():
+        for match in pattern.finditer(words):
+            keep = _KEEP_BEFORE.search(words[: match.start()]) or _KEEP_AFTER.search(words[match.end() :])
+            (kept if keep else asked).add(field)
+    return asked, kept - asked
 
 
 def fields_not_asked(name: str, args: Any, request: str) -> str | None:
-    """What is wrong with a post update measured against the operator's words (None: nothing):
-    where the words name the fields to change ("write a meta description"), a call that changes
-    others too, or sends a named one empty. Where they name none, any field may change."""
+    """What is wrong with a post update measured against the operator's words (None: nothing): a
+    field they ask to keep, changed; where they name the fields to change ("write a meta
+    description"), others changed too, or a named one sent empty (unless they ask to remove it).
+    Words that ask for the whole post ("improve", "SEO") or name no field leave every field open."""
     if name != "update_post" or not isinstance(args, dict):
         return None
-    asked = sorted(field for field, words in _POST_FIELDS.items() if words.search(request))
-    if not asked:
-        return None
+    asked, kept = _named_fields(request)
     sent = {field for field in _POST_FIELDS if args.get(field) is not None}
-    empty = sorted(field for field in sent & set(asked) if not str(args.get(field)).strip())
-    if empty:
+    if sent & kept:
+        return (
+            f"update_post: the operator asked to keep {' and '.join(sorted(sent & kept))} as it is: "
+            "send the call without it"
+        )
+    if not asked or _WHOLE_POST.search(unquoted(request)):
+        return None
+    empty = sorted(field for field in sent & asked if not str(args.get(field)).strip())
+    if empty and not _REMOVE.search(unquoted(request)):
         return f"update_post: {', '.join(empty)} is empty: write the text the operator asked for"
-    extra = sorted(sent - set(asked))
+    extra = sorted(sent - asked)
     if not extra:
         return None
+    named = " and ".join(sorted(asked))
     return (
-        f"update_post: the operator asked to change {' and '.join(asked)}; this call also changes "
-        f"{', '.join(extra)}, which they did not ask for: send post_id and {' and '.join(asked)} only"
+        f"update_post: the operator asked to change {named}; this call also changes {', '.join(extra)}, "
+        f"which they did not ask for: send post_id and {named} only"
     )
 
 
 def copy_not_asked(name: str, args: Any, request: str, role: str) -> str | None:
     """What is wrong with the compliance agent's copy check measured against the operator's words
-    (None: nothing): where they quote the copy to check ("Would the headline 'X' be okay?"), a
-    check of other copy — a model's own variant — answers a question nobody asked, and its verdict
-    would be read as the quoted copy's. (A creative agent checks the whole ad it writes: not it.)"""
+    (None: nothing): where they quote the copy to check ("Would the headline 'X' be okay?") and
+    the check holds it, other copy beside it in the same field — a model's own variant — answers a
+    question nobody asked, and its verdict would be read as the quoted copy's. A check of copy the
+    words do not quote (an ad of a quoted campaign) is left alone, as is a creative agent checking
+    the whole ad it writes."""
     if name != "check_copy" or role != "compliance" or not isinstance(args, dict):
         return None
-    asked = {normal(q) for q in quoted_texts(request) if q}
-    if not asked:
-        return None
-    sent = [str(t) for key in ("headlines", "descriptions", "texts") for t in args.get(key) or []]
-    other = [t for t in sent if normal(t) not in asked]
-    if not other:
-        return None
-    wanted = ", ".join(repr(q) for q in quoted_texts(request) if q)
-    return f"check_copy: the operator asked about {wanted} only; check exactly that, not {other[0]!r}"
+    quotes = [q for q in quoted_texts(request) if q]
+    asked = {normal(q) for q in quotes}
+    for key in ("headlines", "descriptions", "texts"):
+        texts = [str(t) for t in args.get(key) or []]
+        if any(normal(t) in asked for t in texts):
+            other = [t for t in texts if normal(t) not in asked]
+            if other:
+                wanted = ", ".join(repr(q) for q in quotes)
+                return f"check_copy: the operator asked about {wanted}; check exactly that, not also {other[0]!r}"
+    return None
 
 
 def against_request(read: Turn, request: str, ids: RunIds | None = None, role: str = "") -> tuple[Turn, list[str]]:

@@ -833,7 +833,9 @@ class Guard:
             # Within policy without an approval, carried out on one all the same: the audit row names
             # the person (an edit is their value, not the agent's).
             made = "edited and approved" if approval.edited_from is not None else "approved"
-            return Ruling("allow", ruling.rule, f"{made} by {approval.approver}; within policy: {ruling.reason}")
+            said = f"{made} by {', '.join(approval.people()) or approval.approver}; within policy"
+            detail = "" if ruling.reason == "within policy" else f": {ruling.reason}"
+            return Ruling("allow", ruling.rule, f"{said}{detail}")
         if stale:
             # The entity changed since the person was shown it: they approved another change.
             _log.warning("guard.approval_stale", tool=call.tool, entity=assessment.entity)

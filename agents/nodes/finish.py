@@ -40,7 +40,7 @@ async def stop(state: RunState, ctx: RunContext) -> dict[str, Any]:
     answer = state.get("answer")
     if answer is None:
         done = f"\n{await chat.answer_after(final, ctx)}" if state.get("outcomes") else ""
-        answer = f"The run stopped: {reason}.{done}"
+        answer = chat.T[chat.language_of(state, ctx)]["stopped"].format(reason=reason) + done
     return {
         "stop_reason": reason,
         "report": build_report(final, stop=reason, judging=_judging(ctx)),

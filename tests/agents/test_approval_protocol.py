@@ -165,7 +165,8 @@ async def test_an_edit_goes_through_the_guard_again(make_runner, sandbox, audit,
     assert (last.decision, last.rule if last.decision == "deny" else None) == expected, last
     if last.decision == "allow":
         # within policy even without an approval: the row still names whose value it is
-        assert (last.reason or "").startswith("edited and approved by lena; within policy: "), last.reason
+        assert (last.reason or "").startswith("edited and approved by lena; within policy"), last.reason
+        assert "within policy: within policy" not in (last.reason or "")
         # and the answer says the change once, as edited and carried out
         assert [line for line in (done.answer or "").splitlines() if "9001" in line] == [
             "Erledigt: Budget 9001 → 55,00 € pro Tag (set_campaign_budget)"  # "raise": the configured locale
@@ -181,6 +182,9 @@ async def test_an_edit_that_still_needs_four_eyes_waits_again(make_runner, sandb
         (renewed,) = edited.pending
         assert renewed["args"]["amount_micros"] == "200000000"
         assert runner.registry.asked(renewed["id"]).needed == 2
+    # the answer says the change once, as it stands: the edited value, waiting for four eyes
+    (line,) = [line for line in (edited.answer or "").splitlines() if "9001" in line]
+    assert "200,00 €" in line and "four-eyes" in line, edited.answer
     assert budget(sandbox) == "50000000" and results(audit, "set_campaign_budget") == []
     assert any(r.rule == "approval.four_eyes" for r in audit.records(kind="decision"))
 

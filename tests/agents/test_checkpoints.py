@@ -60,3 +60,15 @@ async def test_nothing_saved_reads_as_nothing_and_creates_no_file(tmp_path: Path
     assert not missing.exists()
     await _save(missing, "chat-1", {"text": "x"})
     assert await last_checkpoint(missing, "chat-2") == ({}, None)
+
+
+async def test_a_file_an_older_langgraph_wrote_is_read(tmp_path: Path) -> None:
+    """Older savers had no writes.task_path; the runner's setup migrates it, a reader must read
+    the file as it is (it never sets up)."""
+    path = tmp_path / "checkpoints.sqlite"
+    saved_id = await _save(path, "chat-1", {"text": "x"})
+    old = sqlite3.connect(path)
+    old.execute("ALTER TABLE writes DROP COLUMN task_path")
+    old.commit()
+    old.close()
+    assert await last_checkpoint(path, "chat-1") == ({"text": "x"}, saved_id)

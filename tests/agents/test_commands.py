@@ -162,6 +162,8 @@ def test_the_language_is_the_operators_not_the_quoted_copys(quoted, marks):
 def test_apostrophes_are_not_quotes_and_a_text_that_is_all_quote_is_read_whole():
     assert detect_language("Our trail running ad isn't showing anymore. Let's switch it back on", "de") == "en"
     assert detect_language("'Wie läuft die Kampagne für Wanderschuhe?'") == "de"
+    # German quotation marks are a German clue of their own, even round the quote
+    assert detect_language("Ok so: „Gratis Versand für alle“?", "en") == "de"
 
 
 def test_every_help_example_is_a_command_in_its_column_language():

@@ -215,17 +215,57 @@ META_REQUEST = "Our buying guide for waterproof hiking boots has no meta descrip
 META = "Wasserdichte Wanderschuhe finden: worauf es bei Membran, Sohle und Passform ankommt."
 
 
+def post(**fields: str) -> dict[str, Any]:
+    """update_post's arguments for post 501."""
+    return {"post_id": 501, **fields}
+
+
 @pytest.mark.parametrize(
     ("request_text", "args", "problem"),
     [
-        (META_REQUEST, {"post_id": 501, "meta_description": META}, None),
-        (META_REQUEST, {"post_id": 501, "content": "<p>neu</p>", "meta_description": META}, "also changes content"),
-        (META_REQUEST, {"post_id": 501, "content": "<p>neu</p>"}, "also changes content"),
-        (META_REQUEST, {"post_id": 501, "meta_description": "  "}, "meta_description is empty"),
-        ("Schreib bitte eine Meta-Beschreibung für Beitrag 501", {"post_id": 501, "title": "x"}, "also changes title"),
-        ("New title and meta description for post 501", {"post_id": 501, "title": "x", "meta_description": META}, None),
-        ("Make post 501 better for search", {"post_id": 501, "content": "<p>neu</p>", "title": "x"}, None),
-        ("Take post 501 offline, its title is wrong", {"post_id": 501, "status": "draft"}, None),
+        (META_REQUEST, post(meta_description=META), None),
+        (META_REQUEST, post(content="<p>neu</p>", meta_description=META), "also changes content"),
+        (META_REQUEST, post(content="<p>neu</p>"), "also changes content"),
+        (META_REQUEST, post(meta_description="  "), "meta_description is empty"),
+        ("Schreib bitte eine Meta-Beschreibung für Beitrag 501", post(title="x"), "also changes title"),
+        ("New title and meta description for post 501", post(title="x", meta_description=META), None),
+        # a field to keep: changed, refused; left alone, fine
+        ("Write a meta description for 501 but keep the title as it is", post(title="x"), "keep title"),
+        ("Den Titel von 501 nicht ändern, nur eine Meta-Beschreibung", post(title="x"), "keep title"),
+        (
+            "Post 501: add a meta description and leave the title alone",
+            post(meta_description=META),
+            None,
+        ),
+        # words that name no field, or ask for the whole post: every field open
+        ("Make post 501 better for search", post(content="<p>neu</p>", title="x"), None),
+        (
+            "Improve post 501 for search, the title is too long",
+            post(title="x", meta_description=META),
+            None,
+        ),
+        ("Take post 501 offline, its title is wrong", post(status="draft"), None),
+        ("Der Titel von Beitrag 501 passt nicht, bitte neu", post(title="x"), None),
+        ("The post 501 does not have a title, add one", post(title="x"), None),
+        # text and content, in both languages; a quoted name is no instruction
+        (
+            "Rewrite the text of post 501 and give it a meta description",
+            post(content="x", meta_description=META),
+            None,
+        ),
+        (
+            "Schreib den Beitragstext von 501 neu und ergänze eine Metabeschreibung",
+            post(content="x", meta_description=META),
+            None,
+        ),
+        (
+            "Update post 501 about our 'Content Creator Kit' with the new prices",
+            post(content="x", excerpt="y"),
+            None,
+        ),
+        # removing a field sends it empty
+        ("Remove the excerpt of post 501", post(excerpt=""), None),
+        ("Lösche die Meta-Beschreibung von Beitrag 501", post(meta_description=""), None),
     ],
 )
 def test_a_post_update_changes_the_fields_the_operator_named(request_text, args, problem):

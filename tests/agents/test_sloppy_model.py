@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from adpilot.agents.toolcalls import INVALID_RULE
 from tests.agents.conftest import results
 from tests.agents.test_chat import budget
@@ -194,7 +196,7 @@ async def test_the_copy_the_operator_quoted_is_the_copy_checked(make_runner, aud
     async with make_runner(scripts=scripts) as runner:
         done = await runner.start({"kind": "chat", "text": f"Would the headline '{asked}' be okay for our Google ads?"})
     (refused,) = [r for r in audit.records(kind="decision") if r.tool == "check_copy" and r.decision == "deny"]
-    assert f"the operator asked about {asked!r} only" in (refused.reason or "")
+    assert f"the operator asked about {asked!r}; check exactly that" in (refused.reason or "")
     checks = [line for line in (done.answer or "").splitlines() if line.startswith("Copy check")]
     assert checks == [f"Copy check of “{asked}”: passes the copy rules"]
 
@@ -202,9 +204,49 @@ async def test_the_copy_the_operator_quoted_is_the_copy_checked(make_runner, aud
 def test_only_the_compliance_agent_is_held_to_the_quoted_copy():
     from adpilot.agents.loop import copy_not_asked
 
-    request = "Create a new ad in Rain Jackets with the headline 'Regenjacken für jedes Wetter'."
-    ad = {"headlines": ["Regenjacken für jedes Wetter", "Alpine Outfitters", "Jetzt entdecken"]}
-    assert copy_not_asked("check_copy", ad, request, "creative") is None  # it checks the whole ad it writes
-    assert copy_not_asked("check_copy", ad, request, "compliance") is not None
+    request = "Would the headline 'Regenjacken für jedes Wetter' be okay?"
+    variant = {"headlines": ["Regenjacken für jedes Wetter", "Regenjacken für Damen und Herren – lang"]}
+    assert copy_not_asked("check_copy", variant, request, "creative") is None  # it checks the whole ad it writes
+    assert copy_not_asked("check_copy", variant, request, "compliance") is not None
     assert copy_not_asked("check_copy", {"headlines": ["regenjacken  für jedes wetter"]}, request, "compliance") is None
-    assert copy_not_asked("check_copy", ad, "Check the Brand ads against our rules", "compliance") is None
+
+
+@pytest.mark.parametrize(
+    ("request_text", "args"),
+    [
+        # a quoted campaign: its ads are the copy to check
+        ("Are the ads in campaign 'Boots - Search' compliant?", {"headlines": ["Wanderschuhe -50%"]}),
+        ("Prüfe die Anzeigen in „Boots - Search“ auf Verstöße", {"headlines": ["Wanderschuhe -50%"]}),
+        # the quoted headline with the ad's description: another field
+        (
+            "Create an ad with the headline 'Leicht. Schnell. Trail Pro.' and have it checked",
+            {"headlines": ["Leicht. Schnell. Trail Pro."], "descriptions": ["Jetzt entdecken"]},
+        ),
+        # an apostrophe inside single quotes
+        ("Check 'Hikers' Choice Boots' against the copy rules", {"headlines": ["Hikers' Choice Boots"]}),
+    ],
+)
+def test_copy_the_words_do_not_quote_is_checked_freely(request_text, args):
+    from adpilot.agents.loop import copy_not_asked
+
+    assert copy_not_asked("check_copy", args, request_text, "compliance") is None
+
+
+async def test_an_account_outside_the_run_in_a_call_does_not_break_the_answer(make_runner, sandbox):
+    """A model named an account nobody configured: the call is refused, and the answer that words it
+    must not read that account's currency (the platform refuses it) — the amount stays in micros."""
+    stray = {"customer_id": "9999999999", "budget_id": "9001", "amount_micros": "55000000"}
+    scripts = {
+        "supervisor": [
+            {"tool_calls": [{"name": "transfer_to_bidding", "args": {"task": "budget 9001 to 55 EUR"}}]},
+            {"content": "Done."},
+        ],
+        "bidding": [{"tool_calls": [{"name": "set_campaign_budget", "args": stray}]}, {"content": "Set."}],
+    }
+    async with make_runner(scripts=scripts) as runner:
+        done = await runner.start({"kind": "chat", "text": REQUEST})
+    assert done.status == "done" and budget(sandbox) == "50000000"
+    assert (done.answer or "").splitlines()[0] == (
+        "Not done: budget 9001 → 55000000 micros per day (set_campaign_budget) — "
+        "customer 9999999999 is not an account of this run"
+    )
