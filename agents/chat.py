@@ -85,6 +85,7 @@ T: dict[str, dict[str, str]] = {
         "verdict.pass": "passes the copy rules",
         "verdict.needs_review": "needs a person's review",
         "verdict.fail": "breaks the copy rules",
+        "text.pass": "passes",
         "waiting": "Waiting for your approval",
         "not_done": "Not done",
         "invalid": "Invalid call by the {role} agent, nothing done",
@@ -152,6 +153,7 @@ T: dict[str, dict[str, str]] = {
         "verdict.pass": "entspricht den Textregeln",
         "verdict.needs_review": "braucht die Prüfung durch eine Person",
         "verdict.fail": "verstößt gegen die Textregeln",
+        "text.pass": "in Ordnung",
         "waiting": "Wartet auf Ihre Freigabe",
         "not_done": "Nicht erledigt",
         "invalid": "Ungültiger Aufruf des Agenten {role}, nichts getan",
@@ -411,20 +413,39 @@ async def _currency(ctx: RunContext, account: str) -> str:
 
 def copy_check_note(args: dict[str, Any], data: Any, language: Language) -> str:
     """A copy check's verdict in words, with each rule that fired: the operator reads the verdict
-    from the check itself, never from a model's account of it."""
+    from the check itself, never from a model's account of it. With several texts, each one's
+    own: which of them broke which rule, and which pass."""
     s = T[language]
     quote = "„{}“" if language == "de" else "“{}”"
-    texts = [str(t) for key in ("headlines", "descriptions", "texts") for t in args.get(key) or []]
-    copy = ", ".join(quote.format(t) for t in texts[:3]) + (" …" if len(texts) > 3 else "")
+    entries = [
+        (f"{key}[{i}]", str(t))
+        for key in ("headlines", "descriptions", "texts")
+        for i, t in enumerate(args.get(key) or [])
+    ]
+    copy = ", ".join(quote.format(t) for _, t in entries[:3]) + (" …" if len(entries) > 3 else "")
     result = data if isinstance(data, dict) else {}
     verdict = str(result.get("verdict") or "")
-    fired = [
-        f"{f.get('rule')}: {f.get('message')} ({quote.format(f.get('text'))})"
-        for f in result.get("findings") or []
-        if isinstance(f, dict)
-    ]
+    findings = [f for f in result.get("findings") or [] if isinstance(f, dict)]
     line = s["copy_check"].format(copy=copy, verdict=s.get(f"verdict.{verdict}", verdict))
-    return f"{line} — {'; '.join(fired)}" if fired else line
+
+    def fired(found: list[dict[str, Any]], whole: str = "") -> str:
+        """Each rule with the words it fired on (left out where they are the whole text named)."""
+        return "; ".join(
+            f"{f.get('rule')}: {f.get('message')}"
+            + ("" if f.get("text") == whole else f" ({quote.format(f.get('text'))})")
+            for f in found
+        )
+
+    if len(entries) < 2:
+        return f"{line} — {fired(findings)}" if findings else line
+    fields = {field for field, _ in entries}
+    parts = [
+        f"{quote.format(text)}: {fired(mine, text) if mine else s['text.pass']}"
+        for field, text in entries
+        for mine in [[f for f in findings if f.get("field") == field]]
+    ]
+    general = [f for f in findings if f.get("field") not in fields]
+    return f"{line} — {'; '.join(parts)}" + (f"; {fired(general)}" if general else "")
 
 
 def _change(tool: str, args: dict[str, Any], currency: str, language: Language) -> str:

@@ -250,3 +250,29 @@ async def test_an_account_outside_the_run_in_a_call_does_not_break_the_answer(ma
         "Not done: budget 9001 → 55000000 micros per day (set_campaign_budget) — "
         "customer 9999999999 is not an account of this run"
     )
+
+
+async def test_a_check_of_several_texts_says_which_broke_which_rule(make_runner):
+    """The local model checked a 71-character variant with the quoted headline and said the quoted
+    one was too long: the operator reads each text's own verdict, from the check."""
+    asked, variant = (
+        "Regenjacken für jedes Wetter",
+        "Regenjacken für Damen und Herren – Die große Übersicht für jedes Wetter",
+    )
+    scripts = {
+        "supervisor": [
+            {"tool_calls": [{"name": "transfer_to_creative", "args": {"task": f"check '{asked}'"}}]},
+            {"content": f"'{asked}' is too long."},
+        ],
+        "creative": [
+            {"tool_calls": [{"name": "check_copy", "args": {"headlines": [variant, asked]}}]},
+            {"content": "Checked."},
+        ],
+    }
+    async with make_runner(scripts=scripts) as runner:
+        done = await runner.start({"kind": "chat", "text": f"Would the headline '{asked}' be okay for our Google ads?"})
+    (line,) = [line for line in (done.answer or "").splitlines() if line.startswith("Copy check")]
+    verdicts = line.split(" — ", 1)[1]
+    assert verdicts.startswith(f"“{variant}”: length.headline: 71 characters") and verdicts.endswith(
+        f"“{asked}”: passes"
+    )
