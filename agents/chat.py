@@ -32,6 +32,7 @@ from adpilot.agents.resolve import Entity, Kind, Resolution, catalogue, resolve
 from adpilot.agents.state import Outcome, RunState, Task
 from adpilot.errors import AdpilotError
 from adpilot.money import format_money
+from adpilot.tools.catalogue import COPY_FIELDS
 
 _ALL = frozenset({"es", "it", "alles", "everything", "all", "das konto", "the account", "die kampagnen"})
 
@@ -190,8 +191,7 @@ def percent(part: float, whole: float, language: Language) -> str:
 
 
 def label(entity: Entity, language: Language) -> str:
-    quote = "„{}“" if language == "de" else "“{}”"
-    return f"{T[language][entity.kind]} {quote.format(entity.name)} ({entity.id})"
+    return f"{T[language][entity.kind]} {T[language]['quote'].format(entity.name)} ({entity.id})"
 
 
 async def understand(state: RunState, ctx: RunContext, *, model: bool) -> dict[str, Any] | None:
@@ -416,12 +416,8 @@ def copy_check_note(args: dict[str, Any], data: Any, language: Language) -> str:
     from the check itself, never from a model's account of it. With several texts, each one's
     own: which of them broke which rule, and which pass."""
     s = T[language]
-    quote = "„{}“" if language == "de" else "“{}”"
-    entries = [
-        (f"{key}[{i}]", str(t))
-        for key in ("headlines", "descriptions", "texts")
-        for i, t in enumerate(args.get(key) or [])
-    ]
+    quote = s["quote"]
+    entries = [(f"{key}[{i}]", str(t)) for key in COPY_FIELDS for i, t in enumerate(args.get(key) or [])]
     copy = ", ".join(quote.format(t) for _, t in entries[:3]) + (" …" if len(entries) > 3 else "")
     result = data if isinstance(data, dict) else {}
     verdict = str(result.get("verdict") or "")

@@ -22,6 +22,7 @@ from adpilot.agents.commands import quoted_texts, unquoted
 from adpilot.agents.resolve import normal
 from adpilot.agents.state import Outcome, Pending, RunState, Task
 from adpilot.agents.toolcalls import InvalidCall, Turn, with_calls
+from adpilot.tools.catalogue import COPY_FIELDS
 from adpilot.tools.model_args import CMS, FIELD_KIND, KIND_WORD, MONEY, ArgumentProblem, ModelArguments, RunIds
 from adpilot.tools.model_args import escape_data as escape_data  # the tool layer escapes the same way
 from adpilot.tools.result import ToolResult
@@ -279,10 +280,8 @@ _WHOLE_POST = re.compile(r"\bseo\b|\bsearch\b|suchmaschin|\bimprov|\bbetter\b|ve
 _REMOVE = re.compile(r"\b(?:remove|delete|clear|drop|empty|entfern|lösch|leere)", re.I)
 
 
-def _named_fields(request: str) -> tuple[set[str], set[str]]:
-    """The post fields the words ask to change, and those they ask to keep (quoted text left out:
-    a quoted name is not an instruction)."""
-    words = unquoted(request)
+def _named_fields(words: str) -> tuple[set[str], set[str]]:
+    """The post fields the words ask to change, and those they ask to keep."""
     asked: set[str] = set()
     kept: set[str] = set()
     for field, pattern in _POST_FIELDS.items():
@@ -299,17 +298,18 @@ def fields_not_asked(name: str, args: Any, request: str) -> str | None:
     Words that ask for the whole post ("improve", "SEO") or name no field leave every field open."""
     if name != "update_post" or not isinstance(args, dict):
         return None
-    asked, kept = _named_fields(request)
+    words = unquoted(request)  # a quoted name is not an instruction
+    asked, kept = _named_fields(words)
     sent = {field for field in _POST_FIELDS if args.get(field) is not None}
     if sent & kept:
         return (
             f"update_post: the operator asked to keep {' and '.join(sorted(sent & kept))} as it is: "
             "send the call without it"
         )
-    if not asked or _WHOLE_POST.search(unquoted(request)):
+    if not asked or _WHOLE_POST.search(words):
         return None
     empty = sorted(field for field in sent & asked if not str(args.get(field)).strip())
-    if empty and not _REMOVE.search(unquoted(request)):
+    if empty and not _REMOVE.search(words):
         return f"update_post: {', '.join(empty)} is empty: write the text the operator asked for"
     extra = sorted(sent - asked)
     if not extra:
@@ -332,7 +332,7 @@ def copy_not_asked(name: str, args: Any, request: str, role: str) -> str | None:
         return None
     quotes = [q for q in quoted_texts(request) if q]
     asked = {normal(q) for q in quotes}
-    for key in ("headlines", "descriptions", "texts"):
+    for key in COPY_FIELDS:
         texts = [str(t) for t in args.get(key) or []]
         if any(normal(t) in asked for t in texts):
             other = [t for t in texts if normal(t) not in asked]

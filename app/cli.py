@@ -288,15 +288,13 @@ def cmd_runs_stop(args: argparse.Namespace) -> int:
     config = _load_config(args)
     import asyncio
 
-    from adpilot.app.runs import person
+    from adpilot.app.runs import approver_identity
     from adpilot.app.runs_view import stop_run
     from adpilot.errors import UsageError
 
     if not (args.reason or "").strip():
         raise UsageError("stopping a run needs a reason: --reason TEXT (it is audited with your name)")
-    by = person(config, args.by)
-    if by is None:
-        raise UsageError("cannot tell who you are: give --by NAME or set `approver` in the configuration")
+    by = approver_identity(config, args.by, "--by")
     print(asyncio.run(stop_run(config, args.thread, by=by, reason=args.reason)))
     return EXIT_OK
 

@@ -274,11 +274,12 @@ def person(config: Config, given: str | None = None) -> str | None:
         return None
 
 
-def approver_identity(config: Config, given: str | None) -> str:
-    """Who decides (:func:`person`); a decision by nobody in particular is refused."""
+def approver_identity(config: Config, given: str | None, flag: str = "--approver") -> str:
+    """Who decides (:func:`person`); a decision by nobody in particular is refused, naming the
+    command's ``flag`` that says who."""
     name = person(config, given)
     if name is None:
-        raise UsageError("cannot tell who you are: give --approver NAME or set `approver` in the configuration")
+        raise UsageError(f"cannot tell who you are: give {flag} NAME or set `approver` in the configuration")
     return name
 
 

@@ -144,6 +144,9 @@ class CreateResponsiveSearchAd(_Args):
     evidence: list[str] = Field(default_factory=list, description="evidence references backing claims in the copy")
 
 
+COPY_FIELDS = ("headlines", "descriptions", "texts")  # CheckCopy's copy, in the order it is checked
+
+
 class CheckCopy(_Args):
     texts: list[str] = Field(default_factory=list)
     headlines: list[str] = Field(default_factory=list)

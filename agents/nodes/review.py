@@ -33,8 +33,10 @@ async def review(state: RunState, ctx: RunContext) -> dict[str, Any]:
     ]
     if task.get("tool_call_id"):
         # In the operator's words (money in the account's currency): the supervisor model quotes it.
-        done = await chat.outcome_lines(mine, ctx, chat.language_of(state, ctx))
-        summary = "\n".join([*done, *filter(None, [state.get("task_answer")])]) or "nothing to change"
+        lines = await chat.outcome_lines(mine, ctx, chat.language_of(state, ctx))
+        if state.get("task_answer"):
+            lines.append(str(state["task_answer"]))  # how the task ended: the agent's words, or why it stopped
+        summary = "\n".join(lines) or "nothing to change"
         update["supervisor_messages"] = [
             ToolMessage(
                 as_data(f"{task['role']} agent", {"summary": summary, "results": [brief(o) for o in mine]}),

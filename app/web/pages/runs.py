@@ -24,7 +24,7 @@ from adpilot.app.audit_view import (
     read_currencies,
     read_tools,
 )
-from adpilot.app.runs_view import STATUSES, shown_statuses
+from adpilot.app.runs_view import list_runs, shown_statuses
 from adpilot.app.web.core import Ctx, Refused, page, reason_and_confirmation, refused, respond
 from adpilot.app.web.html import Markup, table, tag
 from adpilot.config import Config
@@ -51,28 +51,20 @@ def _lookup(config: Config, thread: str) -> tuple[RunRecord | None, StopRequest 
 @page("viewer")
 async def runs(ctx: Ctx) -> Response:
     t = ctx.t
-    path = StateDir(ctx.config.state_dir).registry
-    if not path.exists():
+    listed = list_runs(ctx.config)
+    if not listed:
         return respond(ctx, t["runs.title"], tag("p", t["runs.none"]))
-    registry = RunRegistry(path)
-    try:
-        records = sorted(registry.with_status(*STATUSES), key=lambda r: r.created, reverse=True)
-    finally:
-        registry.close()
-    if not records:
-        return respond(ctx, t["runs.title"], tag("p", t["runs.none"]))
-    status = shown_statuses(ctx.config, records)
     rows = [
         [
-            tag("a", r.thread_id, href=f"/runs/{r.thread_id}"),
-            r.kind,
-            ", ".join(r.accounts),
-            tag("span", status[r.thread_id], class_=f"status {status[r.thread_id]}"),
-            _when(r.created),
-            _when(r.updated),
-            len(r.pending) or "",
+            tag("a", r["thread_id"], href=f"/runs/{r['thread_id']}"),
+            r["kind"],
+            ", ".join(r["accounts"]),
+            tag("span", r["status"], class_=f"status {r['status']}"),
+            _when(r["started"]),
+            _when(r["updated"]),
+            r["waiting"] or "",
         ]
-        for r in records
+        for r in listed
     ]
     headers = ["col.thread", "col.kind", "col.accounts", "col.status", "col.started", "col.updated", "col.waiting"]
     return respond(ctx, t["runs.title"], table([t[h] for h in headers], rows))
