@@ -276,3 +276,23 @@ async def test_a_check_of_several_texts_says_which_broke_which_rule(make_runner)
     assert verdicts.startswith(f"“{variant}”: length.headline: 71 characters") and verdicts.endswith(
         f"“{asked}”: passes"
     )
+
+
+async def test_a_stopped_chat_says_so_in_the_operators_language_with_what_it_did(make_runner):
+    """Too many invalid calls stop the run (error budget); the answer says so in the operator's
+    language, then each outcome in words — not raw `done: TOOL {json}` lines in English."""
+    from adpilot.agents.stop import Limits
+
+    bad = {"tool_calls": [{"name": "set_campaign_budget", "args": {"customer_id": DE, "budget_id": "9001"}}]}
+    scripts = {
+        "supervisor": [{"tool_calls": [{"name": "transfer_to_bidding", "args": {"task": "Budget 9001 erhöhen"}}]}],
+        "bidding": [bad] * 5,
+    }
+    async with make_runner(scripts=scripts, limits=Limits(max_tool_errors=2)) as runner:
+        done = await runner.start({"kind": "chat", "text": "Bitte das Budget der Kampagne Boots - Search erhöhen"})
+    assert done.status == "stopped" and done.report["stop_reason"] == "error_budget"
+    first, *rest = (done.answer or "").splitlines()
+    assert first == "Der Lauf wurde angehalten: error_budget."
+    worded = [line for line in rest if line.startswith("Ungültiger Aufruf des Agenten bidding, nichts getan")]
+    assert len(worded) == 2, done.answer
+    assert not any(line.startswith(("done:", "invalid call by")) for line in rest), done.answer

@@ -7,6 +7,8 @@ from adpilot.statedir import StateDir
 from tests.app.conftest import run, world
 from tests.conftest import DE
 
+CRASHED = "maint-20261204T160117-4ee9-1112223333"  # a maintenance run id as `adpilot maintain` makes them
+
 
 def _waiting_chat(capsys, config_file) -> dict:
     code, out = run(capsys, config_file, "chat", "--no-memory", "--once", "pause campaign 111", "--json")
@@ -19,10 +21,10 @@ def _crashed_run(config_file) -> str:
     """A run registered as running that no process drives: what a crash between two steps leaves."""
     registry = RunRegistry(StateDir(config_file.parent / "state").registry)
     try:
-        registry.upsert("maint-crashed", "run-crashed", "maintenance", [DE], "running", [])
+        registry.upsert(CRASHED, "run-crashed", "maintenance", [DE], "running", [])
     finally:
         registry.close()
-    return "maint-crashed"
+    return CRASHED
 
 
 def _runs(capsys, config_file, *argv: str) -> dict[str, dict]:
@@ -41,8 +43,10 @@ def test_runs_list_shows_what_waits_and_what_a_crash_left(capsys, config_file):
     # registered as running, but nobody holds its lease: a person reads it as interrupted
     assert rows[crashed]["status"] == "interrupted" and rows[crashed]["accounts"] == [DE]
     assert set(_runs(capsys, config_file, "--status", "interrupted")) == {crashed}
+    assert rows[waiting]["updated"] >= rows[waiting]["started"]  # --json keeps when it last changed
     code, out = run(capsys, config_file, "runs", "list")
     assert code == 0 and waiting in out.out and "interrupted" in out.out
+    assert max(len(line) for line in out.out.splitlines()) <= 120  # maintenance run ids included
 
 
 def test_an_unknown_status_is_a_usage_error(capsys, config_file):
